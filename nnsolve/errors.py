@@ -1,0 +1,31 @@
+"""Errors that reach the user as one clear message (exit code 2), never as a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class NnsolveError(Exception):
+    """A mistake in the user's input or request; the CLI prints it and exits with code 2."""
+
+
+class InputError(NnsolveError):
+    """A bad value in an input file: names the file, the field and what is allowed."""
+
+    def __init__(self, source: str | None, field: str | None, message: str):
+        self.source = source
+        self.field = field
+        self.message = message
+        where = ": ".join(part for part in (source, field) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InfeasibleError(NnsolveError):
+    """The hardware cannot hold a layer under any schedule in the search space."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean ...?)' hint for a misspelt key or name, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,1 @@
+"""Exact models (CP-SAT and MILP) of the scheduling decisions."""

@@ -1,0 +1,1 @@
+"""The machine: node array, PE arrays, buffers, memory placement and costs."""

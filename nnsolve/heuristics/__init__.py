@@ -1,0 +1,1 @@
+"""Heuristic and enumerative solvers: analytical bypass solver, beam search, exhaustive search."""

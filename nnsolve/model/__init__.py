@@ -1,0 +1,1 @@
+"""What is scheduled and how it is scored."""

@@ -1,0 +1,370 @@
+"""The one cost model: validity, buffer use, accesses, time and energy of a layer's schedule.
+
+``evaluate_blocking`` scores any number of loop-blocking schemes of one mapping candidate at
+once (numpy arrays, one row per scheme); every solver in nnsolve, from the exhaustive search
+to the exact formulations' self-checks, scores schedules through it, and ``evaluate_layer``
+is the same computation for one schedule, returned as plain data.
+
+The rules are nn_dataflow 2.1's ``LoopBlockingScheme`` and its per-layer result assembly
+(layer spec §5, §8.3), with the same floating-point operation order so that numbers agree to
+the last bit. In short, for data category d with top-level fetch count F0 (DRAM -> global
+buffer) and F1 (global buffer -> register files):
+
+* a loop unrelated to d re-fetches d for each of its iterations placed outside the innermost
+  non-trivial loop of d at a level, and at every level above (OFM: 2f - 1, the first pass
+  writes only);
+* data allowed to bypass the global buffer is kept there exactly when F0 < F1;
+* accesses are the layer totals of the descriptor times the fetch counts, with bypassed data
+  streamed from DRAM at global-buffer granularity;
+* time is the largest of processing, array-bus and DRAM time; energy adds op, access, NoC and
+  static energy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..hardware.spec import Costs, Hardware
+from .dims import DATA_NAMES, LEVEL_NAMES, Data, Level
+from .layer import Layer
+from .mapping import DEFAULT_RULES, ArrayMapping, ModelRules, NestedLoopDesc, map_layer
+from .schedule import Blocking, LayerSchedule
+
+
+@dataclass(frozen=True)
+class BlockingEnv:
+    """What loop blocking of one layer on its node region sees.
+
+    Capacities are in words; ``bypass`` permits (not forces) global-buffer bypass per data
+    category (weight, ifmap, ofmap). The region fields describe where ifmaps come from and
+    ofmaps go (DRAM unless pipelined), ``accfwd`` divides DRAM traffic when nodes forward data
+    to each other, and ``unit_nhops`` are the NoC hops of one top-level fetch of each category.
+    """
+
+    regf_words: int
+    gbuf_words: int
+    bypass: tuple[bool, bool, bool]
+    costs: Costs
+    num_nodes: int = 1
+    array_bus_width: float = math.inf
+    dram_bandwidth: float = math.inf
+    src_is_dram: bool = True
+    src_is_local: bool = False
+    dst_is_dram: bool = True
+    dst_is_local: bool = False
+    no_time_mux: bool = False
+    accfwd: tuple[int, int, int] = (1, 1, 1)
+    gbuf_subgroup: tuple[int, int, int] = (1, 1, 1)
+    unit_nhops: tuple[float, float, float] = (0, 0, 0)
+
+    @classmethod
+    def single_node(cls, hardware: Hardware, costs: Costs,
+                    bypass: tuple[bool, bool, bool]) -> BlockingEnv:
+        """One node with DRAM as the source and destination of all data."""
+        return cls(hardware.regf_words, hardware.gbuf_words, tuple(bypass), costs,
+                   array_bus_width=hardware.array_bus_width,
+                   dram_bandwidth=hardware.dram_bandwidth)
+
+
+@dataclass
+class BlockingStats:
+    """Scores of K loop-blocking schemes (arrays with one row per scheme).
+
+    Invalid schemes (over capacity, or re-reading on-chip data) have ``valid`` False and
+    infinite ``access_cost``, ``time`` and ``energy``; their other fields are not meaningful.
+    """
+
+    valid: np.ndarray            # (K,) bool
+    size_gbuf: np.ndarray        # (K, 3) words per node, by data category
+    size_regf: np.ndarray        # (K, 3) words per PE
+    stored: np.ndarray           # (K, 3) bool: kept in the global buffer
+    fetch: np.ndarray            # (K, 2, 3) top-level (F0) and buffer-level (F1) fetches
+    access: np.ndarray           # (K, 4, 3) accesses by level and data category
+    remote_gbuf: np.ndarray      # (K, 3) reads/writes of other nodes' buffers (pipelining)
+    noc_hops: np.ndarray         # (K, 3) word-hops on the NoC
+    ops: np.ndarray              # (K,)
+    proc_time: np.ndarray        # (K,) cycles
+    bus_time: np.ndarray
+    dram_time: np.ndarray
+    time: np.ndarray
+    access_cost: np.ndarray      # (K,) energy of memory accesses (nn_dataflow's ranking key)
+    op_cost: np.ndarray
+    noc_cost: np.ndarray
+    static_cost: np.ndarray
+    energy: np.ndarray           # (K,) op + access + NoC + static
+
+    def __len__(self) -> int:
+        return len(self.valid)
+
+
+def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.ndarray,
+                      env: BlockingEnv) -> BlockingStats:
+    """Score K blocking schemes of one descriptor.
+
+    ``factors``: (K, 3, 3) ints, [scheme, level, loop]. ``positions``: (K, 2, 3) ints,
+    nn_dataflow's ``bl_ords`` (each loop's position at levels 0 and 1, 0 = innermost).
+    """
+    t = np.asarray(factors, dtype=np.int64).reshape(-1, 3, 3)
+    pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2, 3)
+    k = len(t)
+    if len(pos) != k:
+        raise ValueError("factors and positions describe different numbers of schemes")
+    if np.any(t.prod(axis=1) < np.asarray(nld.loopcnt)):
+        raise ValueError(f"blocking factors do not cover the loop counts {nld.loopcnt}")
+    dims = nld.data_loops
+    lcnt = t[:, 0, :].prod(axis=1) * t[:, 1, :].prod(axis=1) * t[:, 2, :].prod(axis=1)
+    n = env.num_nodes
+
+    # Buffered units below each level: global buffer holds levels 1-2, register files level 2.
+    below_gbuf = t[:, 1, :] * t[:, 2, :]
+    below_regf = t[:, 2, :]
+    cnt_gbuf = np.stack([_prod_cols(below_gbuf, dims[d]) for d in Data], axis=1)
+    cnt_regf = np.stack([_prod_cols(below_regf, dims[d]) for d in Data], axis=1)
+    size_regf = cnt_regf * np.asarray(nld.usize_regf)
+    unit_gbuf = cnt_gbuf * np.asarray(nld.usize_gbuf)
+    subgroup = np.asarray(env.gbuf_subgroup)
+
+    def gbuf_size(stored: np.ndarray) -> np.ndarray:
+        size = unit_gbuf * stored
+        return -(-size // subgroup) if np.any(subgroup > 1) else size
+
+    regf_ok = size_regf.sum(axis=1) <= env.regf_words
+    stored = np.tile(~np.asarray(env.bypass, dtype=bool), (k, 1))
+    valid = regf_ok & (gbuf_size(stored).sum(axis=1) <= env.gbuf_words)
+
+    fetch = _fetch(t, pos, dims)
+
+    # Data from on-chip buffers can be read only once; local data stays in the buffer.
+    if not env.src_is_dram:
+        valid &= fetch[:, 0, Data.IFM] <= 1
+        if env.src_is_local:
+            stored[:, Data.IFM] = True
+    if not env.dst_is_dram:
+        valid &= fetch[:, 0, Data.OFM] <= 1
+        if env.dst_is_local:
+            stored[:, Data.OFM] = True
+    # Bypass-permitted data is kept in the global buffer exactly when it is reused there.
+    stored |= fetch[:, 0, :] < fetch[:, 1, :]
+    size_gbuf = gbuf_size(stored)
+    valid &= regf_ok & (size_gbuf.sum(axis=1) <= env.gbuf_words)
+
+    # Filters pinned on chip (a segment holding the whole network): no weight refetch at all.
+    if env.no_time_mux:
+        pinned = np.all(t[:, 0, list(dims[Data.FIL])] == 1, axis=1)
+        fetch[pinned, 0, Data.FIL] = 0
+
+    total = [[nld.total_access(m, d) for d in Data] for m in Level]
+    f0 = fetch[:, 0, :]
+    f1 = fetch[:, 1, :]
+    access = np.empty((k, 4, 3))
+    for d in Data:
+        ofm2 = 2 if d == Data.OFM else 1
+        access[:, Level.REGF, d] = nld.unit_access[Level.REGF][d] * lcnt * ofm2 * n
+        access[:, Level.ITCN, d] = total[Level.ITCN][d] * f1[:, d] * n
+        access[:, Level.GBUF, d] = total[Level.GBUF][d] * f1[:, d] * stored[:, d] * n
+        dram_unit = np.where(stored[:, d], total[Level.DRAM][d], total[Level.GBUF][d])
+        access[:, Level.DRAM, d] = dram_unit * f0[:, d] * n / env.accfwd[d]
+    remote = np.zeros((k, 3))
+    if not env.src_is_dram:
+        remote[:, Data.IFM] = access[:, Level.DRAM, Data.IFM]
+        access[:, Level.DRAM, Data.IFM] = 0.0
+    if not env.dst_is_dram:
+        remote[:, Data.OFM] = access[:, Level.DRAM, Data.OFM]
+        access[:, Level.DRAM, Data.OFM] = 0.0
+
+    ops = nld.unit_ops * lcnt * n
+    proc_time = nld.unit_time * lcnt
+    dram_sum = _sum3(access[:, Level.DRAM, :])
+    if math.isinf(env.dram_bandwidth):
+        dram_time = np.zeros(k, dtype=np.int64)
+    else:
+        dram_time = np.ceil(dram_sum / env.dram_bandwidth).astype(np.int64)
+    if math.isinf(env.array_bus_width):
+        bus_time = np.zeros(k, dtype=np.int64)
+    else:
+        per_node = np.ceil(1.0 * access[:, Level.GBUF, :].max(axis=1) / n).astype(np.int64)
+        bus_time = -(-per_node // int(env.array_bus_width))
+    time = np.maximum(np.maximum(proc_time, bus_time), dram_time)
+
+    c = env.costs
+    access_cost = (c.dram * _sum3(access[:, 0, :]) + c.gbuf * _sum3(access[:, 1, :])
+                   + c.itcn * _sum3(access[:, 2, :]) + c.regf * _sum3(access[:, 3, :]))
+    access_cost = access_cost + c.gbuf * _sum3(remote)
+    noc_hops = np.asarray(env.unit_nhops, dtype=float) * f0
+    noc_cost = c.noc_hop * _sum3(noc_hops)
+    op_cost = c.mac * ops
+    time_f = time.astype(float)
+    static_cost = c.idle * time_f
+    energy = op_cost + access_cost + noc_cost + static_cost
+
+    inf = np.inf
+    return BlockingStats(
+        valid=valid, size_gbuf=size_gbuf, size_regf=size_regf, stored=stored, fetch=fetch,
+        access=access, remote_gbuf=remote, noc_hops=noc_hops, ops=ops,
+        proc_time=proc_time, bus_time=bus_time, dram_time=dram_time,
+        time=np.where(valid, time_f, inf), access_cost=np.where(valid, access_cost, inf),
+        op_cost=op_cost, noc_cost=noc_cost, static_cost=np.where(valid, static_cost, inf),
+        energy=np.where(valid, energy, inf))
+
+
+def _prod_cols(values: np.ndarray, cols: tuple[int, ...]) -> np.ndarray:
+    """Product of the given loop columns (1 for none), left to right."""
+    out = np.ones(len(values), dtype=values.dtype)
+    for col in cols:
+        out = out * values[:, col]
+    return out
+
+
+def _sum3(values: np.ndarray) -> np.ndarray:
+    """Sum over the last axis of length 3, left to right (Python's sum order)."""
+    return (values[..., 0] + values[..., 1]) + values[..., 2]
+
+
+def _fetch(t: np.ndarray, pos: np.ndarray, dims: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """Fetch counts F0 (into the global buffer) and F1 (into the register files), (K, 2, 3).
+
+    At level k, the innermost non-trivial loop of d's own loops bounds reuse: every unrelated
+    loop placed outside it (and every unrelated factor of the levels above) re-fetches d.
+    """
+    k = len(t)
+    fetch = np.empty((k, 2, 3), dtype=np.int64)
+    rows = np.arange(k)
+    for level in (0, 1):
+        tl, pl = t[:, level, :], pos[:, level, :]
+        above = t[:, :level, :].prod(axis=1)   # factors of the levels above this one
+        for d in Data:
+            own = dims[d]
+            if not own:
+                fetch[:, level, d] = fetch[:, level - 1, d] if level else 1
+                continue
+            # Innermost non-trivial loop of d at this level (position 99 = none).
+            keys = np.stack([np.where(tl[:, lp] > 1, pl[:, lp], 99) for lp in own], axis=1)
+            inner = np.asarray(own)[keys.argmin(axis=1)]
+            has_inner = keys.min(axis=1) < 99
+            inner_pos = pl[rows, inner]
+            f = np.ones(k, dtype=np.int64)
+            for lp in (lp for lp in range(3) if lp not in own):
+                outside = pl[:, lp] > inner_pos
+                f = f * (above[:, lp] * np.where(outside, tl[:, lp], 1))
+            if d == Data.OFM:
+                f = 2 * f - 1
+            fallback = fetch[:, level - 1, d] if level else np.ones(k, dtype=np.int64)
+            fetch[:, level, d] = np.where(has_inner, f, fallback)
+    return fetch
+
+
+# -- one layer --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerProblem:
+    """One layer to schedule on a node region: its shape, batch, hardware and environment."""
+
+    layer: Layer
+    batch: int
+    pe_array: tuple[int, int]
+    env: BlockingEnv
+    occupancy: float = 1.0
+    rules: ModelRules = DEFAULT_RULES
+
+    @classmethod
+    def single_node(cls, layer: Layer, batch: int, hardware: Hardware, costs: Costs,
+                    bypass: tuple[bool, bool, bool] = (False, False, False),
+                    rules: ModelRules = DEFAULT_RULES) -> LayerProblem:
+        """The layer alone on one node, reading from and writing to DRAM."""
+        return cls(layer, batch, hardware.pe_array,
+                   BlockingEnv.single_node(hardware, costs, bypass), rules=rules)
+
+    @cached_property
+    def mapping(self) -> ArrayMapping:
+        """The row-stationary mapping of the (per-node) layer on the PE array."""
+        return map_layer(self.layer, self.batch, self.pe_array, self.occupancy, self.rules)
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """The score of one layer's schedule. Energy in cost units, time in cycles.
+
+    ``accesses[level][data]`` counts word accesses (levels dram, gbuf, itcn, regf; data
+    weight, ifmap, ofmap); the gbuf totals include reads of other nodes' buffers.
+    """
+
+    valid: bool
+    energy: float
+    time: float
+    ops: float
+    breakdown: dict[str, float]
+    accesses: dict[str, dict[str, float]]
+    fetch: tuple[tuple[int, int, int], tuple[int, int, int]]
+    gbuf_resident: tuple[bool, bool, bool]
+    size_gbuf: tuple[int, int, int]
+    size_regf: tuple[int, int, int]
+    proc_time: int
+    bus_time: int
+    dram_time: int
+    access_cost: float
+    noc_hops: tuple[float, float, float]
+    remote_gbuf: tuple[float, float, float]
+    loopcnt: tuple[int, int, int] = field(default=(1, 1, 1))
+
+    @property
+    def edp(self) -> float:
+        """Energy-delay product."""
+        return self.energy * self.time
+
+    @property
+    def access_totals(self) -> dict[str, float]:
+        """Accesses per level summed over data categories (gbuf includes remote reads)."""
+        return {lvl: sum(per.values()) for lvl, per in self.accesses.items()}
+
+
+def stats_row(stats: BlockingStats, row: int, nld: NestedLoopDesc, costs: Costs) -> LayerResult:
+    """One scheme of a BlockingStats as a LayerResult."""
+    acc = stats.access[row]
+    remote = stats.remote_gbuf[row]
+    accesses = {LEVEL_NAMES[m]: {DATA_NAMES[d]: float(acc[m, d]) for d in Data} for m in Level}
+    for d in Data:
+        accesses["gbuf"][DATA_NAMES[d]] += float(remote[d])
+    valid = bool(stats.valid[row])
+    level_cost = [float(cost * _sum3(acc[m])) for m, cost in enumerate(costs.mem_hier)]
+    level_cost[Level.GBUF] += float(costs.gbuf * _sum3(remote))
+    breakdown = {"mac": float(stats.op_cost[row]), "dram": level_cost[0],
+                 "gbuf": level_cost[1], "itcn": level_cost[2], "regf": level_cost[3],
+                 "noc": float(stats.noc_cost[row]), "static": float(stats.static_cost[row])}
+    if not valid:
+        breakdown = dict.fromkeys(breakdown, math.inf)
+    return LayerResult(
+        valid=valid, energy=float(stats.energy[row]), time=float(stats.time[row]),
+        ops=float(stats.ops[row]), breakdown=breakdown, accesses=accesses,
+        fetch=tuple(tuple(int(v) for v in lvl) for lvl in stats.fetch[row]),
+        gbuf_resident=tuple(bool(v) for v in stats.stored[row]),
+        size_gbuf=tuple(int(v) for v in stats.size_gbuf[row]),
+        size_regf=tuple(int(v) for v in stats.size_regf[row]),
+        proc_time=int(stats.proc_time[row]), bus_time=int(stats.bus_time[row]),
+        dram_time=int(stats.dram_time[row]), access_cost=float(stats.access_cost[row]),
+        noc_hops=tuple(float(v) for v in stats.noc_hops[row]),
+        remote_gbuf=tuple(float(v) for v in remote), loopcnt=nld.loopcnt)
+
+
+def evaluate_layer(problem: LayerProblem, schedule: LayerSchedule) -> LayerResult:
+    """Score one layer's schedule. Raises ValueError if the schedule does not fit the layer
+    (mapping index out of range, or factors that do not cover the loop counts)."""
+    candidates = problem.mapping.candidates
+    if not candidates:
+        raise ValueError(f"no valid mapping: {problem.mapping.reason}")
+    if not 0 <= schedule.mapping_index < len(candidates):
+        raise ValueError(f"mapping index {schedule.mapping_index} out of range: the layer has "
+                         f"{len(candidates)} row-stationary candidate(s)")
+    nld = candidates[schedule.mapping_index]
+    stats = evaluate_blocking(nld, np.asarray([schedule.blocking.factors]),
+                              np.asarray([schedule.blocking.positions()]), problem.env)
+    return stats_row(stats, 0, nld, problem.env.costs)
+
+
+def blocking_of(factors, positions) -> Blocking:
+    """A Blocking from nn_dataflow-style arrays (one scheme)."""
+    return Blocking.from_positions(factors, positions)

@@ -1,0 +1,173 @@
+"""Layer kinds and their dimensions: the shapes that are scheduled.
+
+A layer is a pure shape (no name): two layers with equal fields are the same scheduling
+problem. Sizes are counted in words (data elements), per sample unless a batch is given.
+
+Conventions follow nn_dataflow 2.1: CONV and FC layers compute an output fmap of
+``out_channels`` x ``out_h`` x ``out_w`` from ``in_channels`` input fmaps with a
+``kernel_h`` x ``kernel_w`` filter and a stride; FC is a CONV with a 1x1 output whose kernel
+covers the whole input. Pooling and element-wise layers are *local-region* layers: each output
+point merges a region of the input (a ``kernel_h`` x ``kernel_w`` window of one channel for
+pooling, the same point of ``inputs`` channels for element-wise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .dims import CONV_DATA_LOOPS, LOCAL_DATA_LOOPS
+
+CONV = "conv"
+FC = "fc"
+POOL = "pool"
+ELTWISE = "eltwise"
+KINDS = (CONV, FC, POOL, ELTWISE)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer's shape.
+
+    ``kernel_*`` is the filter for CONV/FC and the pooling window for POOL (1 for ELTWISE).
+    ``inputs`` is the number of merged inputs of an element-wise layer (1 otherwise).
+    """
+
+    kind: str
+    in_channels: int
+    out_channels: int
+    out_h: int
+    out_w: int
+    kernel_h: int = 1
+    kernel_w: int = 1
+    stride_h: int = 1
+    stride_w: int = 1
+    inputs: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown layer kind {self.kind!r}; allowed: {', '.join(KINDS)}")
+        for name in ("in_channels", "out_channels", "out_h", "out_w", "kernel_h", "kernel_w",
+                     "stride_h", "stride_w", "inputs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.kind == FC and (self.out_h, self.out_w, self.stride_h, self.stride_w) != (1, 1, 1, 1):
+            raise ValueError("an FC layer has a 1x1 output and stride 1")
+        if self.kind == ELTWISE:
+            if (self.kernel_h, self.kernel_w, self.stride_h, self.stride_w) != (1, 1, 1, 1):
+                raise ValueError("an element-wise layer has a 1x1 region and stride 1")
+            if self.in_channels != self.out_channels * self.inputs:
+                raise ValueError("an element-wise layer has in_channels = out_channels * inputs")
+        if self.kind == POOL:
+            if self.inputs != 1:
+                raise ValueError("a pooling layer merges one input")
+            if self.in_channels != self.out_channels:
+                raise ValueError("a pooling layer keeps the number of channels")
+        if self.kind in (CONV, FC) and self.inputs != 1:
+            raise ValueError("inputs applies to element-wise layers only")
+
+    # -- constructors -----------------------------------------------------------------------
+
+    @classmethod
+    def conv(cls, in_channels: int, out_channels: int, out_size: int | tuple[int, int],
+             kernel: int | tuple[int, int], stride: int | tuple[int, int] = 1) -> Layer:
+        """A convolution layer."""
+        (oh, ow), (kh, kw), (sh, sw) = _pair(out_size), _pair(kernel), _pair(stride)
+        return cls(CONV, in_channels, out_channels, oh, ow, kh, kw, sh, sw)
+
+    @classmethod
+    def fc(cls, in_channels: int, out_channels: int, kernel: int | tuple[int, int] = 1) -> Layer:
+        """A fully-connected layer over an input fmap of size ``kernel``."""
+        kh, kw = _pair(kernel)
+        return cls(FC, in_channels, out_channels, 1, 1, kh, kw)
+
+    @classmethod
+    def pool(cls, channels: int, out_size: int | tuple[int, int], kernel: int | tuple[int, int],
+             stride: int | tuple[int, int] | None = None) -> Layer:
+        """A pooling layer; the stride defaults to the window."""
+        (oh, ow), (kh, kw) = _pair(out_size), _pair(kernel)
+        sh, sw = _pair(stride) if stride is not None else (kh, kw)
+        return cls(POOL, channels, channels, oh, ow, kh, kw, sh, sw)
+
+    @classmethod
+    def eltwise(cls, channels: int, out_size: int | tuple[int, int], inputs: int) -> Layer:
+        """An element-wise layer merging ``inputs`` fmaps of ``channels`` channels each."""
+        oh, ow = _pair(out_size)
+        return cls(ELTWISE, channels * inputs, channels, oh, ow, inputs=inputs)
+
+    # -- derived shape ----------------------------------------------------------------------
+
+    @property
+    def is_conv(self) -> bool:
+        """CONV or FC (weights, all-to-all channels); otherwise a local-region layer."""
+        return self.kind in (CONV, FC)
+
+    @property
+    def data_loops(self) -> tuple[tuple[int, ...], ...]:
+        """The loops that index each data category."""
+        return CONV_DATA_LOOPS if self.is_conv else LOCAL_DATA_LOOPS
+
+    @property
+    def in_h(self) -> int:
+        """Input fmap height (no padding)."""
+        return self.kernel_h + (self.out_h - 1) * self.stride_h
+
+    @property
+    def in_w(self) -> int:
+        """Input fmap width (no padding)."""
+        return self.kernel_w + (self.out_w - 1) * self.stride_w
+
+    @property
+    def ops_per_output(self) -> int:
+        """MACs (CONV/FC) or merge operations (local region) per output point."""
+        if self.is_conv:
+            return self.kernel_h * self.kernel_w * self.in_channels
+        return self.inputs * self.kernel_h * self.kernel_w
+
+    def ops(self, batch: int = 1) -> int:
+        """Operations of the whole layer for ``batch`` samples."""
+        return self.out_channels * self.out_h * self.out_w * self.ops_per_output * batch
+
+    def weight_words(self) -> int:
+        """Words of all filters (0 for local-region layers)."""
+        if not self.is_conv:
+            return 0
+        return self.in_channels * self.out_channels * self.kernel_h * self.kernel_w
+
+    def ifmap_words(self, batch: int = 1) -> int:
+        """Words of all input fmaps (unpadded) for ``batch`` samples."""
+        return self.in_channels * self.in_h * self.in_w * batch
+
+    def ofmap_words(self, batch: int = 1) -> int:
+        """Words of all output fmaps for ``batch`` samples."""
+        return self.out_channels * self.out_h * self.out_w * batch
+
+    def accepts_input_size(self, h: int, w: int) -> bool:
+        """Whether a predecessor fmap of h x w feeds this layer, allowing padding or cropping.
+
+        nn_dataflow's rule: the size must lie between out*stride and the unpadded input size.
+        """
+        lo_h, hi_h = sorted((self.out_h * self.stride_h, self.in_h))
+        lo_w, hi_w = sorted((self.out_w * self.stride_w, self.in_w))
+        return lo_h <= h <= hi_h and lo_w <= w <= hi_w
+
+    def describe(self) -> str:
+        """A compact one-line shape, e.g. ``conv 3->48 55x55 k11 s4``."""
+        size = f"{self.out_h}" if self.out_h == self.out_w else f"{self.out_h}x{self.out_w}"
+        kern = f"{self.kernel_h}" if self.kernel_h == self.kernel_w else f"{self.kernel_h}x{self.kernel_w}"
+        strd = f"{self.stride_h}" if self.stride_h == self.stride_w else f"{self.stride_h}x{self.stride_w}"
+        if self.kind == FC:
+            return f"fc {self.in_channels}->{self.out_channels} k{kern}"
+        if self.kind == CONV:
+            return f"conv {self.in_channels}->{self.out_channels} {size} k{kern} s{strd}"
+        if self.kind == POOL:
+            return f"pool {self.out_channels} {size} k{kern} s{strd}"
+        return f"eltwise {self.inputs}x{self.out_channels} {size}"
+
+
+def _pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """An int means a square (h, w) pair."""
+    if isinstance(value, (tuple, list)):
+        h, w = value
+        return int(h), int(w)
+    return value, value
