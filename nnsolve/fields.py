@@ -27,7 +27,8 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
         key = loader.construct_object(key_node, deep=deep)
         if isinstance(key, Iterable) and not isinstance(key, str):
             raise yaml.constructor.ConstructorError(
-                None, None, f"a mapping key must be a plain value, got {key!r}", key_node.start_mark)
+                None, None, f"a mapping key must be a plain value, got {key!r}",
+                key_node.start_mark)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} is given twice (first on line {seen[key] + 1})",
@@ -40,7 +41,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def load_yaml(path: str | Path, what: str = "file") -> Any:
-    """Parse a YAML file safely (no code execution); a missing or malformed file is an InputError."""
+    """Parse a YAML file safely (no code execution); a missing or bad file is an InputError."""
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), None, f"{what} not found")
@@ -54,7 +55,7 @@ def load_yaml(path: str | Path, what: str = "file") -> Any:
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text safely; a syntax error names the source and the line."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -63,7 +63,8 @@ def zfnet() -> Network:
 def _vgg(name: str, convs_per_stage: tuple[int, ...]) -> Network:
     net = Network(name, Fmap(3, 224, 224))
     channels, size, n = 3, 224, 0
-    for stage, (width, count) in enumerate(zip((64, 128, 256, 512, 512), convs_per_stage), 1):
+    widths = (64, 128, 256, 512, 512)
+    for stage, (width, count) in enumerate(zip(widths, convs_per_stage, strict=True), 1):
         for _ in range(count):
             n += 1
             net.add(f"conv{n}", conv(channels, width, size, 3))
@@ -116,7 +117,8 @@ def _resnet(blocks: tuple[int, int, int, int]) -> Network:
     net.add("conv1", conv(3, 64, 112, 7, 2))
     net.add("pool1", pool(64, 56, 3, 2))
     shortcut, c_in = "pool1", 64
-    for stage, (size, m, n) in enumerate(zip((56, 28, 14, 7), (64, 128, 256, 512), blocks), 2):
+    stages = zip((56, 28, 14, 7), (64, 128, 256, 512), blocks, strict=True)
+    for stage, (size, m, n) in enumerate(stages, 2):
         stride = 1 if stage == 2 else 2
         for i in range(n):
             first = i == 0

@@ -1,4 +1,4 @@
-"""The machine and its unit costs, in words and cycles (the scenario gives bytes; see from_bytes)."""
+"""The machine and its unit costs, in words and cycles (scenarios give bytes: see from_bytes)."""
 
 from __future__ import annotations
 

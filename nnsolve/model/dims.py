@@ -12,8 +12,8 @@ from enum import IntEnum
 class Loop(IntEnum):
     """The three loops that loop blocking splits."""
 
-    I = 0  # noqa: E741  input channels
-    O = 1  # noqa: E741  output channels
+    I = 0  # noqa: E741 (input channels)
+    O = 1  # noqa: E741 (output channels)
     B = 2  # batch (row-stationary folding also moves ofmap-height slices here)
 
 
@@ -39,5 +39,6 @@ DATA_NAMES = ("weight", "ifmap", "ofmap")
 LEVEL_NAMES = ("dram", "gbuf", "itcn", "regf")
 
 #: Loops that index each data category, for CONV/FC and for local-region layers.
-CONV_DATA_LOOPS: tuple[tuple[int, ...], ...] = ((Loop.I, Loop.O), (Loop.I, Loop.B), (Loop.O, Loop.B))
+CONV_DATA_LOOPS: tuple[tuple[int, ...], ...] = (
+    (Loop.I, Loop.O), (Loop.I, Loop.B), (Loop.O, Loop.B))
 LOCAL_DATA_LOOPS: tuple[tuple[int, ...], ...] = ((), (Loop.O, Loop.B), (Loop.O, Loop.B))

@@ -51,7 +51,8 @@ class Layer:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.kind == FC and (self.out_h, self.out_w, self.stride_h, self.stride_w) != (1, 1, 1, 1):
+        fc_shape = (self.out_h, self.out_w, self.stride_h, self.stride_w)
+        if self.kind == FC and fc_shape != (1, 1, 1, 1):
             raise ValueError("an FC layer has a 1x1 output and stride 1")
         if self.kind == ELTWISE:
             if (self.kernel_h, self.kernel_w, self.stride_h, self.stride_w) != (1, 1, 1, 1):
@@ -150,19 +151,6 @@ class Layer:
         lo_h, hi_h = sorted((self.out_h * self.stride_h, self.in_h))
         lo_w, hi_w = sorted((self.out_w * self.stride_w, self.in_w))
         return lo_h <= h <= hi_h and lo_w <= w <= hi_w
-
-    def describe(self) -> str:
-        """A compact one-line shape, e.g. ``conv 3->48 55x55 k11 s4``."""
-        size = f"{self.out_h}" if self.out_h == self.out_w else f"{self.out_h}x{self.out_w}"
-        kern = f"{self.kernel_h}" if self.kernel_h == self.kernel_w else f"{self.kernel_h}x{self.kernel_w}"
-        strd = f"{self.stride_h}" if self.stride_h == self.stride_w else f"{self.stride_h}x{self.stride_w}"
-        if self.kind == FC:
-            return f"fc {self.in_channels}->{self.out_channels} k{kern}"
-        if self.kind == CONV:
-            return f"conv {self.in_channels}->{self.out_channels} {size} k{kern} s{strd}"
-        if self.kind == POOL:
-            return f"pool {self.out_channels} {size} k{kern} s{strd}"
-        return f"eltwise {self.inputs}x{self.out_channels} {size}"
 
 
 def _pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:

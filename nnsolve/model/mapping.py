@@ -77,7 +77,8 @@ class NestedLoopDesc:
 
     def total_access(self, level: int, data: int) -> float:
         """Accesses at ``level`` to read (or write) all of ``data`` once."""
-        return self.unit_access[level][data] * _prod(self.loopcnt[lp] for lp in self.data_loops[data])
+        loops = self.data_loops[data]
+        return self.unit_access[level][data] * _prod(self.loopcnt[lp] for lp in loops)
 
     def total_ops(self) -> float:
         """Operations of the whole (per-node) layer."""
@@ -121,12 +122,8 @@ def map_layer(layer: Layer, batch: int, pe_array: tuple[int, int], occupancy: fl
     if not 0 < occupancy <= 1:
         raise ValueError(f"occupancy must be in (0, 1], got {occupancy}")
     ah, aw = pe_array
-    if layer.is_conv:
-        ops_lpe = layer.kernel_w * layer.out_w
-        lh, lw = layer.kernel_h, layer.out_h
-    else:
-        ops_lpe = layer.inputs * layer.kernel_w * layer.out_w
-        lh, lw = layer.kernel_h, layer.out_h
+    # One logical PE runs one filter (or region) row against one ofmap row.
+    lh, lw = layer.kernel_h, layer.out_h
 
     # Fold a logical set larger than the array; replicate a smaller one. Spare height
     # replication first absorbs width folding.
@@ -245,11 +242,11 @@ def _descriptor(unit: _UnitPass, loopcnt: tuple[int, int, int], locc: tuple[floa
             access.append(tuple(a * rsz * occupancy * all_occ for a in per))
         else:
             mult = itcn_mult if level == Level.ITCN else rcnt
-            access.append(tuple(a * n * o for a, n, o in zip(per, mult, aocc)))
+            access.append(tuple(a * n * o for a, n, o in zip(per, mult, aocc, strict=True)))
     return NestedLoopDesc(
         loopcnt=loopcnt,
         unit_access=tuple(access),
-        usize_gbuf=tuple(s * n for s, n in zip(unit.size_gbuf, rcnt)),
+        usize_gbuf=tuple(s * n for s, n in zip(unit.size_gbuf, rcnt, strict=True)),
         usize_regf=tuple(unit.size_regf),
         unit_ops=unit.ops * rsz * occupancy * all_occ,
         unit_time=unit.time,

@@ -16,7 +16,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import InputError, NnsolveError, did_you_mean
+from ..errors import NnsolveError, did_you_mean
 from ..fields import Fields, join, load_yaml
 from .layer import CONV, ELTWISE, FC, KINDS, POOL, Layer
 
@@ -129,10 +129,18 @@ _LAYER_KEYS = {
 }
 
 
+def _zoo_dir():
+    """Where the shipped networks are: installed package data, or nets/ of a source checkout."""
+    try:
+        return resources.files("nnsolve.nets")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "nets"
+
+
 def zoo_names() -> list[str]:
     """Names of the shipped networks (nets/*.yaml), sorted."""
-    root = resources.files("nnsolve.nets")
-    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.name[: -len(".yaml")] for p in _zoo_dir().iterdir()
+                  if p.name.endswith(".yaml"))
 
 
 def load_zoo(name: str) -> Network:
@@ -141,7 +149,7 @@ def load_zoo(name: str) -> Network:
     if name not in names:
         raise NnsolveError(f"no shipped network named {name!r}{did_you_mean(name, names)}; "
                            f"shipped: {', '.join(names)}")
-    with resources.as_file(resources.files("nnsolve.nets") / f"{name}.yaml") as path:
+    with resources.as_file(_zoo_dir() / f"{name}.yaml") as path:
         return load_network(path, display=f"nets/{name}.yaml")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
-from .dims import LOOP_NAMES, Loop
+from .dims import DATA_NAMES, LOOP_NAMES, Loop
 
 #: Partition kinds (nn_dataflow's ParallelEnum order): output channels, output fmap, batch,
 #: input channels.
@@ -66,7 +66,7 @@ class Blocking:
                      for lp in Loop)  # type: ignore[return-value]
 
     def to_json(self) -> dict[str, Any]:
-        return {"factors": [dict(zip(LOOP_NAMES, f)) for f in self.factors],
+        return {"factors": [dict(zip(LOOP_NAMES, f, strict=True)) for f in self.factors],
                 "orders": [[LOOP_NAMES[lp] for lp in o] for o in self.orders]}
 
 
@@ -91,7 +91,7 @@ class Partition:
 
     def to_json(self) -> dict[str, Any]:
         return {"order": list(self.order),
-                "factors": {k: list(f) for k, f in zip(PARTITION_KINDS, self.factors)}}
+                "factors": {k: list(f) for k, f in zip(PARTITION_KINDS, self.factors, strict=True)}}
 
 
 @dataclass(frozen=True)
@@ -120,10 +120,10 @@ class LayerSchedule:
         """The result-JSON form; ``loopcnt`` and ``gbuf_resident`` are derived, for reading."""
         mapping: dict[str, Any] = {"index": self.mapping_index}
         if loopcnt is not None:
-            mapping["loopcnt"] = dict(zip(LOOP_NAMES, loopcnt))
+            mapping["loopcnt"] = dict(zip(LOOP_NAMES, loopcnt, strict=True))
         blocking = self.blocking.to_json()
         if gbuf_resident is not None:
-            blocking["gbuf_resident"] = dict(zip(("weight", "ifmap", "ofmap"), gbuf_resident))
+            blocking["gbuf_resident"] = dict(zip(DATA_NAMES, gbuf_resident, strict=True))
         return {"mapping": mapping, "partition": self.partition.to_json(), "blocking": blocking,
                 "region": self.region.to_json(), "segment": self.segment}
 

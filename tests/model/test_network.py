@@ -1,0 +1,105 @@
+"""Network YAML: round trips, derived fields, and a clear error for each kind of mistake."""
+
+import pytest
+
+from nnsolve.errors import InputError
+from nnsolve.model.layer import Layer
+from nnsolve.model.network import (
+    INPUT,
+    load_network,
+    load_zoo,
+    network_from_dict,
+    network_to_dict,
+    zoo_names,
+)
+
+
+@pytest.mark.parametrize("name", zoo_names())
+def test_zoo_round_trips_through_yaml_form(name):
+    net = load_zoo(name)
+    again = network_from_dict(network_to_dict(net), "round-trip")
+    assert again.layers == net.layers
+    assert again.prevs == net.prevs
+    assert again.external == net.external and again.input == net.input
+
+
+def test_derived_fields():
+    net = network_from_dict({
+        "input": {"channels": 8, "size": [10, 12]},
+        "layers": [
+            {"name": "a", "type": "conv", "out_channels": 4, "out_size": [10, 12], "kernel": 3},
+            {"name": "b", "type": "conv", "out_channels": 4, "out_size": [10, 12], "kernel": 1,
+             "prevs": ["input"]},
+            {"name": "sum", "type": "eltwise", "prevs": ["a", "b"]},
+            {"name": "p", "type": "pool", "out_size": [5, 6], "kernel": 2},
+            {"name": "f", "type": "fc", "out_channels": 7},
+        ]}, "mem")
+    assert net["a"].in_channels == 8
+    assert net["sum"] == Layer.eltwise(4, (10, 12), 2)
+    assert net["p"] == Layer.pool(4, (5, 6), 2)            # stride defaults to the window
+    assert net["f"] == Layer.fc(4, 7, (5, 6))              # kernel = the input fmap
+    assert net.prevs["p"] == ("sum",) and net.prevs["a"] == (INPUT,)
+    assert net.nexts("a") == ("sum",)
+
+
+def _net(layers, **top):
+    doc = {"input": {"channels": 3, "size": 8}, "layers": layers, **top}
+    return network_from_dict(doc, "net.yaml")
+
+
+CONV = {"name": "c", "type": "conv", "out_channels": 4, "out_size": 8, "kernel": 1}
+
+
+@pytest.mark.parametrize("layers, field, words", [
+    ([{**CONV, "kernal": 3}], "layers[0] (c).kernal", "did you mean 'kernel'"),
+    ([{**CONV, "type": "convolution"}], "layers[0] (c).type", "one of conv, fc, pool, eltwise"),
+    ([{k: v for k, v in CONV.items() if k != "kernel"}], "layers[0] (c).kernel", "required"),
+    ([{**CONV, "out_channels": -4}], "layers[0] (c).out_channels", "positive integer"),
+    ([{**CONV, "out_channels": "many"}], "layers[0] (c).out_channels", "got 'many'"),
+    ([{**CONV, "prevs": ["inptu"]}], "layers[0] (c).prevs", "did you mean 'input'"),
+    ([{**CONV, "prevs": ["d"]}, {**CONV, "name": "d"}], "layers[0] (c).prevs", "earlier layer"),
+    ([CONV, CONV], "layers[1] (c)", "already used"),
+    ([{**CONV, "in_channels": 5}], "layers[0] (c).in_channels", "give 3 channels"),
+    ([{**CONV, "out_size": 20}], "layers[0] (c)", "gives 8x8 fmaps"),
+    ([{**CONV, "kernel": [1, 2, 3]}], "layers[0] (c).kernel", "list [h, w]"),
+    ([{"name": "e", "type": "eltwise", "inputs": 2}], "layers[0] (e).inputs", "split evenly"),
+    ([], "layers", "at least one layer"),
+    ("conv", "layers", "must be a list"),
+])
+def test_mistakes_name_file_field_and_rule(layers, field, words):
+    with pytest.raises(InputError) as info:
+        _net(layers)
+    assert info.value.source == "net.yaml"
+    assert info.value.field == field
+    assert words in info.value.message
+
+
+def test_unknown_top_level_key_and_missing_input():
+    with pytest.raises(InputError, match="did you mean 'layers'"):
+        network_from_dict({"input": {"channels": 3, "size": 8}, "layer": []}, "n.yaml")
+    with pytest.raises(InputError, match="input: required key is missing"):
+        network_from_dict({"layers": [CONV]}, "n.yaml")
+
+
+def test_external_inputs_are_named_predecessors():
+    net = _net([{**CONV, "prevs": ["h0", "input"]}], external={"h0": {"channels": 5, "size": 8}})
+    assert net["c"].in_channels == 8
+    with pytest.raises(InputError, match="reserved"):
+        _net([CONV], external={"input": {"channels": 5, "size": 8}})
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(InputError, match="network file not found"):
+        load_network(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: {channels: 3\nlayers: [")
+    with pytest.raises(InputError, match="invalid YAML: line"):
+        load_network(bad)
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("input: {channels: 3, size: 8}\ninput: {channels: 4, size: 8}\nlayers: []\n")
+    with pytest.raises(InputError, match="'input' is given twice"):
+        load_network(dup)
+    code = tmp_path / "code.yaml"
+    code.write_text("input: !!python/object/apply:os.system ['echo hi']\nlayers: []\n")
+    with pytest.raises(InputError, match="invalid YAML"):
+        load_network(code)

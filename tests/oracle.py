@@ -1,0 +1,136 @@
+"""nn_dataflow 2.1, the test oracle: build its objects from nnsolve's and read its numbers.
+
+Only tests and benchmarks import this module (the nnsolve package never imports nn_dataflow).
+It fails loudly, never skips, when the oracle is missing: install with the `test` extra.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import nn_dataflow.core as nd
+from nn_dataflow import util as nd_util
+from nn_dataflow.core import partition as nd_partition
+from nn_dataflow.nns import import_network
+
+from nnsolve.hardware.spec import Costs
+from nnsolve.model.evaluate import BlockingEnv
+from nnsolve.model.layer import Layer
+
+ORIGIN = nd.PhyDim2(0, 0)
+
+
+def layer(ours: Layer):
+    """The nn_dataflow layer of an nnsolve layer."""
+    if ours.kind == "conv":
+        return nd.ConvLayer(ours.in_channels, ours.out_channels, (ours.out_h, ours.out_w),
+                            (ours.kernel_h, ours.kernel_w), (ours.stride_h, ours.stride_w))
+    if ours.kind == "fc":
+        return nd.FCLayer(ours.in_channels, ours.out_channels, (ours.kernel_h, ours.kernel_w))
+    if ours.kind == "pool":
+        return nd.PoolingLayer(ours.out_channels, (ours.out_h, ours.out_w),
+                               (ours.kernel_h, ours.kernel_w), (ours.stride_h, ours.stride_w))
+    return nd.EltwiseLayer(ours.out_channels, (ours.out_h, ours.out_w), ours.inputs)
+
+
+def trivial_partition():
+    """The single-node partition scheme."""
+    return nd.PartitionScheme(order=range(nd.ParallelEnum.NUM),
+                              pdims=[nd.PhyDim2(1, 1)] * nd.ParallelEnum.NUM)
+
+
+def node_layer(ours: Layer, batch: int):
+    """(layer, batch, occupancy) as nn_dataflow's scheduler hands them to the mapper."""
+    return trivial_partition().part_layer(layer(ours), batch)
+
+
+def nlds(ours: Layer, batch: int, pe_array: tuple[int, int]):
+    """nn_dataflow's nested-loop descriptors (raises AssertionError at utilisation <= 50%)."""
+    p_layer, p_batch, p_occ = node_layer(ours, batch)
+    strategy = nd.MapStrategyEyeriss(p_layer, p_batch, p_occ, nd.PhyDim2(*pe_array))
+    return strategy, list(strategy.gen_nested_loop_desc())
+
+
+def cost(costs: Costs):
+    return nd.Cost(mac_op=costs.mac, mem_hier=costs.mem_hier, noc_hop=costs.noc_hop,
+                   idl_unit=costs.idle)
+
+
+def regions(src: str = "dram", dst: str = "dram"):
+    """(proc, dram, src, dst) node regions for one node at the origin.
+
+    ``src``/``dst``: "dram", "local" (the processing node itself) or "other" (another node).
+    """
+    proc = nd.NodeRegion(dim=nd.PhyDim2(1, 1), origin=ORIGIN, type=nd.NodeRegion.PROC)
+    dram = nd.NodeRegion(dim=nd.PhyDim2(1, 1), origin=ORIGIN, type=nd.NodeRegion.DRAM)
+    other = nd.NodeRegion(dim=nd.PhyDim2(1, 1), origin=nd.PhyDim2(0, 5), type=nd.NodeRegion.PROC)
+    pick = {"dram": dram, "local": proc, "other": other}
+    return proc, dram, pick[src], pick[dst]
+
+
+def resource(env: BlockingEnv, pe_array: tuple[int, int], src: str = "dram", dst: str = "dram"):
+    """An nn_dataflow Resource matching a single-node BlockingEnv."""
+    proc, dram, src_region, dst_region = regions(src, dst)
+    return nd.Resource(proc_region=proc, dram_region=dram, src_data_region=src_region,
+                       dst_data_region=dst_region, dim_array=nd.PhyDim2(*pe_array),
+                       size_gbuf=env.gbuf_words, size_regf=env.regf_words,
+                       array_bus_width=env.array_bus_width, dram_bandwidth=env.dram_bandwidth,
+                       no_time_mux=env.no_time_mux)
+
+
+def env_for(regf: int, gbuf: int, bypass, costs: Costs, bus=float("inf"), dram_bw=float("inf"),
+            src: str = "dram", dst: str = "dram", no_time_mux: bool = False) -> BlockingEnv:
+    """A single-node BlockingEnv with the region flags of ``regions(src, dst)``."""
+    return BlockingEnv(regf, gbuf, tuple(bypass), costs, 1, bus, dram_bw,
+                       src_is_dram=src == "dram", src_is_local=src == "local",
+                       dst_is_dram=dst == "dram", dst_is_local=dst == "local",
+                       no_time_mux=no_time_mux)
+
+
+class LayerOracle:
+    """nn_dataflow's scoring of many blocking schemes of one layer, descriptor and resource:
+    its LoopBlockingScheme, assembled into a layer result by its own Scheduling._get_result."""
+
+    def __init__(self, ours: Layer, batch: int, res, costs: Costs, bypass):
+        self.options = nd.Option(sw_gbuf_bypass=tuple(bypass))
+        self.res = res
+        self.cost = cost(costs)
+        self.part = trivial_partition()
+        nd_layer = layer(ours)
+        self.sched = nd.Scheduling(nd_layer, batch, self.cost, nd.MapStrategyEyeriss)
+        ofmap_range = nd.FmapRange(nd.FmapPosition(b=0, n=0, h=0, w=0),
+                                   nd.FmapPosition(b=batch, n=nd_layer.nofm, h=nd_layer.hofm,
+                                                   w=nd_layer.wofm))
+        self.ofmap_layout = nd.DataLayout(
+            frngs=(ofmap_range,), regions=(res.dst_data_region,),
+            parts=(self.part.projection(res.dst_data_region, appl2frng=True),))
+        self.bufshr = None
+
+    def score(self, nld, bl_ts, bl_ords) -> dict | None:
+        """The scheme's result dict (nn_dataflow's keys), or None when it is invalid."""
+        if self.bufshr is None:
+            self.bufshr = nd.BufShrScheme(self.res.proc_region, self.part, nld.data_loops)
+        lbs = nd.LoopBlockingScheme(nld, bl_ts, bl_ords, self.res, self.bufshr, self.options)
+        if not lbs.is_valid():
+            return None
+        result = self.sched._get_result(lbs, self.part, self.ofmap_layout, (0, 0, 0), [0, 0, 0])
+        out = OrderedDict(result.scheme)
+        out["stored_in_gbuf"] = list(lbs.stored_in_gbuf)
+        return out
+
+
+COMPARISONS: dict[str, int] = {}
+
+
+def record(kind: str, count: int) -> None:
+    """Count oracle comparisons by kind; the test session prints the totals."""
+    COMPARISONS[kind] = COMPARISONS.get(kind, 0) + count
+
+
+def factorize3(n: int) -> list[tuple[int, int, int]]:
+    """All ordered triples with product n, in nn_dataflow's order (fast, by divisors)."""
+    divs = [d for d in range(1, n + 1) if n % d == 0]
+    return [(a, b, n // a // b) for a in divs for b in divs if (n // a) % b == 0]
+
+
+__all__ = ["import_network", "nd", "nd_partition", "nd_util"]

@@ -1,0 +1,149 @@
+"""Scenario YAML: defaults, byte-to-word conversion, overrides, and one clear error per mistake."""
+
+import math
+import textwrap
+
+import pytest
+
+from nnsolve.errors import InputError
+from nnsolve.scenario import FIELDS, load_scenario
+
+DESIGN_EXAMPLE = """\
+name: eyeriss-isscc16-alexnet
+network: alex_net
+batch: 4
+word_bits: 16
+hardware:
+  nodes: [1, 1]
+  pe_array: [12, 14]
+  regf_bytes: 522
+  gbuf_bytes: 110592
+  array_bus_width: inf
+  dram_bandwidth: inf
+  memory: 2D
+costs:
+  mac: 1.0
+  dram: 200.0
+  gbuf: 6.0
+  itcn: 2.0
+  regf: 1.0
+  noc_hop: 0.0
+  idle: 0.0
+search:
+  goal: energy
+  bypass: [ifmap, ofmap, weight]
+  solve_loopblocking: false
+  partition: hybrid
+  batch_partition: false
+  ifmap_partition: false
+  access_forwarding: false
+  gbuf_sharing: false
+  save_writeback: false
+  interlayer: false
+  interlayer_opt: true
+  pipeline_time_overhead: inf
+  pipeline_max_degree: inf
+solver:
+  method: cpsat
+  time_limit_s: 60
+  workers: 0
+  beam_width: 1
+"""
+
+
+def _write(tmp_path, text, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_design_example_equals_the_defaults(tmp_path):
+    full = load_scenario(_write(tmp_path, DESIGN_EXAMPLE))
+    minimal = load_scenario(_write(tmp_path, "network: alex_net\n", "eyeriss.yaml"))
+    assert full.name == "eyeriss-isscc16-alexnet" and minimal.name == "eyeriss"
+    for part in ("hardware", "costs", "search", "solver", "batch"):
+        assert getattr(full, part) == getattr(minimal, part), part
+    hw = full.hardware
+    # Bytes in YAML, words inside: 16-bit words.
+    assert (hw.regf_words, hw.gbuf_words) == (261, 55296)
+    assert math.isinf(hw.array_bus_width) and math.isinf(hw.dram_bandwidth)
+    assert full.network.name == "AlexNet"
+    assert full.search.bypass_mask == (True, True, True)
+
+
+def test_word_conversion_follows_nn_dataflows_tool(tmp_path):
+    sc = load_scenario(_write(tmp_path, """\
+        network: mlp_s
+        word_bits: 12
+        hardware: {regf_bytes: 513, gbuf_bytes: 131073, array_bus_width: 64, dram_bandwidth: 3}
+        """))
+    # word bytes = ceil(12 / 8) = 2; bus words = bits // word_bits; DRAM words = bytes / 2.
+    assert (sc.hardware.regf_words, sc.hardware.gbuf_words) == (256, 65536)
+    assert sc.hardware.array_bus_width == 5 and sc.hardware.dram_bandwidth == 1.5
+
+
+def test_overrides_apply_any_field(tmp_path):
+    path = _write(tmp_path, "network: alex_net\n")
+    sc = load_scenario(path, ["hardware.gbuf_bytes=65536", "hardware.nodes=[2, 4]",
+                              "search.bypass=[]", "network=vgg_net"])
+    assert sc.hardware.gbuf_words == 32768 and sc.hardware.nodes == (2, 4)
+    assert sc.search.bypass == () and sc.network.name == "VGG"
+    with pytest.raises(InputError, match=r"did you mean 'hardware\.gbuf_bytes'"):
+        load_scenario(path, ["hardware.gbuf_byte=1"])
+    with pytest.raises(InputError, match="expected KEY=VALUE"):
+        load_scenario(path, ["batch"])
+
+
+def test_network_given_as_a_path_relative_to_the_scenario(tmp_path):
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "tiny.yaml").write_text(
+        "name: Tiny\ninput: {channels: 3, size: 8}\n"
+        "layers:\n  - {name: c, type: conv, out_channels: 4, out_size: 8, kernel: 1}\n")
+    sc = load_scenario(_write(tmp_path, "network: nets/tiny.yaml\n"))
+    assert sc.network.name == "Tiny"
+
+
+@pytest.mark.parametrize("text, field, words", [
+    ("network: alex_net\nhardwre: {}\n", "hardwre", "did you mean 'hardware'"),
+    ("network: alex_net\nhardware: {gbuf_byte: 8}\n", "hardware.gbuf_byte",
+     "did you mean 'gbuf_bytes'"),
+    ("network: alex_net\nbatch: four\n", "batch", "positive integer (samples), got 'four'"),
+    ("network: alex_net\nbatch: 2.5\n", "batch", "got 2.5"),
+    ("network: alex_net\nbatch: true\n", "batch", "got true"),
+    ("network: alex_net\nhardware: {regf_bytes: -8}\n", "hardware.regf_bytes", "got -8"),
+    ("network: alex_net\nhardware: {regf_bytes: 1}\n", "hardware.regf_bytes", "hold no 16-bit"),
+    ("network: alex_net\nhardware: {nodes: [2, 0]}\n", "hardware.nodes[1]", "positive"),
+    ("network: alex_net\nhardware: {memory: 4D}\n", "hardware.memory", "one of 2D, 3D"),
+    ("network: alex_net\nhardware: {dram_bandwidth: 0}\n", "hardware.dram_bandwidth",
+     "positive number"),
+    ("network: alex_net\nhardware: {array_bus_width: 8}\n", "hardware.array_bus_width",
+     "no 16-bit word"),
+    ("network: alex_net\ncosts: {dram: -1}\n", "costs.dram", ">= 0"),
+    ("network: alex_net\ncosts: {mac: inf}\n", "costs.mac", "got inf"),
+    ("network: alex_net\nsearch: {goal: power}\n", "search.goal", "energy, delay, edp"),
+    ("network: alex_net\nsearch: {bypass: [ifmaps]}\n", "search.bypass[0]",
+     "did you mean 'ifmap'"),
+    ("network: alex_net\nsearch: {bypass: [ifmap, ifmap]}\n", "search.bypass", "twice"),
+    ("network: alex_net\nsearch: {ifmap_partition: true, partition: naive}\n",
+     "search.ifmap_partition", "hybrid"),
+    ("network: alex_net\nsolver: {method: gurobi}\n", "solver.method", "cpsat, milp"),
+    ("network: alex_net\nsolver: {time_limit_s: 0}\n", "solver.time_limit_s", "positive"),
+    ("network: alex_net\nsolver: 5\n", "solver", "must be a mapping"),
+    ("batch: 4\n", "network", "required"),
+    ("network: alexnet\n", "network", "did you mean 'alex_net'"),
+    ("network: missing/net.yaml\n", None, "network file not found"),
+    ("- network: alex_net\n", None, "the top level must be a mapping"),
+])
+def test_mistakes_name_file_field_and_rule(tmp_path, text, field, words):
+    path = _write(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        load_scenario(path)
+    if field is not None:
+        assert info.value.source == str(path)
+        assert info.value.field == field
+    assert words in str(info.value)
+
+
+def test_every_field_is_documented():
+    for f in FIELDS:
+        assert f.doc and f.doc.endswith("."), f.key
