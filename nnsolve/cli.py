@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -10,9 +11,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import NnsolveError
+from .errors import InputError, NnsolveError
+from .fields import Fields, join
 from .model.network import load_network, load_zoo, zoo_names
-from .report import network_table, zoo_table
+from .model.schedule import schedule_from_json
+from .report import network_table, result_table, zoo_table
+from .results import NetworkResult, write_json
+from .scenario import METHODS, load_scenario
+from .search import Progress, evaluate_schedules, solve
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -28,6 +34,89 @@ def _cmd_net(args: argparse.Namespace, out: Console) -> int:
     net = load_network(ref) if ref.endswith((".yaml", ".yml")) else load_zoo(ref)
     out.print(network_table(net, args.batch))
     return 0
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """--set items, plus the shortcuts --method and --time-limit."""
+    items = list(args.set or [])
+    if getattr(args, "method", None):
+        items.append(f"solver.method={args.method}")
+    if getattr(args, "time_limit", None) is not None:
+        items.append(f"solver.time_limit_s={args.time_limit}")
+    return items
+
+
+def _finish(result: NetworkResult, args: argparse.Namespace, out: Console) -> int:
+    out.print(result_table(result))
+    if args.json:
+        write_json(result.to_json(), args.json)
+        out.print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
+    scenario = load_scenario(args.scenario, _overrides(args))
+    with ProgressBar() as progress:
+        result = solve(scenario, scenario.solver.method, progress)
+    return _finish(result, args, out)
+
+
+def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
+    scenario = load_scenario(args.scenario, _overrides(args))
+    schedules = read_schedules(args.schedule)
+    return _finish(evaluate_schedules(scenario, schedules), args, out)
+
+
+def read_schedules(path: str) -> dict:
+    """The per-layer schedules of a result JSON, by layer name."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        raise InputError(path, None, "schedule file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, None, f"cannot read the schedule file: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(path, None, f"invalid JSON: line {exc.lineno}: {exc.msg}") from None
+    fields = Fields(path)
+    top = doc if isinstance(doc, dict) else {}
+    layers = fields.sequence(top.get("layers"), "layers")
+    schedules = {}
+    for i, entry in enumerate(layers):
+        where = join("layers", i)
+        if not isinstance(entry, dict):
+            raise fields.error(where, "must be a mapping with 'name' and 'schedule'")
+        name = fields.string(entry.get("name"), join(where, "name"))
+        if "schedule" not in entry:
+            raise fields.error(join(where, "schedule"), "required key is missing")
+        schedules[name] = schedule_from_json(entry["schedule"], path, join(where, "schedule"))
+    return schedules
+
+
+class ProgressBar:
+    """A transient rich progress bar on stderr, as a search.Progress."""
+
+    def __init__(self) -> None:
+        from rich import progress as rp
+
+        self._bar = rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(),
+                                rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True)
+        self._task = None
+
+    def __enter__(self) -> Progress:
+        self._bar.__enter__()
+
+        def start(total: int) -> None:
+            self._task = self._bar.add_task("layers", total=total)
+
+        def advance(name: str) -> None:
+            self._bar.update(self._task, advance=1, description=name)
+
+        return Progress(start, advance)
+
+    def __exit__(self, *exc) -> None:
+        self._bar.__exit__(*exc)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +136,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="a shipped network (see `nnsolve nets`) or a network YAML file")
     p.add_argument("--batch", type=_positive_int, default=1, help="batch size for ops and sizes")
     p.set_defaults(run=_cmd_net)
+
+    def scenario_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a scenario field, e.g. hardware.gbuf_bytes=65536 "
+                            "(repeatable)")
+        p.add_argument("--json", metavar="OUT", help="write the result JSON here")
+
+    p = sub.add_parser("solve", help="schedule every layer of a scenario's network")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--method", choices=METHODS, help="override solver.method")
+    p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
+    scenario_args(p)
+    p.set_defaults(run=_cmd_solve)
+
+    p = sub.add_parser("evaluate", help="re-score the schedules of a result JSON")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("schedule", help="a result JSON written by solve --json")
+    scenario_args(p)
+    p.set_defaults(run=_cmd_evaluate)
     return parser
 
 

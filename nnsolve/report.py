@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from .model.dims import LOOP_NAMES
 from .model.network import INPUT, Network
+from .model.schedule import LayerSchedule
+from .results import BREAKDOWN_KEYS, NetworkResult
 
 
 def si(value: float, digits: int = 3) -> str:
@@ -67,3 +70,54 @@ def network_table(net: Network, batch: int = 1) -> Table:
 
 def _hw(h: int, w: int) -> str:
     return f"{h}x{w}"
+
+
+def num(value: float) -> str:
+    """An energy or count for a table: SI suffix when large, 4 significant digits otherwise."""
+    if value is None:
+        return "-"
+    if abs(value) >= 1e3 or value != value or value in (float("inf"), float("-inf")):
+        return si(value)
+    return f"{value:.4g}"
+
+
+def schedule_summary(schedule: LayerSchedule, resident: tuple[bool, bool, bool],
+                     has_weights: bool = True) -> str:
+    """A layer's schedule in one short line: candidate, factors per loop over DRAM/GBUF/REGF,
+    innermost non-trivial loop of levels 0 and 1, and what is kept in the global buffer."""
+    b = schedule.blocking
+    loops = " ".join(f"{n}{b.factors[0][lp]}/{b.factors[1][lp]}/{b.factors[2][lp]}"
+                     for lp, n in enumerate(LOOP_NAMES))
+    inner = []
+    for level in (0, 1):
+        nontrivial = [lp for lp in b.orders[level] if b.factors[level][lp] > 1]
+        inner.append(LOOP_NAMES[nontrivial[-1]] if nontrivial else "-")
+    kept = "".join(c for c, r in zip("wio", resident, strict=True)
+                   if r and (c != "w" or has_weights)) or "-"
+    return f"#{schedule.mapping_index} {loops} in:{'|'.join(inner)} gbuf:{kept}"
+
+
+def result_table(result: NetworkResult) -> Table:
+    """Per-layer energy (with breakdown), time and schedule, and the network totals."""
+    status = result.status
+    caption = (f"energy in cost units, time in cycles; loops i/o/b split as DRAM/GBUF/REGF "
+               f"factors; in: innermost loop at levels 0|1; gbuf: weights/ifmaps/ofmaps kept.\n"
+               f"status {status}; goal {result.goal} = {num(result.value)}")
+    if result.bound is not None:
+        caption += f"; bound {num(result.bound)}; gap {result.gap:.2%}"
+    caption += f"; solved in {result.solve_seconds:.2f} s"
+    table = Table(title=f"{result.scenario}: {result.method}", title_justify="left",
+                  caption=caption, caption_justify="left")
+    table.add_column("layer")
+    for col in ("energy", *BREAKDOWN_KEYS, "time"):
+        table.add_column(col, justify="right")
+    table.add_column("schedule")
+    for lo in result.layers:
+        r = lo.result
+        table.add_row(lo.name, num(r.energy), *(num(r.breakdown[k]) for k in BREAKDOWN_KEYS),
+                      num(r.time), schedule_summary(lo.schedule, r.gbuf_resident, lo.layer.is_conv))
+    table.add_section()
+    bd = result.breakdown
+    table.add_row("total", num(result.energy), *(num(bd[k]) for k in BREAKDOWN_KEYS),
+                  num(result.time), "")
+    return table

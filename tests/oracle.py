@@ -134,3 +134,54 @@ def factorize3(n: int) -> list[tuple[int, int, int]]:
 
 
 __all__ = ["import_network", "nd", "nd_partition", "nd_util"]
+
+
+# -- nn_dataflow's own searches ----------------------------------------------------------
+
+
+def single_node_resource(hardware):
+    """nn_dataflow's Resource for one node with DRAM at the same place (as its Eyeriss tests)."""
+    proc, dram, src, dst = regions()
+    return nd.Resource(proc_region=proc, dram_region=dram, src_data_region=src,
+                       dst_data_region=dst, dim_array=nd.PhyDim2(*hardware.pe_array),
+                       size_gbuf=hardware.gbuf_words, size_regf=hardware.regf_words,
+                       array_bus_width=hardware.array_bus_width,
+                       dram_bandwidth=hardware.dram_bandwidth, no_time_mux=False)
+
+
+GOAL_CODES = {"energy": "e", "delay": "d", "edp": "ed"}
+
+
+def options(bypass, solve: bool = False, goal: str = "energy", nprocesses: int = 1, ntops=1):
+    return nd.Option(sw_gbuf_bypass=tuple(bypass), sw_solve_loopblocking=solve,
+                     opt_goal=GOAL_CODES[goal], nprocesses=nprocesses, ntops=ntops)
+
+
+def search_layer(ours: Layer, batch: int, hardware, costs: Costs, bypass, solve: bool = False,
+                 goal: str = "energy", nprocesses: int = 1):
+    """nn_dataflow's best schedule of one layer on one node (Scheduling.schedule_search):
+    its scheme dict, or None when it finds nothing."""
+    nd_layer = layer(ours)
+    res = single_node_resource(hardware)
+    inp = nd_layer.input_layer()
+    ifmap_layout = nd.DataLayout(
+        frngs=(nd.FmapRange((0, 0, 0, 0), nd.FmapPosition(b=batch, n=inp.nofm, h=inp.hofm,
+                                                          w=inp.wofm)),),
+        regions=(res.src_data_region,),
+        parts=(trivial_partition().projection(res.src_data_region, appl2frng=True),))
+    condition = nd.SchedulingCondition(resource=res, constraint=nd.SchedulingConstraint(),
+                                       ifmap_layout=ifmap_layout, sched_seq=(0, 0, 0))
+    sched = nd.Scheduling(nd_layer, batch, cost(costs), nd.MapStrategyEyeriss)
+    tops = sched.schedule_search(condition, options(bypass, solve, goal, nprocesses))
+    return dict(tops[0].scheme) if tops else None
+
+
+def search_network(net_name: str, batch: int, hardware, costs: Costs, bypass,
+                   solve: bool = False, goal: str = "energy", nprocesses: int = 1):
+    """nn_dataflow's whole-network search on one node (its NNDataflow driver): the best
+    NNDataflowScheme, or None."""
+    network = import_network(net_name)
+    res = single_node_resource(hardware)
+    nnd = nd.NNDataflow(network, batch, res, cost(costs), nd.MapStrategyEyeriss)
+    tops, _ = nnd.schedule_search(options(bypass, solve, goal, nprocesses))
+    return tops[0] if tops else None

@@ -1,0 +1,195 @@
+"""Exhaustive loop-blocking search: every scheme of nn_dataflow's space, scored in arrays.
+
+The space of one layer on one node is: every row-stationary candidate x every ordered
+factorisation of each of the three loops over the three levels x the loop orders of levels 0
+and 1. For a loop order only the innermost non-trivial loop of each level matters, so orders
+are generated directly in nn_dataflow's canonical form (the innermost non-trivial loop first,
+then the other non-trivial loops, then the trivial ones, each group in loop order), and schemes
+that nn_dataflow skips as dominated (a loop that could be merged into the level above with the
+same accesses and smaller buffers) are not generated. Both are speed-ups only: the property
+tests compare with the full 36-order space. Local-region layers fetch everything once whatever
+the order, so only the first order pair is scored for them.
+
+Every scheme carries its position in nn_dataflow's enumeration order (candidate, then the
+factorisations of I, O, B, then the two orders), which breaks ties.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time as _time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model.evaluate import BlockingStats, LayerProblem, LayerResult, evaluate_blocking, stats_row
+from ..model.goals import rank_order
+from ..model.mapping import NestedLoopDesc
+from ..model.schedule import Blocking, LayerSchedule
+
+_PERMS = list(itertools.permutations(range(3)))
+_PERM_INDEX = np.full(27, -1, dtype=np.int64)
+for _i, _p in enumerate(_PERMS):
+    _PERM_INDEX[_p[0] * 9 + _p[1] * 3 + _p[2]] = _i
+_CHUNK = 250_000
+
+
+def factorizations(n: int) -> np.ndarray:
+    """Ordered triples (t0, t1, t2) with product n, in nn_dataflow's order: by t0, then t1."""
+    divs = [d for d in range(1, n + 1) if n % d == 0]
+    rows = [(a, b, n // a // b) for a in divs for b in divs if (n // a) % b == 0]
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
+@dataclass(frozen=True)
+class SchemeSpace:
+    """All schemes of one descriptor: factors (K, 3, 3), positions (K, 2, 3), rank (K,)."""
+
+    factors: np.ndarray
+    positions: np.ndarray
+    rank: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rank)
+
+
+def scheme_space(nld: NestedLoopDesc, canonical: bool = True) -> SchemeSpace:
+    """The schemes of one descriptor that the search scores.
+
+    ``canonical=False`` gives nn_dataflow's raw space (all 36 order pairs, nothing skipped);
+    tests use it to show that the canonical space has the same optimum.
+    """
+    per_loop = [factorizations(n) for n in nld.loopcnt]
+    sizes = [len(t) for t in per_loop]
+    idx = np.indices(sizes).reshape(3, -1)           # I slowest, B fastest: nn_dataflow's order
+    factors = np.stack([per_loop[lp][idx[lp]] for lp in range(3)], axis=2)  # (N, level, loop)
+    base = (idx[0] * sizes[1] + idx[1]) * sizes[2] + idx[2]
+    n = len(base)
+    if not canonical:
+        pos = np.asarray([[p0, p1] for p0 in _PERMS for p1 in _PERMS], dtype=np.int64)
+        rank = base[:, None] * 36 + np.arange(36)[None, :]
+        return SchemeSpace(np.repeat(factors, 36, axis=0), np.tile(pos, (n, 1, 1)),
+                           rank.reshape(-1))
+    if not nld.is_conv:
+        pos = np.tile(np.asarray([[0, 1, 2], [0, 1, 2]], dtype=np.int64), (n, 1, 1))
+        return SchemeSpace(factors, pos, base * 36)
+
+    nontrivial = factors > 1                           # (N, level, loop)
+    parts_f, parts_p, parts_r = [], [], []
+    # lam: the innermost non-trivial loop of levels 0 and 1 (3 = none, only if all trivial).
+    for lam0, lam1 in itertools.product(range(4), range(4)):
+        keep = _lambda_ok(nontrivial[:, 0], lam0) & _lambda_ok(nontrivial[:, 1], lam1)
+        # Dominated: the innermost loop of the nearest outer level with one is non-trivial
+        # here without being innermost (level 1), or non-trivial at all (level 2).
+        prev = np.full(n, lam0)
+        if lam0 != 3:
+            keep &= ~(nontrivial[:, 1, lam0] & (lam1 != lam0))
+        if lam1 != 3:
+            prev = np.full(n, lam1)
+        has_prev = prev != 3
+        prev_c = np.where(has_prev, prev, 0)
+        keep &= ~(has_prev & nontrivial[np.arange(n), 2, prev_c])
+        if not keep.any():
+            continue
+        rows = np.flatnonzero(keep)
+        pos = np.stack([_canonical_positions(nontrivial[rows, 0], lam0),
+                        _canonical_positions(nontrivial[rows, 1], lam1)], axis=1)
+        o0 = _PERM_INDEX[pos[:, 0, 0] * 9 + pos[:, 0, 1] * 3 + pos[:, 0, 2]]
+        o1 = _PERM_INDEX[pos[:, 1, 0] * 9 + pos[:, 1, 1] * 3 + pos[:, 1, 2]]
+        parts_f.append(factors[rows])
+        parts_p.append(pos)
+        parts_r.append(base[rows] * 36 + o0 * 6 + o1)
+    factors = np.concatenate(parts_f)
+    positions = np.concatenate(parts_p)
+    rank = np.concatenate(parts_r)
+    order = np.argsort(rank, kind="stable")
+    return SchemeSpace(factors[order], positions[order], rank[order])
+
+
+def _lambda_ok(nontrivial: np.ndarray, lam: int) -> np.ndarray:
+    """Rows where ``lam`` can be the innermost non-trivial loop (3: every loop trivial)."""
+    if lam == 3:
+        return ~nontrivial.any(axis=1)
+    return nontrivial[:, lam]
+
+
+def _canonical_positions(nontrivial: np.ndarray, lam: int) -> np.ndarray:
+    """Positions (0 = innermost) of the canonical order: lam, other non-trivial, trivial."""
+    loops = np.arange(3)
+    key = (loops != lam) * 100 + (~nontrivial) * 10 + loops
+    return np.argsort(np.argsort(key, axis=1, kind="stable"), axis=1, kind="stable")
+
+
+@dataclass(frozen=True)
+class RankedScheme:
+    """One scheme of the search, with its score."""
+
+    schedule: LayerSchedule
+    result: LayerResult
+    rank: int
+
+
+@dataclass(frozen=True)
+class ExhaustiveResult:
+    """The best schemes of a layer (best first), and what the search covered."""
+
+    top: tuple[RankedScheme, ...]
+    schemes: int              # scored
+    valid: int
+    seconds: float
+    min_energy: float         # the least energy and time of any valid scheme (for bounds)
+    min_time: float
+
+    @property
+    def best(self) -> RankedScheme | None:
+        return self.top[0] if self.top else None
+
+
+def search_layer(problem: LayerProblem, goal: str = "energy", top_k: int = 1,
+                 canonical: bool = True) -> ExhaustiveResult:
+    """Score every scheme of every row-stationary candidate; return the best ``top_k``."""
+    start = _time.perf_counter()
+    candidates = problem.mapping.candidates
+    keep_e, keep_t, keep_r, keep_ref = [], [], [], []
+    scored = valid = 0
+    min_energy = min_time = float("inf")
+    spaces: dict[int, SchemeSpace] = {}
+    for index, nld in enumerate(candidates):
+        space = scheme_space(nld, canonical)
+        spaces[index] = space
+        for lo in range(0, len(space), _CHUNK):
+            hi = min(lo + _CHUNK, len(space))
+            stats = evaluate_blocking(nld, space.factors[lo:hi], space.positions[lo:hi],
+                                      problem.env)
+            scored += hi - lo
+            ok = np.flatnonzero(stats.valid)
+            valid += len(ok)
+            if not len(ok):
+                continue
+            min_energy = min(min_energy, float(stats.energy[ok].min()))
+            min_time = min(min_time, float(stats.time[ok].min()))
+            rank = index * (1 << 40) + space.rank[lo:hi][ok]
+            best = rank_order(stats.energy[ok], stats.time[ok], rank, goal)[:top_k]
+            keep_e.append(stats.energy[ok][best])
+            keep_t.append(stats.time[ok][best])
+            keep_r.append(rank[best])
+            keep_ref.extend((index, lo + int(ok[b])) for b in best)
+    top: list[RankedScheme] = []
+    if keep_ref:
+        order = rank_order(np.concatenate(keep_e), np.concatenate(keep_t),
+                           np.concatenate(keep_r), goal)[:top_k]
+        for i in order:
+            index, row = keep_ref[i]
+            space = spaces[index]
+            top.append(_ranked(problem, index, space, row))
+    return ExhaustiveResult(tuple(top), scored, valid, _time.perf_counter() - start,
+                            min_energy, min_time)
+
+
+def _ranked(problem: LayerProblem, index: int, space: SchemeSpace, row: int) -> RankedScheme:
+    nld = problem.mapping.candidates[index]
+    stats: BlockingStats = evaluate_blocking(nld, space.factors[row:row + 1],
+                                             space.positions[row:row + 1], problem.env)
+    blocking = Blocking.from_positions(space.factors[row].tolist(), space.positions[row].tolist())
+    return RankedScheme(LayerSchedule(index, blocking), stats_row(stats, 0, nld, problem.env.costs),
+                        int(space.rank[row]))

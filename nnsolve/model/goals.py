@@ -1,0 +1,31 @@
+"""What schedules are ranked by: the goal value, and the keys that break ties.
+
+nnsolve ranks a layer's schedules by the scenario's goal on the *full* per-layer total (op,
+access, NoC and static energy), then by the other quantity, then by enumeration order. nn_dataflow
+ranks loop blocking by access energy alone (docs/divergences.md, section 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GOALS = ("energy", "delay", "edp")
+
+
+def goal_value(energy, time, goal: str):
+    """The quantity a goal minimises: energy, time, or their product (scalars or arrays)."""
+    if goal == "energy":
+        return energy
+    if goal == "delay":
+        return time
+    if goal == "edp":
+        return energy * time
+    raise ValueError(f"unknown goal {goal!r}; one of {', '.join(GOALS)}")
+
+
+def rank_order(energy: np.ndarray, time: np.ndarray, rank: np.ndarray, goal: str) -> np.ndarray:
+    """Indices that sort schemes best first: by goal value, then the other quantity (energy
+    for delay, time otherwise), then ``rank`` (enumeration order; smaller wins ties)."""
+    primary = goal_value(energy, time, goal)
+    secondary = energy if goal == "delay" else time
+    return np.lexsort((rank, secondary, primary))

@@ -1,0 +1,159 @@
+"""Solve results as plain data, and their JSON form (DESIGN.md's result JSON).
+
+Energy is in the scenario's cost units, time in cycles. A layer's ``bound`` is a proven lower
+bound on its goal value (None when the method proves nothing); the network's bound combines
+the layers' (section "bounds" in docs/results.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .model.evaluate import LayerResult
+from .model.goals import goal_value
+from .model.layer import Layer
+from .model.schedule import LayerSchedule
+
+STATUSES = ("optimal", "feasible", "heuristic", "infeasible", "timeout", "interrupted")
+BREAKDOWN_KEYS = ("mac", "dram", "gbuf", "itcn", "regf", "noc", "static")
+
+
+@dataclass
+class LayerOutcome:
+    """One layer's schedule and score, and what the solver could prove about it."""
+
+    name: str
+    layer: Layer
+    schedule: LayerSchedule
+    result: LayerResult
+    status: str
+    bound: float | None = None          # proven lower bound on the layer's goal value
+    seconds: float = 0.0
+    min_energy: float | None = None     # proven lower bounds on energy and time alone
+    min_time: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "name": self.name,
+            "energy": r.energy, "time": r.time, "ops": r.ops,
+            "breakdown": {k: r.breakdown[k] for k in BREAKDOWN_KEYS},
+            "accesses": r.access_totals,
+            "status": self.status, "bound": self.bound, "solve_seconds": self.seconds,
+            "schedule": self.schedule.to_json(r.loopcnt, r.gbuf_resident),
+        }
+
+
+@dataclass
+class NetworkResult:
+    """A whole network's schedule: per-layer outcomes (network order) and totals."""
+
+    scenario: str
+    method: str
+    goal: str
+    layers: list[LayerOutcome]
+    solve_seconds: float = 0.0
+    status_override: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def energy(self) -> float:
+        return math.fsum(lo.result.energy for lo in self.layers)
+
+    @property
+    def time(self) -> float:
+        return math.fsum(lo.result.time for lo in self.layers)
+
+    @property
+    def ops(self) -> float:
+        return math.fsum(lo.result.ops for lo in self.layers)
+
+    @property
+    def edp(self) -> float:
+        return self.energy * self.time
+
+    @property
+    def value(self) -> float:
+        """The goal value of the whole network."""
+        return goal_value(self.energy, self.time, self.goal)
+
+    @property
+    def breakdown(self) -> dict[str, float]:
+        return {k: math.fsum(lo.result.breakdown[k] for lo in self.layers) for k in BREAKDOWN_KEYS}
+
+    @property
+    def status(self) -> str:
+        """optimal only if every layer is and the bound closes; otherwise the weakest."""
+        if self.status_override:
+            return self.status_override
+        statuses = {lo.status for lo in self.layers}
+        for weak in ("infeasible", "interrupted", "timeout", "heuristic", "feasible"):
+            if weak in statuses:
+                return weak
+        gap = self.gap
+        return "optimal" if gap is not None and gap <= 1e-12 else "feasible"
+
+    @property
+    def bound(self) -> float | None:
+        """A proven lower bound on the network's goal value, or None.
+
+        Layers run one after another, so energy and time add up: the energy (delay) bound is the
+        sum of the layers' bounds. For EDP, (sum of least energies) x (sum of least times).
+        """
+        if self.goal == "edp":
+            if any(lo.min_energy is None or lo.min_time is None for lo in self.layers):
+                return None
+            return math.fsum(lo.min_energy for lo in self.layers) * \
+                math.fsum(lo.min_time for lo in self.layers)
+        if any(lo.bound is None for lo in self.layers):
+            return None
+        return math.fsum(lo.bound for lo in self.layers)
+
+    @property
+    def gap(self) -> float | None:
+        """Relative gap between the goal value and the bound (0 = proven optimal)."""
+        bound, value = self.bound, self.value
+        if bound is None or not math.isfinite(value):
+            return None
+        if value == 0:
+            return 0.0
+        return max(0.0, (value - bound) / value)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nnsolve_version": __version__,
+            "scenario": self.scenario,
+            "method": self.method,
+            "goal": self.goal,
+            "status": self.status,
+            "total": {"energy": self.energy, "time": self.time, "ops": self.ops,
+                      "edp": self.edp},
+            "breakdown": self.breakdown,
+            "bound": self.bound,
+            "gap": self.gap,
+            "solve_seconds": self.solve_seconds,
+            "notes": list(self.notes),
+            "layers": [lo.to_json() for lo in self.layers],
+        }
+
+
+def write_json(doc: Any, path: str | Path) -> None:
+    """Write JSON atomically: a reader sees the old file or the whole new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(doc, out, indent=1, allow_nan=True)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,107 @@
+"""Network solves on one node: result JSON, re-scoring saved schedules, and errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nnsolve.cli import main
+from nnsolve.errors import InfeasibleError, NnsolveError
+from nnsolve.model.network import zoo_names
+from nnsolve.scenario import load_scenario
+from nnsolve.search import solve
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize("net", zoo_names())
+def test_solve_then_evaluate_round_trips_every_zoo_network(net, tmp_path, capsys):
+    scenario = CONFIGS / "single_node" / f"{net}.yaml"
+    out = tmp_path / "result.json"
+    again = tmp_path / "again.json"
+    assert main(["solve", str(scenario), "--set", "batch=1", "--json", str(out)]) == 0
+    assert main(["evaluate", str(scenario), str(out), "--set", "batch=1",
+                 "--json", str(again)]) == 0
+    first, second = json.loads(out.read_text()), json.loads(again.read_text())
+    assert [lo["name"] for lo in first["layers"]] == [lo["name"] for lo in second["layers"]]
+    for a, b in zip(first["layers"], second["layers"], strict=True):
+        for key in ("energy", "time", "ops", "breakdown", "accesses", "schedule"):
+            assert a[key] == b[key], (a["name"], key)
+    assert first["total"] == second["total"]
+    assert first["status"] == "optimal" and first["gap"] == 0.0
+    assert "total" in capsys.readouterr().out
+
+
+def test_result_json_follows_the_design_contract(tmp_path):
+    result = solve(load_scenario(CONFIGS / "eyeriss_isca16_alexnet.yaml"), "exhaustive")
+    doc = result.to_json()
+    assert {"nnsolve_version", "scenario", "method", "goal", "status", "total", "breakdown",
+            "bound", "gap", "solve_seconds", "layers"} <= set(doc)
+    assert set(doc["total"]) == {"energy", "time", "ops", "edp"}
+    assert set(doc["breakdown"]) == {"mac", "dram", "gbuf", "itcn", "regf", "noc", "static"}
+    layer = doc["layers"][0]
+    assert layer["name"] == "conv1_a"
+    assert set(layer["accesses"]) == {"dram", "gbuf", "itcn", "regf"}
+    sched = layer["schedule"]
+    assert sched["mapping"] == {"index": 0, "loopcnt": {"i": 3, "o": 48, "b": 64}}
+    assert sched["blocking"]["factors"] == [{"i": 1, "o": 3, "b": 64}, {"i": 1, "o": 16, "b": 1},
+                                            {"i": 3, "o": 1, "b": 1}]
+    assert sched["blocking"]["orders"] == [["i", "b", "o"], ["b", "i", "o"]]
+    assert sched["blocking"]["gbuf_resident"] == {"weight": True, "ifmap": True, "ofmap": True}
+    assert sched["region"] == {"origin": [0, 0], "dims": [1, 1]} and sched["segment"] == 0
+    assert doc["total"]["energy"] == pytest.approx(sum(lo["energy"] for lo in doc["layers"]))
+    assert sum(doc["breakdown"].values()) == pytest.approx(doc["total"]["energy"])
+    assert doc["bound"] == pytest.approx(doc["total"]["energy"]) and doc["gap"] == 0.0
+
+
+def test_edp_goal_reports_a_proven_bound_and_gap():
+    sc = load_scenario(CONFIGS / "single_node" / "mlp_s.yaml", ["search.goal=edp"])
+    result = solve(sc, "exhaustive")
+    assert result.goal == "edp"
+    assert 0 < result.bound <= result.edp
+    # Per-layer EDP optima need not minimise the network's (sum E) x (sum T).
+    assert result.status == ("optimal" if result.gap == 0 else "feasible")
+
+
+def test_identical_layers_share_one_solve():
+    result = solve(load_scenario(CONFIGS / "eyeriss_isca16_alexnet.yaml"), "exhaustive")
+    by_name = {lo.name: lo for lo in result.layers}
+    assert by_name["conv3_a"].schedule == by_name["conv3_b"].schedule
+    assert by_name["conv3_a"].seconds == by_name["conv3_b"].seconds
+
+
+def test_hardware_that_cannot_hold_a_layer_names_it(tmp_path):
+    sc = load_scenario(CONFIGS / "single_node" / "mlp_s.yaml", ["hardware.regf_bytes=2"])
+    with pytest.raises(InfeasibleError, match="layer fc1: no loop blocking fits"):
+        solve(sc, "exhaustive")
+
+
+def test_unavailable_method_and_multi_node_are_clear_errors():
+    sc = load_scenario(CONFIGS / "single_node" / "mlp_s.yaml", ["hardware.nodes=[2, 2]"])
+    with pytest.raises(NnsolveError, match="multi-node"):
+        solve(sc, "exhaustive")
+
+
+@pytest.mark.parametrize("doc, words", [
+    ({"layers": [{"name": "fc1"}]}, "layers[0].schedule: required key is missing"),
+    ({"layers": "x"}, "layers: must be a list"),
+    ({"layers": [{"name": "fc1", "schedule": {"mapping": {"index": 0}, "blocking": {
+        "factors": [{"i": 1, "o": 1, "b": 1}] * 3, "orders": [["i", "o"], ["i", "o", "b"]]}}}]},
+     "orders[0]: must be a permutation"),
+])
+def test_bad_schedule_files_exit_2(tmp_path, capsys, doc, words):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    assert main(["evaluate", str(CONFIGS / "single_node" / "mlp_s.yaml"), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_evaluate_names_missing_layers(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["solve", str(CONFIGS / "single_node" / "mlp_s.yaml"), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    doc["layers"] = doc["layers"][:1]
+    out.write_text(json.dumps(doc))
+    assert main(["evaluate", str(CONFIGS / "single_node" / "mlp_s.yaml"), str(out)]) == 2
+    assert "no schedule for layer(s) fc2, fc3" in capsys.readouterr().err
