@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     cases = [c for c in CASES if not (args.quick and "VGG" in c[0])]
     rows = []
-    console = Console()
+    console = Console(width=200)
     for case in cases:
         console.print(f"running {case[0]} ...")
         rows.append(run_case(*case))

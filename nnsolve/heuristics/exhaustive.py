@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import itertools
 import time as _time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..model.evaluate import BlockingStats, LayerProblem, LayerResult, evaluate_blocking, stats_row
 from ..model.goals import rank_order
 from ..model.mapping import NestedLoopDesc
+from ..model.pins import Pins
 from ..model.schedule import Blocking, LayerSchedule
 
 _PERMS = list(itertools.permutations(range(3)))
@@ -146,23 +147,37 @@ class ExhaustiveResult:
 
 
 def search_layer(problem: LayerProblem, goal: str = "energy", top_k: int = 1,
-                 canonical: bool = True) -> ExhaustiveResult:
-    """Score every scheme of every row-stationary candidate; return the best ``top_k``."""
+                 canonical: bool = True, pins: Pins | None = None) -> ExhaustiveResult:
+    """Score every scheme of every row-stationary candidate; return the best ``top_k``.
+
+    ``pins`` restricts the space to the schemes that keep them.
+    """
     start = _time.perf_counter()
+    pins = pins or Pins()
     candidates = problem.mapping.candidates
     keep_e, keep_t, keep_r, keep_ref = [], [], [], []
     scored = valid = 0
     min_energy = min_time = float("inf")
     spaces: dict[int, SchemeSpace] = {}
     for index, nld in enumerate(candidates):
+        if pins.mapping is not None and pins.mapping != index:
+            continue
         space = scheme_space(nld, canonical)
+        if not pins.empty:
+            # Orders do not matter for local-region layers: innermost pins do not apply.
+            applied = pins if nld.is_conv else replace(pins, innermost={})
+            keep = applied.scheme_mask(space.factors, space.positions)
+            space = SchemeSpace(space.factors[keep], space.positions[keep], space.rank[keep])
         spaces[index] = space
         for lo in range(0, len(space), _CHUNK):
             hi = min(lo + _CHUNK, len(space))
             stats = evaluate_blocking(nld, space.factors[lo:hi], space.positions[lo:hi],
                                       problem.env)
             scored += hi - lo
-            ok = np.flatnonzero(stats.valid)
+            fits = stats.valid
+            for d, kept in pins.resident.items():
+                fits = fits & (stats.stored[:, d] == kept)
+            ok = np.flatnonzero(fits)
             valid += len(ok)
             if not len(ok):
                 continue

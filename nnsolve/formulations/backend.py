@@ -1,0 +1,234 @@
+"""A thin backend layer: one way to state 0-1/integer linear models, solved by CP-SAT or by a
+MILP solver (HiGHS or CBC through PuLP).
+
+The formulations state their models through this interface so that the CP-SAT and MILP models
+are the same model, built by the same code. Each backend keeps its native model (``model``: an
+ortools ``CpModel`` or a ``pulp.LpProblem``) for researchers who want to add to it.
+
+A *term list* is a list of ``(coefficient, variable)`` pairs with integer coefficients.
+Constraints added with ``temporary=True`` can be withdrawn later (``withdraw``); the exact
+solve uses them for its successive stages.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+Terms = list[tuple[int, Any]]
+
+OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN = "optimal", "feasible", "infeasible", "unknown"
+
+
+@dataclass
+class Outcome:
+    """One solve: status, variable values (by backend variable), objective and proven bound."""
+
+    status: str                  # optimal | feasible (limit hit) | infeasible | unknown
+    values: dict[int, int]       # variable id -> value (ids from the backend)
+    objective: float | None
+    bound: float | None
+    seconds: float
+
+
+class CpSatBackend:
+    """Models for OR-Tools CP-SAT."""
+
+    name = "cpsat"
+
+    def __init__(self, name: str = "nnsolve") -> None:
+        from ortools.sat.python import cp_model
+
+        self._cp = cp_model
+        self.model = cp_model.CpModel()
+        self.model.name = name
+        self._vars: list[Any] = []
+        self._active_guards: dict[int, Any] = {}
+        self._hint: dict[int, int] = {}
+
+    def bool_var(self, name: str):
+        v = self.model.new_bool_var(name)
+        self._vars.append(v)
+        return v
+
+    def int_var(self, lo: int, hi: int, name: str):
+        v = self.model.new_int_var(int(lo), int(hi), name)
+        self._vars.append(v)
+        return v
+
+    def var_id(self, var) -> int:
+        return var.index
+
+    def _expr(self, terms: Terms, constant: int = 0):
+        if not terms:
+            return constant
+        coefs = [c for c, _ in terms]
+        variables = [v for _, v in terms]
+        return self._cp.LinearExpr.weighted_sum(variables, coefs) + constant
+
+    def add(self, terms: Terms, sense: str, rhs: int, temporary: bool = False) -> int | None:
+        """Add sum(terms) <sense> rhs, sense one of '<=', '>=', '=='."""
+        expr = self._expr(terms)
+        ct = self.model.add({"<=": expr <= rhs, ">=": expr >= rhs, "==": expr == rhs}[sense])
+        if not temporary:
+            return None
+        guard = self.model.new_bool_var(f"stage_{len(self._active_guards)}_{ct.index}")
+        ct.only_enforce_if(guard)
+        self._active_guards[ct.index] = guard
+        return ct.index
+
+    def withdraw(self, handle: int) -> None:
+        """Release a temporary constraint (its guard becomes free)."""
+        self._active_guards.pop(handle, None)
+
+    def exactly_one(self, variables: list) -> None:
+        self.model.add_exactly_one(variables)
+
+    def minimize(self, terms: Terms, constant: int = 0) -> None:
+        self.model.minimize(self._expr(terms, constant))
+
+    def hint(self, values: dict[int, int]) -> None:
+        self._hint = dict(values)
+
+    def solve(self, time_limit: float, workers: int, seed: int = 0) -> Outcome:
+        cp = self._cp
+        solver = cp.CpSolver()
+        if math.isfinite(time_limit):
+            solver.parameters.max_time_in_seconds = max(0.001, time_limit)
+        solver.parameters.num_workers = workers if workers > 0 else 0
+        solver.parameters.random_seed = seed
+        self.model.clear_assumptions()
+        self.model.add_assumptions(list(self._active_guards.values()))
+        self.model.clear_hints()
+        for v in self._vars:
+            if v.index in self._hint:
+                self.model.add_hint(v, self._hint[v.index])
+        start = _time.perf_counter()
+        code = solver.solve(self.model)
+        seconds = _time.perf_counter() - start
+        status = {cp.OPTIMAL: OPTIMAL, cp.FEASIBLE: FEASIBLE, cp.INFEASIBLE: INFEASIBLE}.get(
+            code, UNKNOWN)
+        if code == cp.MODEL_INVALID:
+            raise RuntimeError(f"CP-SAT rejected the model: {self.model.validate()}")
+        if status in (OPTIMAL, FEASIBLE):
+            values = {v.index: solver.value(v) for v in self._vars}
+            has_obj = self.model.has_objective()
+            return Outcome(status, values, solver.objective_value if has_obj else None,
+                           solver.best_objective_bound if has_obj else None, seconds)
+        bound = solver.best_objective_bound if self.model.has_objective() else None
+        return Outcome(status, {}, None, bound if status == UNKNOWN else None, seconds)
+
+
+class PulpBackend:
+    """Models for a MILP solver through PuLP: HiGHS (default) or CBC (bundled with PuLP)."""
+
+    def __init__(self, solver: str = "highs", name: str = "nnsolve") -> None:
+        import pulp
+
+        if solver not in ("highs", "cbc"):
+            raise ValueError(f"MILP solver must be highs or cbc, got {solver!r}")
+        self._pulp = pulp
+        self.name = f"milp-{solver}"
+        self.solver = solver
+        self.model = pulp.LpProblem(name, pulp.LpMinimize)
+        self._vars: list[Any] = []
+        self._temporary: set[str] = set()
+        self._count = 0
+        self._hint: dict[int, int] = {}
+
+    def _new(self, name: str, lo: int, hi: int, cat: str):
+        self._count += 1
+        unique = f"{name}__{self._count}"
+        add_variable = getattr(self.model, "add_variable", None)   # PuLP >= 3.3
+        v = add_variable(unique, lo, hi, cat=cat) if add_variable else \
+            self._pulp.LpVariable(unique, lo, hi, cat=cat)
+        v._nnsolve_id = len(self._vars)
+        self._vars.append(v)
+        return v
+
+    def bool_var(self, name: str):
+        return self._new(name, 0, 1, "Binary")
+
+    def int_var(self, lo: int, hi: int, name: str):
+        return self._new(name, int(lo), int(hi), "Integer")
+
+    def var_id(self, var) -> int:
+        return var._nnsolve_id
+
+    def add(self, terms: Terms, sense: str, rhs: int, temporary: bool = False) -> str | None:
+        pulp = self._pulp
+        expr = pulp.lpSum(c * v for c, v in terms)
+        self._count += 1
+        name = f"c{self._count}"
+        self.model += ({"<=": expr <= rhs, ">=": expr >= rhs, "==": expr == rhs}[sense], name)
+        if temporary:
+            self._temporary.add(name)
+            return name
+        return None
+
+    def withdraw(self, handle: str) -> None:
+        """Make a temporary constraint vacuous (0 >= 0): PuLP has no public delete."""
+        if handle in self._temporary:
+            self._temporary.discard(handle)
+            get = getattr(self.model, "get_constraint_by_name", None)
+            constraint = get(handle) if get else self.model.constraints[handle]
+            constraint.expr = self._pulp.LpAffineExpression()
+            constraint.changeRHS(0)
+
+    def exactly_one(self, variables: list) -> None:
+        self.add([(1, v) for v in variables], "==", 1)
+
+    def minimize(self, terms: Terms, constant: int = 0) -> None:
+        self.model.setObjective(self._pulp.lpSum(c * v for c, v in terms) + constant)
+
+    def hint(self, values: dict[int, int]) -> None:
+        self._hint = dict(values)
+
+    def solve(self, time_limit: float, workers: int, seed: int = 0) -> Outcome:
+        pulp = self._pulp
+        limit = time_limit if math.isfinite(time_limit) else None
+        if self.solver == "highs":
+            solver = pulp.HiGHS(msg=False, timeLimit=limit, threads=workers or None,
+                                gapRel=0.0, gapAbs=0.0, random_seed=seed)
+        else:
+            # The CBC binary bundled with PuLP 3 (deprecated there; PuLP is pinned below 4).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=limit,
+                                           threads=workers or None, gapRel=0.0, gapAbs=0.0,
+                                           options=[f"randomSeed {seed}"])
+        start = _time.perf_counter()
+        self.model.solve(solver)
+        seconds = _time.perf_counter() - start
+        sol = self.model.sol_status
+        if self.model.status == pulp.LpStatusInfeasible or sol == pulp.LpSolutionInfeasible:
+            return Outcome(INFEASIBLE, {}, None, None, seconds)
+        if sol in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+            values = {}
+            for v in self._vars:
+                x = v.value()
+                if x is None:
+                    x = 0.0
+                r = round(x)
+                if abs(x - r) > 1e-4:
+                    raise RuntimeError(f"MILP solver returned a fractional value {x} for {v.name}")
+                values[v._nnsolve_id] = int(r)
+            objective = pulp.value(self.model.objective)
+            status = OPTIMAL if sol == pulp.LpSolutionOptimal else FEASIBLE
+            bound = objective if status == OPTIMAL else self._bound()
+            return Outcome(status, values, objective, bound, seconds)
+        return Outcome(UNKNOWN, {}, None, self._bound(), seconds)
+
+    def _bound(self) -> float | None:
+        """HiGHS's proven dual bound after a limited solve (None for CBC)."""
+        highs = getattr(self.model, "solverModel", None)
+        if self.solver != "highs" or highs is None:
+            return None
+        try:
+            bound = highs.getInfo().mip_dual_bound
+        except Exception:
+            return None
+        return bound if math.isfinite(bound) else None

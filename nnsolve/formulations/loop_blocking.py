@@ -1,0 +1,138 @@
+"""Exact loop blocking with bypass: one layer on one node region.
+
+``build_cpsat(problem)`` and ``build_milp(problem)`` return a formulation: the underlying
+model (``model``: an ortools ``CpModel`` or a ``pulp.LpProblem``), named handles to its decision
+variables (``vars``) and ``solve(time_limit=..., workers=...)``. A researcher can add
+constraints to ``model`` (using ``vars``) before solving. Both models encode the evaluator's cost
+model exactly, over exactly the exhaustive search's space (all row-stationary candidates, every
+split of the three loops over the three levels, the innermost loop of levels 0 and 1, and the
+residency that bypass permissions imply); ``solve`` returns the schedule the exhaustive search
+would return, with the evaluator's score as its objective, a proven bound, and a status.
+
+Decisions (both models): which candidate; for each loop its split (t0, t1, t2) over the
+levels DRAM / global buffer / register file; for levels 0 and 1 the innermost non-trivial loop
+λ (only it matters for reuse). Each data category d re-fetches with its one unrelated loop u:
+
+    F0(d) = 1 if λ0 = u else t0(u)                                  (DRAM -> global buffer)
+    F1(d) = F0(d) if d's own loops are trivial at level 1,
+            t0(u) if λ1 = u, else t0(u)·t1(u)                          (buffer -> registers)
+    (ofmaps: 2f - 1);   s_d = [F0 < F1] when d may bypass, else 1   (kept in the buffer)
+    Σ_d usize_regf[d]·t2(a)·t2(b) ≤ regf words;  Σ_d usize_gbuf[d]·s_d·P(a)·P(b) ≤ gbuf words
+        with a, b the loops of d and P = t1·t2;  nn_dataflow's pruning of dominated schemes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..model.evaluate import LayerProblem
+from ..model.pins import Pins
+from ..model.schedule import Blocking
+from .blocking_costs import CandidateCosts, Scaling, candidate_costs
+
+
+class LoopBlockingFormulation:
+    """Base of the CP-SAT and MILP models: what the exact solve needs from a model."""
+
+    kind = "abstract"
+
+    def __init__(self, problem: LayerProblem, backend, goal: str = "energy",
+                 pins: Pins | None = None):
+        self.problem = problem
+        self.goal = goal
+        self.pins = pins or Pins()
+        self.backend = backend
+        self.candidates: list[CandidateCosts] = candidate_costs(problem, self.pins)
+        self.vars: dict[str, Any] = {}
+        self.infeasible_reason = ""
+        # Filled by the model: linear terms of the (scaled) energy, time and rank.
+        self.energy: list = []
+        self.time: list = []
+        self.rank: list = []
+        self.scaling = Scaling(1.0, True)
+        self.energy_error = 0.0      # scaled units
+        self.time_error = 0          # cycles: how far the model's time can be off
+        self.chosen: dict[int, Any] = {}
+        if not self.candidates:
+            mapping = problem.mapping
+            self.infeasible_reason = (f"no valid mapping: {mapping.reason}"
+                                      if not mapping.candidates else
+                                      "no candidate keeps the pins")
+            return
+        self._build()
+
+    # -- what the models provide ------------------------------------------------------------
+
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def decode(self, values: dict[int, int]) -> tuple[int, Blocking]:
+        """(candidate index, blocking) of a solution."""
+        raise NotImplementedError
+
+    def key_of(self, values: dict[int, int]) -> tuple:
+        """All that a solution's energy and time depend on: candidate, (F0, F1, s) per data."""
+        raise NotImplementedError
+
+    def key_terms(self, key: tuple) -> list:
+        """Terms that sum to len(key) exactly for the solutions with this key."""
+        raise NotImplementedError
+
+    # -- shared -----------------------------------------------------------------------------
+
+    @property
+    def model(self):
+        """The native model: an ortools CpModel (CP-SAT) or a pulp.LpProblem (MILP)."""
+        return self.backend.model
+
+    @property
+    def time_fixed(self) -> bool:
+        """Whether time is each candidate's processing time (unlimited bandwidths)."""
+        env = self.problem.env
+        return math.isinf(env.dram_bandwidth) and math.isinf(env.array_bus_width)
+
+    @property
+    def time_exact(self) -> bool:
+        return self.time_error == 0
+
+    @property
+    def float_exact(self) -> bool:
+        """Whether the scaled model energy equals the evaluator's floats exactly: integer
+        coefficients at scale 1, so every float sum of the evaluator is an exact integer."""
+        return self.scaling.exact and self.scaling.scale == 1.0 and self.energy_error == 0
+
+    def exclude_key(self, key: tuple, temporary: bool = True):
+        """Forbid every solution with this key; returns the constraint's handle."""
+        return self.backend.add(self.key_terms(key), "<=", len(key) - 1, temporary=temporary)
+
+    def require_key(self, key: tuple, temporary: bool = True):
+        """Admit only solutions with this key; returns the constraint's handle."""
+        return self.backend.add(self.key_terms(key), ">=", len(key), temporary=temporary)
+
+    def fix_candidate(self, index: int):
+        """Admit only candidate ``index`` (temporary); returns the constraint's handle."""
+        return self.backend.add([(1, self.chosen[index])], "==", 1, temporary=True)
+
+    def solve(self, time_limit: float = math.inf, workers: int = 1, seed: int = 0):
+        """Solve exactly: the exhaustive search's schedule, certified (see exact.py)."""
+        from .exact import solve_exact
+
+        return solve_exact(self, time_limit=time_limit, workers=workers, seed=seed)
+
+
+def build_cpsat(problem: LayerProblem, goal: str = "energy", pins: Pins | None = None):
+    """The exact loop-blocking model of one layer for CP-SAT (OR-Tools)."""
+    from .backend import CpSatBackend
+    from .loop_blocking_cpsat import CpSatLoopBlocking
+
+    return CpSatLoopBlocking(problem, CpSatBackend("loop_blocking"), goal, pins)
+
+
+def build_milp(problem: LayerProblem, goal: str = "energy", pins: Pins | None = None,
+               solver: str = "highs"):
+    """The exact loop-blocking model of one layer as a MILP, for HiGHS (default) or CBC."""
+    from .backend import PulpBackend
+    from .loop_blocking_milp import MilpLoopBlocking
+
+    return MilpLoopBlocking(problem, PulpBackend(solver, "loop_blocking"), goal, pins)

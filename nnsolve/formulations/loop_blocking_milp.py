@@ -1,0 +1,441 @@
+"""The loop-blocking model as a MILP: every quantity linear in 0-1 variables, exact integers.
+
+    x[j,l,τ,a,b]   candidate j splits loop l as τ = (t0,t1,t2), with a = [λ0 = l], b = [λ1 = l]
+                   (a ⇒ t0 ≥ 2, b ⇒ t1 ≥ 2); Σ_{τ,a,b} x = chosen[j] for each loop
+    λ_k(l) = Σ x[..a or b = 1],  nt_k(l) = Σ_{t_k ≥ 2} y   (y: the split, Σ_{a,b} x)
+    triv1(d) = ¬nt1(a) ∧ ¬nt1(b);   v = x ∧ triv1(d(l))   (AND, linearised)
+
+Each x fixes the fetch counts of the category d whose unrelated loop is l: F0 = 1 if a else
+t0, F1 = t0 if b else t0·t1 (ofmaps 2f - 1), or F1 = F0 when v = 1. So F0, F1, the residency
+s_d = Σ_{x: F1 > F0} (x - v) (bypass permitted) and the energy are linear in x and v with
+integer coefficients. Capacities multiply two loops' factors: they are linear in a joint
+indicator over the two factor values whose marginals are the value indicators (tight and exact),
+split by residency for the global buffer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..model.dims import Data, Loop
+from ..model.pins import NONE
+from ..model.schedule import Blocking
+from .backend import Terms
+from .blocking_costs import (
+    DATA_OF_LOOP,
+    ORDER_RANK_LAMBDA,
+    ORDER_RANK_TERMS,
+    UNRELATED,
+    canonical_positions,
+    ceil_row,
+    choose_scaling,
+)
+from .loop_blocking import LoopBlockingFormulation
+
+
+@dataclass
+class Combo:
+    """One x[j,l,τ,a,b], and the fetch counts it gives its data category."""
+
+    var: Any
+    cand: int
+    loop: int
+    tau: tuple[int, int, int]
+    a: bool
+    b: bool
+    f0: int = 1
+    f1: int = 1            # when the category's own loops are not all trivial at level 1
+    triv_var: Any = None   # v = x ∧ triv1(d), when it changes F1
+
+
+class MilpLoopBlocking(LoopBlockingFormulation):
+    """The exact loop-blocking model of one layer, as a MILP (HiGHS or CBC through PuLP)."""
+
+    kind = "milp"
+
+    def _build(self) -> None:
+        be = self.backend
+        conv = self.candidates[0].nld.is_conv
+        if not conv:
+            env = self.problem.env
+            for d, kept in self.pins.resident.items():
+                if kept != (not env.bypass[d]):
+                    self.infeasible_reason = (
+                        "a local-region layer fetches everything once, so data is kept in the "
+                        "global buffer exactly when it may not bypass it")
+                    return
+        self.combos: list[Combo] = []
+        self.y: dict[tuple, Any] = {}
+        self._stored: dict[int, Terms | None] = {}
+        for c in self.candidates:
+            self.chosen[c.index] = be.bool_var(f"candidate_{c.index}")
+            for lp in Loop:
+                for tau in c.triples[lp]:
+                    y = be.bool_var(f"y{c.index}_{'iob'[lp]}_{'_'.join(map(str, tau))}")
+                    self.y[c.index, lp, tau] = y
+                    options = [(False, False)]
+                    if conv:
+                        options = [(a, b) for a in (False, True) for b in (False, True)
+                                   if (not a or tau[0] > 1) and (not b or tau[1] > 1)]
+                    xs = []
+                    for a, b in options:
+                        x = y if len(options) == 1 else be.bool_var(
+                            f"x{c.index}_{'iob'[lp]}_{'_'.join(map(str, tau))}_{int(a)}{int(b)}")
+                        self.combos.append(Combo(x, c.index, lp, tau, a, b))
+                        xs.append(x)
+                    if len(options) > 1:
+                        be.add([(1, x) for x in xs] + [(-1, y)], "==", 0)
+                be.add([(1, self.y[c.index, lp, tau]) for tau in c.triples[lp]]
+                       + [(-1, self.chosen[c.index])], "==", 0)
+        be.exactly_one(list(self.chosen.values()))
+        self.vars = {"candidate": self.chosen, "split": self.y, "x": self.combos}
+        self.nt = {}
+        for k in range(3):
+            for lp in Loop:
+                ys = [y for (_, loop, tau), y in self.y.items() if loop == lp and tau[k] > 1]
+                self.nt[k, lp] = self._aggregate(ys, f"nontrivial{k}_{'iob'[lp]}")
+        self.vars["nontrivial"] = self.nt
+        if conv:
+            self._orders()
+            self._fetch()
+        self._capacity()
+        self._objective(conv)
+
+    def _aggregate(self, parts: list, name: str) -> Terms:
+        """Terms for a 0/1 variable equal to the sum of ``parts`` (at most one of them 1)."""
+        if not parts:
+            return []
+        if len(parts) == 1:
+            return [(1, parts[0])]
+        agg = self.backend.bool_var(name)
+        self.backend.add([(1, v) for v in parts] + [(-1, agg)], "==", 0)
+        return [(1, agg)]
+
+    def _orders(self) -> None:
+        be, pins, nt = self.backend, self.pins, self.nt
+        lam = {}
+        for lp in Loop:
+            lam[0, lp] = self._aggregate([x.var for x in self.combos if x.loop == lp and x.a],
+                                         f"innermost0_{'iob'[lp]}")
+            lam[1, lp] = self._aggregate([x.var for x in self.combos if x.loop == lp and x.b],
+                                         f"innermost1_{'iob'[lp]}")
+        for k in (0, 1):
+            any_lam = [t for lp in Loop for t in lam[k, lp]]
+            be.add(any_lam, "<=", 1)
+            for lp in Loop:
+                be.add(nt[k, lp] + [(-c, v) for c, v in any_lam], "<=", 0)
+            if k in pins.innermost:
+                want = pins.innermost[k]
+                if want == NONE:
+                    for lp in Loop:
+                        be.add(nt[k, lp], "==", 0)
+                else:
+                    be.add(lam[k, want], "==", 1)
+        all_lam1 = [t for lp in Loop for t in lam[1, lp]]
+        for lp in Loop:
+            be.add(lam[0, lp] + nt[1, lp] + [(-1, v) for _, v in lam[1, lp]], "<=", 1)
+            be.add(nt[2, lp] + lam[1, lp], "<=", 1)
+            be.add(nt[2, lp] + lam[0, lp] + [(-1, v) for _, v in all_lam1], "<=", 1)
+        self.lam = lam
+        self.vars["innermost"] = lam
+
+    def _fetch(self) -> None:
+        be, nt = self.backend, self.nt
+        triv = {}
+        for d in Data:
+            own = [lp for lp in Loop if lp != UNRELATED[d]]
+            t = be.bool_var(f"trivial1_{'wio'[d]}")
+            for lp in own:
+                be.add([(1, t)] + nt[1, lp], "<=", 1)
+            be.add([(1, t)] + nt[1, own[0]] + nt[1, own[1]], ">=", 1)
+            triv[d] = t
+        self.vars["trivial1"] = triv
+        for x in self.combos:
+            d = DATA_OF_LOOP[x.loop]
+            raw0 = 1 if x.a else x.tau[0]
+            raw1 = x.tau[0] if x.b else x.tau[0] * x.tau[1]
+            x.f0, x.f1 = (2 * raw0 - 1, 2 * raw1 - 1) if d == Data.OFM else (raw0, raw1)
+            if x.f1 != x.f0:
+                tag = "_".join(map(str, x.tau))
+                v = be.bool_var(f"v_{'iob'[x.loop]}_{tag}_{int(x.a)}{int(x.b)}")
+                be.add([(1, v), (-1, x.var)], "<=", 0)
+                be.add([(1, v), (-1, triv[d])], "<=", 0)
+                be.add([(1, v), (-1, x.var), (-1, triv[d])], ">=", -1)
+                x.triv_var = v
+        for d, kept in self.pins.resident.items():
+            terms = self._stored_terms(d)
+            if terms is None or not terms:
+                if kept != (terms is None):
+                    self.infeasible_reason = (f"{('weights', 'ifmaps', 'ofmaps')[d]} cannot be "
+                                              f"{'kept' if kept else 'bypassed'}")
+                continue
+            be.add(terms, "==", 1 if kept else 0)
+
+    def _state(self, x: Combo, triv: bool) -> tuple[int, int, bool]:
+        """(F0, F1, kept in the global buffer) of d(loop) under this combo."""
+        d = DATA_OF_LOOP[x.loop]
+        f1 = x.f0 if triv else x.f1
+        stored = (f1 > x.f0) if self.problem.env.bypass[d] else True
+        return x.f0, f1, stored
+
+    def _stored_terms(self, d: int) -> Terms | None:
+        """Terms summing to s_d; None when d is always kept, [] when never."""
+        if d in self._stored:
+            return self._stored[d]
+        env = self.problem.env
+        if not env.bypass[d]:
+            terms = None
+        elif not self.candidates[0].nld.is_conv:
+            terms = []
+        else:
+            parts: Terms = []
+            for x in self.combos:
+                if x.loop == UNRELATED[d] and x.f1 > x.f0:
+                    parts.append((1, x.var))
+                    if x.triv_var is not None:
+                        parts.append((-1, x.triv_var))
+            terms = []
+            if parts:
+                s = self.backend.bool_var(f"stored_{'wio'[d]}")
+                self.backend.add(parts + [(-1, s)], "==", 0)
+                terms = [(1, s)]
+        self._stored[d] = terms
+        self.vars.setdefault("stored", {})[d] = terms
+        return terms
+
+    def _values(self, cands, loop: int, value, name: str) -> dict[int, Any]:
+        groups: dict[int, list] = {}
+        for c in cands:
+            for tau in c.triples[loop]:
+                groups.setdefault(value(tau), []).append(self.y[c.index, loop, tau])
+        return {v: self._aggregate(ys, f"{name}_{v}")[0][1] for v, ys in groups.items()}
+
+    def _capacity(self) -> None:
+        env = self.problem.env
+        dims = self.candidates[0].nld.data_loops
+        usize_regf = self.candidates[0].nld.usize_regf
+        t2 = {lp: self._values(self.candidates, lp, lambda tau: tau[2], f"t2_{'iob'[lp]}")
+              for lp in Loop}
+        self._pair_capacity([(usize_regf[d], dims[d], t2, d) for d in Data],
+                            env.regf_words, "regf", stored=None)
+        groups = []
+        for c in self.candidates:
+            p = {lp: self._values([c], lp, lambda tau: tau[1] * tau[2],
+                                  f"p{c.index}_{'iob'[lp]}") for lp in Loop}
+            groups += [(c.nld.usize_gbuf[d], dims[d], p, d) for d in Data]
+        self._pair_capacity(groups, env.gbuf_words, "gbuf",
+                            stored={d: self._stored_terms(d) for d in Data})
+
+    def _pair_capacity(self, groups, capacity: int, tag: str, stored) -> None:
+        """Σ_groups usize · [kept] · value(a) · value(b) ≤ capacity, via joint indicators."""
+        be = self.backend
+        active = []
+        worst = 0
+        for usize, own, ind, d in groups:
+            kept = None if stored is None else stored[d]
+            if usize == 0 or kept == [] or not own:
+                continue
+            a, b = own
+            active.append((usize, a, b, ind, d, kept))
+            worst += usize * max(ind[a]) * max(ind[b])
+        if worst <= capacity:
+            return
+        terms: Terms = []
+        kept_parts: dict[int, list] = {}
+        for g, (usize, a, b, ind, d, kept) in enumerate(active):
+            if kept is not None:
+                kept_parts.setdefault(d, [])     # s_d = 0 when no kept pair fits at all
+            rows_a = {va: [] for va in ind[a]}
+            rows_b = {vb: [] for vb in ind[b]}
+            for va in ind[a]:
+                for vb in ind[b]:
+                    size = usize * va * vb
+                    parts = []
+                    if size <= capacity:
+                        w = be.bool_var(f"{tag}{g}_{va}_{vb}")
+                        terms.append((int(size), w))
+                        parts.append(w)
+                        if kept is not None:
+                            kept_parts.setdefault(d, []).append(w)
+                    if kept is not None:
+                        parts.append(be.bool_var(f"{tag}{g}_{va}_{vb}_bypassed"))
+                    for w in parts:
+                        rows_a[va].append(w)
+                        rows_b[vb].append(w)
+            for va, ws in rows_a.items():
+                be.add([(1, w) for w in ws] + [(-1, ind[a][va])], "==", 0)
+            for vb, ws in rows_b.items():
+                be.add([(1, w) for w in ws] + [(-1, ind[b][vb])], "==", 0)
+        for d, ws in kept_parts.items():
+            be.add([(1, w) for w in ws] + [(-c, v) for c, v in stored[d]], "==", 0)
+        if terms:
+            be.add(terms, "<=", capacity)
+
+    def _objective(self, conv: bool) -> None:
+        env = self.problem.env
+        costs = env.costs
+        floats: list[tuple[float, Any]] = []
+        by_cand = {c.index: c for c in self.candidates}
+        for c in self.candidates:
+            const = c.const
+            if not conv:
+                const += sum(c.energy(d, 1, 1, not env.bypass[d]) for d in Data)
+            floats.append((const, self.chosen[c.index]))
+        if conv:
+            for x in self.combos:
+                c = by_cand[x.cand]
+                d = DATA_OF_LOOP[x.loop]
+                e_nt = c.energy(d, *self._state(x, False))
+                floats.append((e_nt, x.var))
+                if x.triv_var is not None:
+                    floats.append((c.energy(d, *self._state(x, True)) - e_nt, x.triv_var))
+        t_upper = self._time_upper()
+        values = [k for k, _ in floats]
+        worst = sum(abs(k) for k in values)
+        if not self.time_fixed:
+            values.append(costs.idle)
+            worst += costs.idle * t_upper
+        self.scaling = sc = choose_scaling(values, worst)
+        self.energy = [(sc.coef(k), v) for k, v in floats if sc.coef(k)]
+        self.energy_error = sum(sc.error(k) for k, _ in floats)
+        if self.time_fixed:
+            self.time = [(c.proc_time, self.chosen[c.index]) for c in self.candidates]
+        else:
+            self.time = self._variable_time(t_upper, conv)
+            idle = sc.coef(costs.idle)
+            self.energy_error += sc.error(costs.idle) * t_upper + \
+                costs.idle * sc.scale * self.time_error
+            if idle:
+                self.energy += [(idle * k, v) for k, v in self.time]
+        self.rank = self._rank_terms(conv)
+
+    def _time_upper(self) -> int:
+        env = self.problem.env
+        worst = 0
+        for c in self.candidates:
+            top = max(c.nld.loopcnt) ** 2 * 2
+            dram = sum(max(c.dram_access[d]) for d in Data) * top
+            gbuf = max(c.gbuf_access) * top
+            t_dram = 0 if math.isinf(env.dram_bandwidth) else dram / env.dram_bandwidth
+            t_bus = 0 if math.isinf(env.array_bus_width) else gbuf / env.array_bus_width
+            worst = max(worst, c.proc_time, math.ceil(t_dram) + 1, math.ceil(t_bus) + 1)
+        return int(worst)
+
+    def _per_combo(self, conv: bool, value) -> list[tuple[float, Any]]:
+        """Float terms of a per-category quantity value(candidate, d, F0, F1, s)."""
+        env = self.problem.env
+        by_cand = {c.index: c for c in self.candidates}
+        terms: list[tuple[float, Any]] = []
+        if not conv:
+            for c in self.candidates:
+                terms.append((sum(value(c, d, 1, 1, not env.bypass[d]) for d in Data),
+                              self.chosen[c.index]))
+            return terms
+        for x in self.combos:
+            c, d = by_cand[x.cand], DATA_OF_LOOP[x.loop]
+            base = value(c, d, *self._state(x, False))
+            terms.append((base, x.var))
+            if x.triv_var is not None:
+                terms.append((value(c, d, *self._state(x, True)) - base, x.triv_var))
+        return terms
+
+    def _variable_time(self, upper: int, conv: bool) -> Terms:
+        be, env = self.backend, self.problem.env
+        time = be.int_var(0, upper, "time")
+        be.add([(1, time)] + [(-c.proc_time, self.chosen[c.index]) for c in self.candidates],
+               ">=", 0)
+        error = 0
+        if not math.isinf(env.dram_bandwidth):
+            words = self._per_combo(conv, lambda c, d, f0, f1, s: c.dram_access[d][0 if s else 1]
+                                    * f0)
+            row = ceil_row(words, env.dram_bandwidth)
+            error = max(error, row.error)
+            dram_time = be.int_var(0, upper, "dram_time")
+            be.add([(row.lhs, dram_time)] + [(-k, v) for k, v in row.terms], ">=", 0)
+            be.add([(1, time), (-1, dram_time)], ">=", 0)
+        if not math.isinf(env.array_bus_width):
+            for d in Data:
+                words = self._per_combo(
+                    conv, lambda c, dd, f0, f1, s, d=d: c.gbuf_access[dd] * f1 * s if dd == d
+                    else 0.0)
+                row = ceil_row(words, env.array_bus_width)
+                error = max(error, row.error)
+                bus_time = be.int_var(0, upper, f"bus_time_{'wio'[d]}")
+                be.add([(row.lhs, bus_time)] + [(-k, v) for k, v in row.terms], ">=", 0)
+                be.add([(1, time), (-1, bus_time)], ">=", 0)
+        self.time_error = error
+        self.vars["time"] = time
+        return [(1, time)]
+
+    def _rank_terms(self, conv: bool) -> Terms:
+        be = self.backend
+        terms: Terms = [(c.rank_offset, self.chosen[c.index]) for c in self.candidates
+                        if c.rank_offset]
+        for c in self.candidates:
+            for lp in Loop:
+                for tau in c.triples[lp]:
+                    w = c.triple_rank[lp][tau] * c.rank_mult[lp]
+                    if w:
+                        terms.append((w, self.y[c.index, lp, tau]))
+        if not conv:
+            return terms
+        for k, weight in ((0, 6), (1, 1)):
+            for lam_loop, not_nt, yes_nt, w in ORDER_RANK_TERMS:
+                q = be.bool_var(f"order_rank{k}_{'iob'[lam_loop]}")
+                be.add([(1, q)] + [(-1, v) for _, v in self.lam[k, lam_loop]]
+                       + [(-1, v) for _, v in self.nt[k, yes_nt]]
+                       + [(1, v) for _, v in self.nt[k, not_nt]], ">=", -1)
+                terms.append((weight * w, q))
+            for lp, w in ORDER_RANK_LAMBDA.items():
+                terms += [(weight * w * c, v) for c, v in self.lam[k, lp]]
+        return terms
+
+    # -- reading solutions --------------------------------------------------------------------
+
+    def _chosen_combos(self, values):
+        vid = self.backend.var_id
+        for c in self.candidates:
+            if values.get(vid(self.chosen[c.index]), 0) == 1:
+                return c, [x for x in self.combos
+                           if x.cand == c.index and values.get(vid(x.var), 0) == 1]
+        raise RuntimeError("the solution selects no candidate")
+
+    def decode(self, values):
+        c, chosen = self._chosen_combos(values)
+        per_loop = {x.loop: x for x in chosen}
+        factors = tuple(tuple(per_loop[lp].tau[k] for lp in Loop) for k in range(3))
+        if not c.nld.is_conv:
+            return c.index, Blocking.from_positions(factors, ((0, 1, 2), (0, 1, 2)))
+        positions = []
+        for k in (0, 1):
+            lam = next((lp for lp in Loop if (per_loop[lp].a if k == 0 else per_loop[lp].b)),
+                       NONE)
+            positions.append(canonical_positions([factors[k][lp] > 1 for lp in Loop], lam))
+        return c.index, Blocking.from_positions(factors, positions)
+
+    def key_of(self, values):
+        c, chosen = self._chosen_combos(values)
+        if not c.nld.is_conv:
+            return (c.index,)
+        vid = self.backend.var_id
+        key = [c.index]
+        for x in sorted(chosen, key=lambda x: DATA_OF_LOOP[x.loop]):
+            triv = x.triv_var is not None and values.get(vid(x.triv_var), 0) == 1
+            key.append(self._state(x, triv))
+        return tuple(key)
+
+    def key_terms(self, key):
+        terms: Terms = [(1, self.chosen[key[0]])]
+        for state, d in zip(key[1:], sorted(Data), strict=False):
+            for x in (x for x in self.combos if x.cand == key[0] and x.loop == UNRELATED[d]):
+                if x.triv_var is None:
+                    if self._state(x, False) == state:
+                        terms.append((1, x.var))
+                    continue
+                if self._state(x, False) == state:
+                    terms += [(1, x.var), (-1, x.triv_var)]
+                if self._state(x, True) == state:
+                    terms.append((1, x.triv_var))
+        return terms

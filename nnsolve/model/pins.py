@@ -1,0 +1,124 @@
+"""Partial-mapping constraints: parts of a layer's schedule fixed by the user.
+
+A pin can fix the mapping candidate, any blocking factor (loop x level), the innermost
+non-trivial loop of level 0 or 1 (the only part of a loop order that matters), and whether a
+data category is kept in the global buffer. Every method honours pins: the exact formulations
+add them as constraints, the exhaustive search filters its space, and the analytical solver's
+schedules that break a pin are dropped. In a scenario they are ``search.pin``:
+
+    search:
+      pin:
+        conv1_a:                       # a layer name, or "*" for every layer
+          mapping: 0                   # row-stationary candidate index
+          factors: {i: [1, null, 3]}   # per loop: [DRAM, GBUF, REGF] level factors, null = free
+          innermost: [o, null]         # innermost non-trivial loop at levels 0 and 1, or "none"
+          gbuf_resident: {ifmap: true} # kept in the global buffer (true) or bypassed (false)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .dims import DATA_NAMES, LOOP_NAMES
+
+NONE = 3          # "no non-trivial loop at this level" (all factors 1)
+
+
+@dataclass(frozen=True)
+class Pins:
+    """What is fixed; None everywhere means nothing is."""
+
+    mapping: int | None = None
+    # factors[loop][level] -> value, for the pinned entries only
+    factors: dict[int, dict[int, int]] = field(default_factory=dict)
+    # innermost[level] -> loop (0-2) or NONE
+    innermost: dict[int, int] = field(default_factory=dict)
+    # resident[data] -> kept in the global buffer
+    resident: dict[int, bool] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return self.mapping is None and not self.factors and not self.innermost \
+            and not self.resident
+
+    def merged(self, other: Pins) -> Pins:
+        """These pins with ``other``'s on top (a layer's own pins over the '*' pins)."""
+        factors = {lp: dict(v) for lp, v in self.factors.items()}
+        for lp, levels in other.factors.items():
+            factors.setdefault(lp, {}).update(levels)
+        return Pins(other.mapping if other.mapping is not None else self.mapping, factors,
+                    {**self.innermost, **other.innermost}, {**self.resident, **other.resident})
+
+    def triple_allowed(self, loop: int, triple) -> bool:
+        """Whether a (t0, t1, t2) split of ``loop`` keeps its factor pins."""
+        return all(triple[level] == v for level, v in self.factors.get(loop, {}).items())
+
+    def scheme_mask(self, factors: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Which schemes (arrays as in the exhaustive search) keep the factor and order pins."""
+        keep = np.ones(len(factors), dtype=bool)
+        for loop, levels in self.factors.items():
+            for level, value in levels.items():
+                keep &= factors[:, level, loop] == value
+        for level, loop in self.innermost.items():
+            nontrivial = factors[:, level, :] > 1
+            if loop == NONE:
+                keep &= ~nontrivial.any(axis=1)
+            else:
+                # The loop is non-trivial and no other non-trivial loop is inside it.
+                pos = positions[:, level, :]
+                inside = nontrivial & (pos < pos[:, [loop]])
+                keep &= nontrivial[:, loop] & ~inside.any(axis=1)
+        return keep
+
+    def describe(self) -> str:
+        parts = []
+        if self.mapping is not None:
+            parts.append(f"mapping {self.mapping}")
+        for lp, levels in sorted(self.factors.items()):
+            vals = ["-" if levels.get(k) is None else str(levels[k]) for k in range(3)]
+            parts.append(f"{LOOP_NAMES[lp]}=[{','.join(vals)}]")
+        for level, lp in sorted(self.innermost.items()):
+            parts.append(f"innermost{level}={'none' if lp == NONE else LOOP_NAMES[lp]}")
+        for d, kept in sorted(self.resident.items()):
+            parts.append(f"{DATA_NAMES[d]} {'kept' if kept else 'bypassed'}")
+        return ", ".join(parts)
+
+
+def pins_from_dict(doc: Any, f, where: str) -> Pins:
+    """Read one layer's pins (see the module docstring); mistakes are InputErrors."""
+    from ..fields import join
+
+    spec = f.mapping(doc, where, ("mapping", "factors", "innermost", "gbuf_resident"))
+    mapping = None
+    if spec.get("mapping") is not None:
+        mapping = f.integer(spec["mapping"], join(where, "mapping"), minimum=0)
+    factors: dict[int, dict[int, int]] = {}
+    if spec.get("factors") is not None:
+        fw = join(where, "factors")
+        for name, levels in f.mapping(spec["factors"], fw, LOOP_NAMES).items():
+            lw = join(fw, name)
+            seq = f.sequence(levels, lw)
+            if len(seq) != 3:
+                raise f.error(lw, f"must list 3 levels [DRAM, GBUF, REGF], got {len(seq)}")
+            pinned = {k: f.integer(v, join(lw, k)) for k, v in enumerate(seq) if v is not None}
+            if pinned:
+                factors[LOOP_NAMES.index(name)] = pinned
+    innermost: dict[int, int] = {}
+    if spec.get("innermost") is not None:
+        iw = join(where, "innermost")
+        seq = f.sequence(spec["innermost"], iw)
+        if len(seq) != 2:
+            raise f.error(iw, f"must list 2 levels [DRAM, GBUF], got {len(seq)}")
+        for k, v in enumerate(seq):
+            if v is not None:
+                name = f.choice(v, join(iw, k), (*LOOP_NAMES, "none"))
+                innermost[k] = NONE if name == "none" else LOOP_NAMES.index(name)
+    resident: dict[int, bool] = {}
+    if spec.get("gbuf_resident") is not None:
+        rw = join(where, "gbuf_resident")
+        for name, kept in f.mapping(spec["gbuf_resident"], rw, DATA_NAMES).items():
+            resident[DATA_NAMES.index(name)] = f.boolean(kept, join(rw, name))
+    return Pins(mapping, factors, innermost, resident)

@@ -1,0 +1,142 @@
+"""Exact loop blocking: CP-SAT optimum == MILP optimum == exhaustive optimum, to the last unit.
+
+Random small layers, capacities, bypass permissions, bandwidths, costs (integers and
+picojoule-like fractions), goals and pins. Both formulations must return the schedule the
+exhaustive search returns (the same tie-break), with the evaluator's score as their objective
+and a sound bound; infeasibility must agree. The default run checks a few hundred cases;
+`pytest -m slow` runs thousands.
+"""
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from nnsolve.formulations.blocking_costs import factorizations
+from nnsolve.formulations.loop_blocking import build_cpsat, build_milp
+from nnsolve.hardware.spec import Costs, Hardware
+from nnsolve.heuristics.exhaustive import search_layer
+from nnsolve.model.evaluate import BlockingEnv, LayerProblem
+from nnsolve.model.goals import goal_value
+from nnsolve.model.layer import Layer
+from nnsolve.model.pins import NONE, Pins
+
+UNIT = Costs(1, 200, 6, 2, 1, 0, 0)
+PICO = Costs(2e-12, 460e-12, 15e-12, 4e-12, 1e-12, 0, 1.5e-10)
+STATIC = Costs(1, 200, 6, 2, 1, 3, 40)
+
+
+@st.composite
+def problems(draw, pins=True):
+    kind = draw(st.sampled_from(["conv", "conv", "conv", "fc", "pool", "eltwise"]))
+    out = draw(st.integers(1, 8))
+    if kind == "conv":
+        layer = Layer.conv(draw(st.integers(1, 12)), draw(st.integers(1, 12)), out,
+                           draw(st.integers(1, 4)), draw(st.integers(1, 2)))
+    elif kind == "fc":
+        layer = Layer.fc(draw(st.integers(1, 32)), draw(st.integers(1, 32)),
+                         draw(st.integers(1, 3)))
+    elif kind == "pool":
+        layer = Layer.pool(draw(st.integers(1, 16)), out, draw(st.integers(1, 3)))
+    else:
+        layer = Layer.eltwise(draw(st.integers(1, 16)), out, draw(st.integers(1, 3)))
+    batch = draw(st.sampled_from([1, 2, 3, 4, 6, 8]))
+    array = (draw(st.integers(3, 8)), draw(st.integers(3, 8)))
+    env = BlockingEnv(
+        regf_words=draw(st.sampled_from([4, 8, 16, 32, 64])),
+        gbuf_words=draw(st.sampled_from([64, 256, 1024, 4096, 65536])),
+        bypass=tuple(draw(st.booleans()) for _ in range(3)),
+        costs=draw(st.sampled_from([UNIT, UNIT, PICO, STATIC])),
+        array_bus_width=draw(st.sampled_from([math.inf, math.inf, 1, 3])),
+        dram_bandwidth=draw(st.sampled_from([math.inf, math.inf, 0.5, 4.0])))
+    problem = LayerProblem(layer, batch, array, env)
+    assume(problem.mapping.candidates)
+    goal = draw(st.sampled_from(["energy", "energy", "delay", "edp"]))
+    pin = Pins()
+    if pins and draw(st.booleans()):
+        nld = problem.mapping.candidates[0]
+        loop = draw(st.integers(0, 2))
+        triple = draw(st.sampled_from(factorizations(nld.loopcnt[loop])))
+        level = draw(st.integers(0, 2))
+        pin = Pins(factors={loop: {level: triple[level]}},
+                   innermost={0: draw(st.sampled_from([0, 1, 2, NONE]))}
+                   if draw(st.booleans()) else {},
+                   resident={draw(st.integers(0, 2)): draw(st.booleans())}
+                   if draw(st.booleans()) else {})
+    return problem, goal, pin
+
+
+def check_agreement(problem, goal, pins, milp_solver="highs"):
+    exhaustive = search_layer(problem, goal, pins=pins)
+    cp = build_cpsat(problem, goal, pins).solve(workers=1)
+    milp = build_milp(problem, goal, pins, solver=milp_solver).solve(workers=1)
+    if exhaustive.best is None:
+        assert cp.status == "infeasible" and milp.status == "infeasible"
+        assert cp.schedule is None and milp.schedule is None
+        return
+    best = exhaustive.best
+    value = goal_value(best.result.energy, best.result.time, goal)
+    for sol in (cp, milp):
+        assert sol.status == "optimal", sol.notes
+        assert sol.objective == value                    # to the last unit
+        assert sol.schedule == best.schedule             # the same tie-break
+        assert sol.result.energy == best.result.energy and sol.result.time == best.result.time
+        assert sol.bound is not None and sol.bound <= sol.objective and sol.gap == 0
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_cpsat_milp_exhaustive_agree(case):
+    check_agreement(*case)
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_cpsat_milp_exhaustive_agree_thorough(case):
+    check_agreement(*case)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(pins=False))
+def test_cbc_agrees_too(case):
+    problem, goal, _ = case
+    check_agreement(problem, goal, Pins(), milp_solver="cbc")
+
+
+ISCA16 = Hardware((1, 1), (16, 16), 256, 65536)
+
+
+@pytest.mark.parametrize("layer", [Layer.conv(3, 48, 55, 11, 4), Layer.conv(256, 192, 13, 3),
+                                   Layer.fc(4096, 1000), Layer.pool(48, 27, 3, 2)],
+                         ids=["conv1", "conv3", "fc3", "pool1"])
+@pytest.mark.parametrize("bypass", [False, True])
+def test_alexnet_layers_isca16(layer, bypass):
+    problem = LayerProblem.single_node(layer, 16, ISCA16, UNIT, (bypass,) * 3)
+    check_agreement(problem, "energy", Pins())
+
+
+def test_the_model_is_open_for_additions():
+    """A researcher adds a constraint to the CP-SAT model before solving."""
+    problem = LayerProblem.single_node(Layer.conv(48, 128, 27, 5), 16, ISCA16, UNIT)
+    form = build_cpsat(problem)
+    free = form.solve()
+    # Forbid the optimum's DRAM-level split of the input-channel loop.
+    t0_i = free.schedule.blocking.factors[0][0]
+    form.model.add(form.vars["factor"][0, 0] != t0_i)
+    forced = form.solve()
+    assert forced.status == "optimal"
+    assert forced.schedule.blocking.factors[0][0] != t0_i
+    assert forced.objective >= free.objective
+    pinned = search_layer(problem, pins=None).top
+    assert pinned[0].result.energy == free.objective
+
+
+def test_time_limit_reports_status_bound_and_gap():
+    problem = LayerProblem.single_node(Layer.fc(4096, 4096), 16, ISCA16, UNIT, (True,) * 3)
+    sol = build_milp(problem).solve(time_limit=0.05, workers=1)
+    assert sol.status in ("timeout", "unknown", "optimal")
+    if sol.status == "timeout":
+        assert sol.schedule is not None and sol.bound is not None
+        assert sol.bound <= sol.objective and sol.gap is not None
