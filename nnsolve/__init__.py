@@ -1,3 +1,32 @@
-"""nnsolve: energy-optimal dataflow schedules for NNs on tiled Eyeriss-style accelerators."""
+"""nnsolve: energy-optimal dataflow schedules for NNs on tiled Eyeriss-style accelerators.
+
+    import nnsolve
+    sc = nnsolve.load_scenario("configs/eyeriss_isscc16_alexnet.yaml")
+    res = nnsolve.solve(sc, method="cpsat", time_limit=30)
+    res.total.energy, res.layers["conv2_a"].schedule
+
+Exact models of one layer are objects to extend before solving:
+``nnsolve.formulations.loop_blocking.build_cpsat(problem)`` (see its docstring).
+"""
 
 __version__ = "0.1.0"
+
+from .compare import Comparison, compare
+from .errors import InfeasibleError, InputError, NnsolveError
+from .hardware.spec import Costs, Hardware
+from .model.evaluate import LayerProblem, LayerResult, evaluate_layer
+from .model.layer import Layer
+from .model.network import Network, load_network, load_zoo
+from .model.pins import Pins
+from .model.schedule import Blocking, LayerSchedule
+from .results import NetworkResult
+from .scenario import Scenario, load_scenario
+from .search import evaluate_schedules as evaluate
+from .search import solve
+
+__all__ = [
+    "Blocking", "Comparison", "Costs", "Hardware", "InfeasibleError", "InputError", "Layer",
+    "LayerProblem", "LayerResult", "LayerSchedule", "Network", "NetworkResult", "NnsolveError",
+    "Pins", "Scenario", "compare", "evaluate", "evaluate_layer", "load_network",
+    "load_scenario", "load_zoo", "solve",
+]

@@ -15,9 +15,10 @@ from .errors import InputError, NnsolveError
 from .fields import Fields, join
 from .model.network import load_network, load_zoo, zoo_names
 from .model.schedule import schedule_from_json
-from .report import network_table, result_table, zoo_table
+from .report import comparison_tables, network_table, result_table, zoo_table
 from .results import NetworkResult, write_json
 from .scenario import METHODS, load_scenario
+from .search import METHODS as AVAILABLE_METHODS
 from .search import Progress, evaluate_schedules, solve
 
 EXIT_USER_ERROR = 2
@@ -59,6 +60,26 @@ def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
     with ProgressBar() as progress:
         result = solve(scenario, scenario.solver.method, progress)
     return _finish(result, args, out)
+
+
+def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
+    from .compare import DEFAULT_METHODS, compare
+
+    methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods \
+        else DEFAULT_METHODS
+    for m in methods:
+        if m not in AVAILABLE_METHODS:
+            raise NnsolveError(f"--methods: {m!r} is not a method; available: "
+                               f"{', '.join(AVAILABLE_METHODS)}")
+    scenario = load_scenario(args.scenario, _overrides(args))
+    with ProgressBar() as progress:
+        result = compare(scenario, methods, progress)
+    for table in comparison_tables(result):
+        out.print(table)
+    if args.json:
+        write_json(result.to_json(), args.json)
+        out.print(f"wrote {args.json}")
+    return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
@@ -108,6 +129,8 @@ class ProgressBar:
         self._bar.__enter__()
 
         def start(total: int) -> None:
+            if self._task is not None:
+                self._bar.remove_task(self._task)
             self._task = self._bar.add_task("layers", total=total)
 
         def advance(name: str) -> None:
@@ -149,6 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
     scenario_args(p)
     p.set_defaults(run=_cmd_solve)
+
+    p = sub.add_parser("compare", help="solve a scenario with several methods, side by side")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--methods", metavar="M,M,...",
+                   help=f"comma-separated methods (default cpsat,milp,analytical,exhaustive); "
+                        f"available: {', '.join(AVAILABLE_METHODS)}")
+    p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
+    scenario_args(p)
+    p.set_defaults(run=_cmd_compare)
 
     p = sub.add_parser("evaluate", help="re-score the schedules of a result JSON")
     p.add_argument("scenario", help="scenario YAML file")

@@ -121,3 +121,45 @@ def result_table(result: NetworkResult) -> Table:
     table.add_row("total", num(result.energy), *(num(bd[k]) for k in BREAKDOWN_KEYS),
                   num(result.time), "")
     return table
+
+
+def comparison_tables(cmp) -> list[Table]:
+    """Per-layer goal values of each method with its loss, and a per-method summary."""
+    from .model.goals import goal_value
+
+    methods = list(cmp.results)
+    first = cmp.results[methods[0]]
+    layers = Table(title=f"{cmp.scenario}: {cmp.goal} per layer (loss vs the proven optimum)",
+                   title_justify="left")
+    layers.add_column("layer")
+    for m in methods:
+        layers.add_column(m, justify="right")
+    for i, lo in enumerate(first.layers):
+        opt = cmp.layer_optimum(i)
+        cells = []
+        for m in methods:
+            x = cmp.results[m].layers[i]
+            value = goal_value(x.result.energy, x.result.time, cmp.goal)
+            loss = cmp.loss(value, opt)
+            cells.append(num(value) + ("" if not loss else f" (+{loss:.2%})"))
+        layers.add_row(lo.name, *cells)
+    summary = Table(title="Totals", title_justify="left",
+                    caption="value: the goal over the whole network; bound: proven lower bound;"
+                            " loss: excess over the best proven optimum.",
+                    caption_justify="left")
+    for col, just in (("method", "left"), ("status", "left"), ("energy", "right"),
+                      ("time", "right"), ("value", "right"), ("bound", "right"),
+                      ("gap", "right"), ("loss", "right"), ("seconds", "right")):
+        summary.add_column(col, justify=just)
+    optimum = cmp.optimum()
+    for m in methods:
+        r = cmp.results[m]
+        loss = cmp.loss(r.value, optimum)
+        summary.add_row(m, r.status, num(r.energy), num(r.time), num(r.value),
+                        num(r.bound) if r.bound is not None else "-",
+                        f"{r.gap:.2%}" if r.gap is not None else "-",
+                        f"{loss:.2%}" if loss is not None else "-", f"{r.solve_seconds:.2f}")
+    for m, why in cmp.failures.items():
+        summary.add_row(m, "not applicable", "", "", "", "", "", "", "", end_section=False)
+        summary.add_row("", why, "", "", "", "", "", "", "")
+    return [layers, summary]

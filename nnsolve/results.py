@@ -38,6 +38,7 @@ class LayerOutcome:
     seconds: float = 0.0
     min_energy: float | None = None     # proven lower bounds on energy and time alone
     min_time: float | None = None
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         r = self.result
@@ -51,6 +52,28 @@ class LayerOutcome:
         }
 
 
+class LayerList(list):
+    """The layers of a result in network order; also indexable by layer name."""
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for lo in self:
+                if lo.name == key:
+                    return lo
+            raise KeyError(f"no layer named {key!r}")
+        return super().__getitem__(key)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Whole-network totals: energy (cost units), time (cycles), ops, energy x time."""
+
+    energy: float
+    time: float
+    ops: float
+    edp: float
+
+
 @dataclass
 class NetworkResult:
     """A whole network's schedule: per-layer outcomes (network order) and totals."""
@@ -62,6 +85,14 @@ class NetworkResult:
     solve_seconds: float = 0.0
     status_override: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.layers = LayerList(self.layers)
+
+    @property
+    def total(self) -> Totals:
+        """Energy, time, ops and EDP of the whole network."""
+        return Totals(self.energy, self.time, self.ops, self.edp)
 
     @property
     def energy(self) -> float:

@@ -17,6 +17,7 @@ from .errors import InputError, NnsolveError, did_you_mean
 from .fields import Fields, join, load_yaml, parse_yaml
 from .hardware.spec import MEMORY_TYPES, Costs, Hardware, word_bytes
 from .model.network import Network, resolve_network
+from .model.pins import Pins, pins_from_dict
 
 GOALS = ("energy", "delay", "edp")
 METHODS = ("cpsat", "milp", "analytical", "exhaustive", "beam")
@@ -100,11 +101,21 @@ FIELDS: tuple[Field, ...] = (
           "pipelined segment, relative.", minimum=0, allow_inf=True),
     Field("search.pipeline_max_degree", "number", INF, "Most scheduling vertices in one "
           "pipelined segment.", minimum=1, allow_inf=True),
+    Field("search.pin", "pins", None, "Partial mappings: per layer name (or '*' for every "
+          "layer), a fixed mapping candidate, blocking factors [DRAM, GBUF, REGF] per loop "
+          "(null = free), innermost loop of levels 0 and 1, or global-buffer residency; every "
+          "method fills in the rest (docs/scenarios.md)."),
     Field("solver.method", "choice", "cpsat", "How loop blocking (and the rest) is chosen.",
           choices=METHODS),
-    Field("solver.time_limit_s", "number", 60.0, "Time limit of one exact solve.", "seconds",
-          allow_inf=True, positive=True),
-    Field("solver.workers", "int", 0, "Solver threads; 0 uses all cores.", minimum=0),
+    Field("solver.time_limit_s", "number", 60.0, "Time limit of one exact solve (one layer).",
+          "seconds", allow_inf=True, positive=True),
+    Field("solver.total_time_limit_s", "number", INF, "Time limit of a whole network solve; "
+          "layers still unsolved when it runs out get what their solver found so far.",
+          "seconds", allow_inf=True, positive=True),
+    Field("solver.milp_solver", "choice", "highs", "The MILP solver for method milp: HiGHS or "
+          "CBC (bundled with PuLP).", choices=("highs", "cbc")),
+    Field("solver.workers", "int", 0, "Solver threads per model; 0 chooses: one for the "
+          "per-layer models, which more threads slow down.", minimum=0),
     Field("solver.beam_width", "int", 1, "Schedules kept per layer by the network search.",
           minimum=1),
 )
@@ -130,6 +141,13 @@ class SearchOptions:
     interlayer_opt: bool = True
     pipeline_time_overhead: float = INF
     pipeline_max_degree: float = INF
+    pin: dict[str, Pins] = field(default_factory=dict)
+
+    def pins_for(self, layer: str) -> Pins:
+        """The pins of one layer: its own over those given for every layer ('*')."""
+        base = self.pin.get("*", Pins())
+        own = self.pin.get(layer)
+        return base.merged(own) if own is not None else base
 
     @property
     def bypass_mask(self) -> tuple[bool, bool, bool]:
@@ -143,6 +161,8 @@ class SolverOptions:
 
     method: str = "cpsat"
     time_limit_s: float = 60.0
+    total_time_limit_s: float = INF
+    milp_solver: str = "highs"
     workers: int = 0
     beam_width: int = 1
 
@@ -244,8 +264,8 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
         array_bus_bits=bus, dram_bytes_per_cycle=values["hardware.dram_bandwidth"],
         memory=values["hardware.memory"], word_bits=word_bits)
     costs = Costs(**{k.split(".")[1]: v for k, v in values.items() if k.startswith("costs.")})
-    search = SearchOptions(**{k.split(".")[1]: v for k, v in values.items()
-                              if k.startswith("search.")})
+    search = SearchOptions(**{k.split(".")[1]: (v if v is not None else {})
+                              for k, v in values.items() if k.startswith("search.")})
     solver = SolverOptions(**{k.split(".")[1]: v for k, v in values.items()
                               if k.startswith("solver.")})
     try:
@@ -254,6 +274,12 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
         raise
     except NnsolveError as exc:
         raise f.error("network", str(exc)) from None
+    pin = search.pin
+    for name in pin:
+        if name != "*" and name not in network.layers:
+            raise f.error(join("search.pin", name),
+                          f"{network.name} has no layer {name!r}"
+                          f"{did_you_mean(name, network.layers)}")
     name = values["name"] or default_name
     return Scenario(name, network, values["batch"], hardware, costs, search, solver, source,
                     dict(doc))
@@ -274,6 +300,10 @@ def read_field(f: Fields, fld: Field, value: Any) -> Any:
         return f.pair(value, fld.key, unit=fld.unit)
     if fld.kind == "str":
         return f.string(value, fld.key)
+    if fld.kind == "pins":
+        doc = f.mapping(value, fld.key, list(value) if isinstance(value, dict) else ())
+        return {str(name): pins_from_dict(spec, f, join(fld.key, str(name)))
+                for name, spec in doc.items()}
     if fld.kind == "subset":
         items = f.sequence(value, fld.key)
         chosen = tuple(f.choice(v, join(fld.key, i), fld.choices) for i, v in enumerate(items))
@@ -281,3 +311,34 @@ def read_field(f: Fields, fld: Field, value: Any) -> Any:
             raise f.error(fld.key, "lists a data category twice")
         return chosen
     raise AssertionError(f"unknown field kind {fld.kind}")
+
+
+def reference_table() -> str:
+    """The scenario reference as a markdown table (docs/scenarios.md embeds it)."""
+    rows = ["| key | default | unit / allowed | meaning |", "|---|---|---|---|"]
+    for fld in FIELDS:
+        if fld.required:
+            default = "required"
+        elif fld.kind == "pins":
+            default = "{}"
+        elif fld.default is None:
+            default = "file name"
+        elif isinstance(fld.default, tuple):
+            default = "[" + ", ".join(str(v) for v in fld.default) + "]"
+        elif isinstance(fld.default, bool):
+            default = str(fld.default).lower()
+        else:
+            default = str(fld.default)
+        allowed = fld.unit
+        if fld.choices:
+            sep = " | " if fld.kind == "choice" else ", "
+            allowed = ("list of " if fld.kind == "subset" else "") + sep.join(fld.choices)
+        elif fld.kind == "pair":
+            allowed = f"{fld.unit}: int or [h, w]".strip(": ")
+        elif fld.kind == "bool":
+            allowed = "true | false"
+        if fld.allow_inf:
+            allowed = f"{allowed}; inf" if allowed else "inf"
+        rows.append(f"| `{fld.key}` | {default} | {allowed.replace('|', '&#124;')} | "
+                    f"{fld.doc} |")
+    return "\n".join(rows) + "\n"

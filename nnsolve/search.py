@@ -1,26 +1,33 @@
 """Orchestration: a scenario's network -> one solved schedule per layer -> a NetworkResult.
 
 On one node, layers run one after another with DRAM between them, so the network optimum is
-every layer at its own optimum; identical layers (same shape) are solved once.
+every layer at its own optimum (for energy and delay; for EDP the per-layer optima give a
+proven bound, see results.py). Identical layers (same shape, same pins) are solved once.
 """
 
 from __future__ import annotations
 
+import math
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import InfeasibleError, NnsolveError
-from .heuristics import exhaustive
+from .heuristics import analytical, exhaustive
 from .model.evaluate import LayerProblem, evaluate_layer
+from .model.goals import goal_value
 from .model.layer import Layer
 from .model.mapping import DEFAULT_RULES, ModelRules
+from .model.pins import Pins
 from .model.schedule import LayerSchedule
 from .results import LayerOutcome, NetworkResult
 from .scenario import Scenario
 
-#: Methods that are implemented, and what they promise.
+#: Methods, and what they promise.
 METHODS = {
+    "cpsat": "exact CP-SAT model, proven optimal with bound and gap",
+    "milp": "exact MILP model (HiGHS or CBC), proven optimal with bound and gap",
+    "analytical": "TETRIS's closed-form bypass solver (nn_dataflow --solve-loopblocking)",
     "exhaustive": "scores every scheme of nn_dataflow's space (proven optimal)",
 }
 
@@ -45,49 +52,136 @@ def layer_problem(scenario: Scenario, layer: Layer, rules: ModelRules = DEFAULT_
 
 
 def solve(scenario: Scenario, method: str | None = None, progress: Progress | None = None,
-          rules: ModelRules = DEFAULT_RULES) -> NetworkResult:
-    """Schedule every layer of the scenario's network with ``method``."""
+          rules: ModelRules = DEFAULT_RULES, time_limit: float | None = None) -> NetworkResult:
+    """Schedule every layer of the scenario's network with ``method`` (default: the scenario's
+    solver.method); ``time_limit`` overrides solver.time_limit_s (seconds per layer)."""
     method = method or scenario.solver.method
+    if time_limit is not None:
+        scenario = replace(scenario, solver=replace(scenario.solver, time_limit_s=time_limit))
     if method not in METHODS:
         raise NnsolveError(f"method {method!r} is not available yet; available: "
                            f"{', '.join(METHODS)}")
     progress = progress or Progress()
+    solver = scenario.solver
     goal = scenario.search.goal
     start = _time.perf_counter()
+    deadline = start + solver.total_time_limit_s
     net = scenario.network
     progress.start(len(net.layers))
-    solved: dict[Layer, LayerOutcome] = {}
+    solved: dict[tuple, LayerOutcome] = {}
     outcomes = []
+    notes: list[str] = []
     for name, layer in net.layers.items():
-        if layer not in solved:
+        pins = scenario.search.pins_for(name)
+        key = (layer, pins)
+        if key not in solved:
             problem = layer_problem(scenario, layer, rules)
-            solved[layer] = _solve_exhaustive(name, problem, goal)
-        first = solved[layer]
+            limit = max(0.0, min(solver.time_limit_s, deadline - _time.perf_counter()))
+            solved[key] = solve_layer(name, problem, method, goal, pins, limit,
+                                      _workers(solver.workers), solver.milp_solver)
+            notes += [f"{name}: {n}" for n in solved[key].notes]
+        first = solved[key]
         outcomes.append(LayerOutcome(name, layer, first.schedule, first.result, first.status,
                                      first.bound, first.seconds, first.min_energy,
                                      first.min_time))
         progress.advance(name)
     return NetworkResult(scenario.name, method, goal, outcomes,
-                         solve_seconds=_time.perf_counter() - start)
+                         solve_seconds=_time.perf_counter() - start, notes=notes)
 
 
-def _solve_exhaustive(name: str, problem: LayerProblem, goal: str) -> LayerOutcome:
-    found = exhaustive.search_layer(problem, goal)
+def _workers(workers: int) -> int:
+    """Solver threads per layer model: 0 chooses one (the per-layer models solve in tens of
+    milliseconds; CP-SAT's parallel portfolio costs more than it saves there)."""
+    return workers if workers > 0 else 1
+
+
+def solve_layer(name: str, problem: LayerProblem, method: str, goal: str = "energy",
+                pins: Pins | None = None, time_limit: float = math.inf, workers: int = 1,
+                milp_solver: str = "highs") -> LayerOutcome:
+    """One layer with one method; raises InfeasibleError when nothing fits."""
+    pins = pins or Pins()
+    if method == "exhaustive":
+        return _exhaustive(name, problem, goal, pins)
+    if method == "analytical":
+        found = analytical.search_layer(problem, goal)
+        ranked = [r for r in found.top if _keeps(r, pins)]
+        if not ranked:
+            raise InfeasibleError(_analytical_reason(name, problem, found, pins))
+        best = ranked[0]
+        status = "optimal" if found.fallback else "heuristic"
+        bound = goal_value(best.result.energy, best.result.time, goal) if found.fallback \
+            else None
+        return LayerOutcome(name, problem.layer, best.schedule, best.result, status, bound,
+                            found.seconds)
+    from .formulations.loop_blocking import build_cpsat, build_milp
+
+    start = _time.perf_counter()
+    form = build_cpsat(problem, goal, pins) if method == "cpsat" else \
+        build_milp(problem, goal, pins, solver=milp_solver)
+    sol = form.solve(time_limit=time_limit, workers=workers if method == "cpsat" else 1)
+    seconds = _time.perf_counter() - start
+    if sol.status == "infeasible":
+        raise InfeasibleError(infeasibility_reason(name, problem, pins, sol.notes))
+    if sol.schedule is None:
+        # The limit came before any schedule: the exhaustive search supplies the optimum.
+        outcome = _exhaustive(name, problem, goal, pins)
+        outcome.seconds += seconds
+        outcome.notes = [f"{method} found no schedule within {time_limit:g} s; the "
+                         "exhaustive search supplied the optimum"]
+        return outcome
+    outcome = LayerOutcome(name, problem.layer, sol.schedule, sol.result,
+                           "optimal" if sol.status == "optimal" else "timeout", sol.bound,
+                           seconds, sol.energy_bound, sol.time_bound)
+    outcome.notes = list(sol.notes)
+    return outcome
+
+
+def _keeps(ranked, pins: Pins) -> bool:
+    """Whether an analytical schedule keeps the pins."""
+    import numpy as np
+
+    if pins.empty:
+        return True
+    s = ranked.schedule
+    if pins.mapping is not None and s.mapping_index != pins.mapping:
+        return False
+    factors = np.asarray([s.blocking.factors])
+    positions = np.asarray([s.blocking.positions()])
+    if not pins.scheme_mask(factors, positions)[0]:
+        return False
+    return all(ranked.result.gbuf_resident[d] == kept for d, kept in pins.resident.items())
+
+
+def _exhaustive(name: str, problem: LayerProblem, goal: str, pins: Pins) -> LayerOutcome:
+    found = exhaustive.search_layer(problem, goal, pins=pins)
     if found.best is None:
-        raise InfeasibleError(infeasibility_reason(name, problem))
+        raise InfeasibleError(infeasibility_reason(name, problem, pins))
     best = found.best
-    bound = {"energy": found.min_energy, "delay": found.min_time}.get(goal)
-    if goal == "edp":
-        bound = best.result.edp     # exhaustive: the best EDP of this layer is proven
+    bound = goal_value(best.result.energy, best.result.time, goal)
     return LayerOutcome(name, problem.layer, best.schedule, best.result, "optimal", bound,
                         found.seconds, found.min_energy, found.min_time)
 
 
-def infeasibility_reason(name: str, problem: LayerProblem) -> str:
+def _analytical_reason(name: str, problem: LayerProblem, found, pins: Pins) -> str:
+    bypass = problem.env.bypass
+    if sum(bypass) < 2:
+        return (f"layer {name}: the analytical solver keeps one data category in the global "
+                "buffer and streams the other two, so it needs bypass permitted for at least "
+                "two of weight, ifmap, ofmap (search.bypass)")
+    if found.top and not pins.empty:
+        return f"layer {name}: no closed-form schedule keeps the pins ({pins.describe()})"
+    return f"layer {name}: the analytical solver finds no schedule that fits the buffers"
+
+
+def infeasibility_reason(name: str, problem: LayerProblem, pins: Pins | None = None,
+                         notes: list[str] | None = None) -> str:
     """Why no schedule of a layer fits the hardware, in the user's terms."""
     mapping = problem.mapping
     if not mapping.candidates:
         return f"layer {name}: no valid mapping on the PE array: {mapping.reason}"
+    if pins is not None and not pins.empty:
+        return f"layer {name}: no schedule keeps the pins ({pins.describe()}) and fits the " \
+               "buffers"
     env = problem.env
     regf_need = min(sum(nld.usize_regf) for nld in mapping.candidates)
     gbuf_need = min(sum(s for s, bypass in zip(nld.usize_gbuf, env.bypass, strict=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from nnsolve.cli import main
-from nnsolve.errors import InfeasibleError, NnsolveError
+from nnsolve.errors import InfeasibleError, InputError, NnsolveError
 from nnsolve.model.network import zoo_names
 from nnsolve.scenario import load_scenario
 from nnsolve.search import solve
@@ -105,3 +105,81 @@ def test_evaluate_names_missing_layers(tmp_path, capsys):
     out.write_text(json.dumps(doc))
     assert main(["evaluate", str(CONFIGS / "single_node" / "mlp_s.yaml"), str(out)]) == 2
     assert "no schedule for layer(s) fc2, fc3" in capsys.readouterr().err
+
+
+def test_every_exact_method_agrees_on_a_network():
+    sc = load_scenario(CONFIGS / "single_node" / "mlp_s.yaml", ["batch=1"])
+    results = {m: solve(sc, m) for m in ("cpsat", "milp", "exhaustive")}
+    energies = {m: r.energy for m, r in results.items()}
+    assert len(set(energies.values())) == 1, energies
+    for r in results.values():
+        assert r.status == "optimal" and r.gap == 0.0 and r.bound == pytest.approx(r.energy)
+    schedules = {m: [lo.schedule for lo in r.layers] for m, r in results.items()}
+    assert schedules["cpsat"] == schedules["milp"] == schedules["exhaustive"]
+
+
+def test_analytical_needs_bypass_and_says_so():
+    sc = load_scenario(CONFIGS / "eyeriss_isca16_alexnet.yaml")
+    with pytest.raises(InfeasibleError, match="needs bypass permitted"):
+        solve(sc, "analytical")
+    heuristic = solve(load_scenario(CONFIGS / "eyeriss_isca16_alexnet.yaml",
+                                    ["search.bypass=[ifmap, ofmap, weight]"]), "analytical")
+    assert heuristic.status == "heuristic" and heuristic.bound is None
+
+
+def test_pins_from_the_scenario_reach_every_method(tmp_path):
+    path = tmp_path / "pinned.yaml"
+    path.write_text("network: mlp_s\nbatch: 4\nhardware: {pe_array: [8, 8], regf_bytes: 512,"
+                    " gbuf_bytes: 131072}\nsearch:\n  pin:\n    fc1: {factors: {b: [4, null, "
+                    "null]}, innermost: [b, null]}\n    '*': {gbuf_resident: {ofmap: true}}\n")
+    sc = load_scenario(path)
+    for method in ("cpsat", "milp", "exhaustive"):
+        r = solve(sc, method)
+        fc1 = r.layers[0]
+        assert fc1.schedule.blocking.factors[0][2] == 4, method
+        level0 = fc1.schedule.blocking.orders[0]
+        assert [lp for lp in level0 if fc1.schedule.blocking.factors[0][lp] > 1][-1] == 2
+        assert all(lo.result.gbuf_resident[2] for lo in r.layers), method
+    free = solve(load_scenario(CONFIGS / "single_node" / "mlp_s.yaml",
+                               ["batch=4", "hardware.pe_array=[8, 8]"]), "cpsat")
+    assert solve(sc, "cpsat").energy >= free.energy
+
+
+def test_unknown_pinned_layer_is_an_input_error(tmp_path):
+    path = tmp_path / "pinned.yaml"
+    path.write_text("network: mlp_s\nsearch:\n  pin:\n    fc9: {mapping: 0}\n")
+    with pytest.raises(InputError, match="no layer 'fc9'"):
+        load_scenario(path)
+
+
+def test_total_time_limit_still_returns_a_schedule_per_layer():
+    sc = load_scenario(CONFIGS / "single_node" / "vgg_net.yaml",
+                       ["solver.total_time_limit_s=0.001"])
+    result = solve(sc, "cpsat")
+    assert len(result.layers) == len(sc.network.layers)
+    assert all(lo.result.valid for lo in result.layers)
+    assert result.notes                       # the fallback is reported, not hidden
+
+
+def test_compare_cli_prints_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "cmp.json"
+    code = main(["compare", str(CONFIGS / "single_node" / "mlp_s.yaml"), "--methods",
+                 "cpsat,analytical,exhaustive", "--json", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Totals" in text and "analytical" in text
+    doc = json.loads(out.read_text())
+    assert doc["methods"] == ["cpsat", "analytical", "exhaustive"]
+    assert doc["totals"]["cpsat"]["loss"] == 0.0
+    assert doc["totals"]["analytical"]["loss"] >= 0.0
+    assert doc["totals"]["cpsat"]["value"] == doc["totals"]["exhaustive"]["value"]
+    assert [row["name"] for row in doc["layers"]] == ["fc1", "fc2", "fc3"]
+
+
+def test_compare_reports_inapplicable_methods(capsys):
+    code = main(["compare", str(CONFIGS / "single_node" / "mlp_s.yaml"), "--methods",
+                 "cpsat,analytical", "--set", "search.bypass=[]"])
+    assert code == 0
+    assert "not applicable" in capsys.readouterr().out
+    assert main(["compare", str(CONFIGS / "single_node" / "mlp_s.yaml"), "--methods",
+                 "cpsat,beem"]) == 2

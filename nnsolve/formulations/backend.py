@@ -48,6 +48,10 @@ class CpSatBackend:
         self._vars: list[Any] = []
         self._active_guards: dict[int, Any] = {}
         self._hint: dict[int, int] = {}
+        #: CP-SAT parameters for every solve (the exact solve's models are small: presolve
+        #: and the LP relaxation cost more than they save; benchmarks/loop_blocking.py).
+        self.parameters: dict[str, Any] = {"cp_model_presolve": False,
+                                           "linearization_level": 0}
 
     def bool_var(self, name: str):
         v = self.model.new_bool_var(name)
@@ -100,6 +104,8 @@ class CpSatBackend:
             solver.parameters.max_time_in_seconds = max(0.001, time_limit)
         solver.parameters.num_workers = workers if workers > 0 else 0
         solver.parameters.random_seed = seed
+        for key, value in self.parameters.items():
+            setattr(solver.parameters, key, value)
         self.model.clear_assumptions()
         self.model.add_assumptions(list(self._active_guards.values()))
         self.model.clear_hints()
@@ -112,7 +118,8 @@ class CpSatBackend:
         status = {cp.OPTIMAL: OPTIMAL, cp.FEASIBLE: FEASIBLE, cp.INFEASIBLE: INFEASIBLE}.get(
             code, UNKNOWN)
         if code == cp.MODEL_INVALID:
-            raise RuntimeError(f"CP-SAT rejected the model: {self.model.validate()}")
+            reason = self.model.validate().splitlines()[0]
+            raise RuntimeError(f"CP-SAT rejected the model: {reason}")
         if status in (OPTIMAL, FEASIBLE):
             values = {v.index: solver.value(v) for v in self._vars}
             has_obj = self.model.has_objective()

@@ -63,6 +63,8 @@ class BlockingSolution:
     seconds: float
     solves: int = 0
     notes: list[str] = field(default_factory=list)
+    energy_bound: float | None = None    # proven lower bounds on energy and time alone,
+    time_bound: float | None = None      # when the solve established them (goal EDP)
 
     @property
     def gap(self) -> float | None:
@@ -83,6 +85,8 @@ class _Found:
     rank: int
     status: str               # optimal or timeout
     bound: float | None       # on the goal value, true units
+    energy_floor: float | None = None   # proven lower bounds on energy and time alone
+    time_floor: float | None = None
 
 
 class _Run:
@@ -152,14 +156,20 @@ def solve_exact(form, time_limit: float = math.inf, workers: int = 1,
     bounds: list[float] = []
     notes: list[str] = []
     timed_out = False
-    best_primary = None       # (model value, window) of the best candidate so far
+    best_primary = None       # (model value, window, time) of the best candidate so far
     for cand in form.candidates:
         handle = form.fix_candidate(cand.index)
         cutoff = None
         if best_primary is not None and form.goal != "edp":
             terms = form.energy if form.goal == "energy" else form.time
-            cutoff = form.backend.add(terms, "<=", best_primary[0] + best_primary[1],
-                                      temporary=True)
+            limit = best_primary[0] + best_primary[1]
+            # Exact values, energy goal, fixed times: an equal-energy candidate that is not
+            # faster loses the tie (the exhaustive ranking goes energy, time, enumeration), so
+            # only a strictly better one is worth finding.
+            if best_primary[1] == 0 and form.goal == "energy" and form.time_fixed and \
+                    cand.proc_time >= best_primary[2]:
+                limit -= 1
+            cutoff = form.backend.add(terms, "<=", limit, temporary=True)
         try:
             if form.goal == "edp":
                 result = _candidate_edp(run, notes)
@@ -172,7 +182,7 @@ def solve_exact(form, time_limit: float = math.inf, workers: int = 1,
         kind, item = result
         if kind == "infeasible":
             if best_primary is not None:
-                bounds.append(_primary_bound(run, best_primary[0] + best_primary[1] + 1))
+                bounds.append(_primary_bound(run, best_primary[0]))
             continue
         if kind == "unknown":
             timed_out = True
@@ -185,9 +195,9 @@ def solve_exact(form, time_limit: float = math.inf, workers: int = 1,
         if item.bound is not None:
             bounds.append(item.bound)
         primary = run.value(item.values, form.energy if form.goal == "energy" else form.time)
-        window = _windows(run, primary)[0 if form.goal == "energy" else 1]
-        if best_primary is None or primary < best_primary[0]:
-            best_primary = (primary, window)
+        window = _cutoff_window(run, primary)
+        if best_primary is None or (primary, item.time) < best_primary[::2]:
+            best_primary = (primary, window, item.time)
     if not found:
         if timed_out:
             return run.done("unknown", None, min(bounds) if bounds else None,
@@ -201,15 +211,35 @@ def solve_exact(form, time_limit: float = math.inf, workers: int = 1,
     status = "timeout" if timed_out else "optimal"
     if status == "optimal":
         bound = goal_value(best.energy, best.time, form.goal)
-    return run.done(status, best, bound, notes)
+    solution = run.done(status, best, bound, notes)
+    if form.goal == "edp" and not timed_out:
+        energies = [f.energy_floor for f in found if f.energy_floor is not None]
+        times = [f.time_floor for f in found if f.time_floor is not None]
+        if len(energies) == len(found) and len(times) == len(found):
+            solution.energy_bound, solution.time_bound = min(energies), min(times)
+    return solution
 
 
 def _windows(run: _Run, energy_star: int) -> tuple[int, int]:
-    """(energy window in scaled units, time window in cycles) around an optimum."""
+    """(energy window in scaled units, time window in cycles) around an optimum within one
+    candidate. With exact integer costs and no energy term that varies in floats beyond the
+    access energy, the model orders a candidate's schedules exactly as the evaluator: its
+    constant (op energy, a float) is the same for all of them."""
     form = run.form
-    exact = form.float_exact and all(float(c.const).is_integer() for c in form.candidates)
+    varying_float = any(k for c in form.candidates for k in c.k_noc) or \
+        (form.problem.env.costs.idle and not form.time_fixed)
+    exact = form.float_exact and not varying_float
     de = 0 if exact else math.floor(2 * form.energy_error + FLOAT_SLACK * abs(energy_star)) + 1
     return de, form.time_error
+
+
+def _cutoff_window(run: _Run, primary_star: int) -> int:
+    """Slack for comparing model values across candidates, whose float constants the model
+    rounds to integers."""
+    de, dt = _windows(run, primary_star)
+    if run.form.goal == "delay":
+        return dt
+    return de + (0 if all(float(c.const).is_integer() for c in run.form.candidates) else 1)
 
 
 def _primary_bound(run: _Run, model_value: float | None) -> float | None:
@@ -224,12 +254,11 @@ def _primary_bound(run: _Run, model_value: float | None) -> float | None:
 
 
 def _candidate_lexicographic(run: _Run, notes: list[str]):
-    """The best schedule of the fixed candidate for goal energy or delay."""
+    """The best schedule of the fixed candidate for goal energy or delay, in stages."""
     form, be = run.form, run.be
     by_energy = form.goal == "energy"
     primary = form.energy if by_energy else form.time
     secondary = form.time if by_energy else form.energy
-
     first = run.solve(primary)
     if first.status == INFEASIBLE:
         return "infeasible", None
@@ -401,4 +430,4 @@ def _candidate_edp(run: _Run, notes: list[str]):
     energy, time, _, _ = run.score(values)
     bound = edp if complete else (lowest_energy * t_min if lowest_energy is not None else None)
     return "found", _Found(values, energy, time, rank, "optimal" if complete else "timeout",
-                           bound)
+                           bound, lowest_energy, t_min)

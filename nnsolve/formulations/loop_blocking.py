@@ -52,6 +52,7 @@ class LoopBlockingFormulation:
         self.rank: list = []
         self.scaling = Scaling(1.0, True)
         self.energy_error = 0.0      # scaled units
+        self.energy_upper = 2 ** 62  # scaled units: no schedule's model energy exceeds it
         self.time_error = 0          # cycles: how far the model's time can be off
         self.chosen: dict[int, Any] = {}
         if not self.candidates:

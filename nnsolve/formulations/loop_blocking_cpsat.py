@@ -273,6 +273,7 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
         if not time_fixed and conv:
             values.append(costs.idle)
         self.scaling = sc = choose_scaling(values, worst)
+        self.energy_upper = math.ceil(worst * sc.scale) + 1
         var_of = {"f1": self.f1, "g1": self.g1, "h0": self.h0, "f0": self.f0}
         error = 0.0
         energy_terms = []

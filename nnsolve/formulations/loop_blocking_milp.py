@@ -298,6 +298,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             values.append(costs.idle)
             worst += costs.idle * t_upper
         self.scaling = sc = choose_scaling(values, worst)
+        self.energy_upper = math.ceil(worst * sc.scale) + 1
         self.energy = [(sc.coef(k), v) for k, v in floats if sc.coef(k)]
         self.energy_error = sum(sc.error(k) for k, _ in floats)
         if self.time_fixed:

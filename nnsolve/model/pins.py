@@ -39,6 +39,11 @@ class Pins:
     # resident[data] -> kept in the global buffer
     resident: dict[int, bool] = field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        factors = tuple(sorted((lp, tuple(sorted(v.items()))) for lp, v in self.factors.items()))
+        return hash((self.mapping, factors, tuple(sorted(self.innermost.items())),
+                     tuple(sorted(self.resident.items()))))
+
     @property
     def empty(self) -> bool:
         return self.mapping is None and not self.factors and not self.innermost \
