@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..model.dims import Data, Loop
 from ..model.evaluate import LayerProblem
 from ..model.pins import Pins
 from ..model.schedule import Blocking
@@ -102,6 +103,31 @@ class LoopBlockingFormulation:
         """Whether the scaled model energy equals the evaluator's floats exactly: integer
         coefficients at scale 1, so every float sum of the evaluator is an exact integer."""
         return self.scaling.exact and self.scaling.scale == 1.0 and self.energy_error == 0
+
+    def _time_upper(self) -> int:
+        """A safe upper bound on the layer's time, in cycles."""
+        env = self.problem.env
+        worst = 0
+        for c in self.candidates:
+            top = max(c.nld.loopcnt) ** 2 * 2
+            dram = sum(max(c.dram_access[d]) for d in Data) * top
+            gbuf = max(c.gbuf_access) * top
+            t_dram = 0 if math.isinf(env.dram_bandwidth) else dram / env.dram_bandwidth
+            t_bus = 0 if math.isinf(env.array_bus_width) else gbuf / env.array_bus_width
+            worst = max(worst, c.proc_time, math.ceil(t_dram) + 1, math.ceil(t_bus) + 1)
+        return int(worst)
+
+    def _split_rank_terms(self) -> list:
+        """The enumeration rank's part from the candidate and the loop splits (linear in the
+        candidate and split Booleans); the models add the part from the loop orders."""
+        terms = [(c.rank_offset, self.chosen[c.index]) for c in self.candidates if c.rank_offset]
+        for c in self.candidates:
+            for lp in Loop:
+                for tau in c.triples[lp]:
+                    w = c.triple_rank[lp][tau] * c.rank_mult[lp]
+                    if w:
+                        terms.append((w, self.y[c.index, lp, tau]))
+        return terms
 
     def exclude_key(self, key: tuple, temporary: bool = True):
         """Forbid every solution with this key; returns the constraint's handle."""

@@ -319,19 +319,6 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
             bus_time = -(-math.ceil(1.0 * gbuf) // int(env.array_bus_width))
         return max(c.proc_time, bus_time, dram_time)
 
-    def _time_upper(self) -> int:
-        """A safe upper bound on the layer's time, in cycles."""
-        env = self.problem.env
-        worst = 0
-        for c in self.candidates:
-            top = max(c.nld.loopcnt) ** 2 * 2
-            dram = sum(max(c.dram_access[d]) for d in Data) * top
-            gbuf = max(c.gbuf_access) * top
-            t_dram = 0 if math.isinf(env.dram_bandwidth) else dram / env.dram_bandwidth
-            t_bus = 0 if math.isinf(env.array_bus_width) else gbuf / env.array_bus_width
-            worst = max(worst, c.proc_time, math.ceil(t_dram) + 1, math.ceil(t_bus) + 1)
-        return int(worst)
-
     def _variable_time(self, upper: int):
         """time = max(processing, DRAM, array-bus time) as an integer variable."""
         be, m, env = self.backend, self.backend.model, self.problem.env
@@ -371,13 +358,7 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
     def _rank_terms(self, conv: bool):
         """nn_dataflow's enumeration rank: candidate, splits of I, O, B, then the orders."""
         be, m = self.backend, self.backend.model
-        terms = [(c.rank_offset, self.chosen[c.index]) for c in self.candidates if c.rank_offset]
-        for c in self.candidates:
-            for lp in Loop:
-                for tau in c.triples[lp]:
-                    w = c.triple_rank[lp][tau] * c.rank_mult[lp]
-                    if w:
-                        terms.append((w, self.y[c.index, lp, tau]))
+        terms = self._split_rank_terms()
         if not conv:
             return terms
         nt = self.vars["nontrivial"]

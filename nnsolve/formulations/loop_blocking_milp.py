@@ -312,18 +312,6 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                 self.energy += [(idle * k, v) for k, v in self.time]
         self.rank = self._rank_terms(conv)
 
-    def _time_upper(self) -> int:
-        env = self.problem.env
-        worst = 0
-        for c in self.candidates:
-            top = max(c.nld.loopcnt) ** 2 * 2
-            dram = sum(max(c.dram_access[d]) for d in Data) * top
-            gbuf = max(c.gbuf_access) * top
-            t_dram = 0 if math.isinf(env.dram_bandwidth) else dram / env.dram_bandwidth
-            t_bus = 0 if math.isinf(env.array_bus_width) else gbuf / env.array_bus_width
-            worst = max(worst, c.proc_time, math.ceil(t_dram) + 1, math.ceil(t_bus) + 1)
-        return int(worst)
-
     def _per_combo(self, conv: bool, value) -> list[tuple[float, Any]]:
         """Float terms of a per-category quantity value(candidate, d, F0, F1, s)."""
         env = self.problem.env
@@ -372,14 +360,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
 
     def _rank_terms(self, conv: bool) -> Terms:
         be = self.backend
-        terms: Terms = [(c.rank_offset, self.chosen[c.index]) for c in self.candidates
-                        if c.rank_offset]
-        for c in self.candidates:
-            for lp in Loop:
-                for tau in c.triples[lp]:
-                    w = c.triple_rank[lp][tau] * c.rank_mult[lp]
-                    if w:
-                        terms.append((w, self.y[c.index, lp, tau]))
+        terms = self._split_rank_terms()
         if not conv:
             return terms
         for k, weight in ((0, 6), (1, 1)):
