@@ -32,7 +32,7 @@ from ..hardware.spec import Costs, Hardware
 from .dims import DATA_NAMES, LEVEL_NAMES, Data, Level
 from .layer import Layer
 from .mapping import DEFAULT_RULES, ArrayMapping, ModelRules, NestedLoopDesc, map_layer
-from .schedule import Blocking, LayerSchedule
+from .schedule import LayerSchedule
 
 
 @dataclass(frozen=True)
@@ -363,8 +363,3 @@ def evaluate_layer(problem: LayerProblem, schedule: LayerSchedule) -> LayerResul
     stats = evaluate_blocking(nld, np.asarray([schedule.blocking.factors]),
                               np.asarray([schedule.blocking.positions()]), problem.env)
     return stats_row(stats, 0, nld, problem.env.costs)
-
-
-def blocking_of(factors, positions) -> Blocking:
-    """A Blocking from nn_dataflow-style arrays (one scheme)."""
-    return Blocking.from_positions(factors, positions)

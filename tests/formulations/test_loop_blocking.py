@@ -7,52 +7,26 @@ and a sound bound; infeasibility must agree. The default run checks a few hundre
 `pytest -m slow` runs thousands.
 """
 
-import math
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnsolve.formulations.blocking_costs import factorizations
 from nnsolve.formulations.loop_blocking import build_cpsat, build_milp
-from nnsolve.hardware.spec import Costs, Hardware
+from nnsolve.hardware.spec import Hardware
 from nnsolve.heuristics.exhaustive import search_layer
-from nnsolve.model.evaluate import BlockingEnv, LayerProblem
+from nnsolve.model.evaluate import LayerProblem
 from nnsolve.model.goals import goal_value
 from nnsolve.model.layer import Layer
 from nnsolve.model.pins import NONE, Pins
-
-UNIT = Costs(1, 200, 6, 2, 1, 0, 0)
-PICO = Costs(2e-12, 460e-12, 15e-12, 4e-12, 1e-12, 0, 1.5e-10)
-STATIC = Costs(1, 200, 6, 2, 1, 3, 40)
+from tests.strategies import GOALS, UNIT, layer_problems
 
 
 @st.composite
 def problems(draw, pins=True):
-    kind = draw(st.sampled_from(["conv", "conv", "conv", "fc", "pool", "eltwise"]))
-    out = draw(st.integers(1, 8))
-    if kind == "conv":
-        layer = Layer.conv(draw(st.integers(1, 12)), draw(st.integers(1, 12)), out,
-                           draw(st.integers(1, 4)), draw(st.integers(1, 2)))
-    elif kind == "fc":
-        layer = Layer.fc(draw(st.integers(1, 32)), draw(st.integers(1, 32)),
-                         draw(st.integers(1, 3)))
-    elif kind == "pool":
-        layer = Layer.pool(draw(st.integers(1, 16)), out, draw(st.integers(1, 3)))
-    else:
-        layer = Layer.eltwise(draw(st.integers(1, 16)), out, draw(st.integers(1, 3)))
-    batch = draw(st.sampled_from([1, 2, 3, 4, 6, 8]))
-    array = (draw(st.integers(3, 8)), draw(st.integers(3, 8)))
-    env = BlockingEnv(
-        regf_words=draw(st.sampled_from([4, 8, 16, 32, 64])),
-        gbuf_words=draw(st.sampled_from([64, 256, 1024, 4096, 65536])),
-        bypass=tuple(draw(st.booleans()) for _ in range(3)),
-        costs=draw(st.sampled_from([UNIT, UNIT, PICO, STATIC])),
-        array_bus_width=draw(st.sampled_from([math.inf, math.inf, 1, 3])),
-        dram_bandwidth=draw(st.sampled_from([math.inf, math.inf, 0.5, 4.0])))
-    problem = LayerProblem(layer, batch, array, env)
-    assume(problem.mapping.candidates)
-    goal = draw(st.sampled_from(["energy", "energy", "delay", "edp"]))
+    problem = draw(layer_problems())
+    goal = draw(GOALS)
     pin = Pins()
     if pins and draw(st.booleans()):
         nld = problem.mapping.candidates[0]

@@ -1,20 +1,20 @@
 """The exhaustive search: exactly nn_dataflow's space, and its pruning only a speed-up."""
 
 import itertools
-import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from nnsolve.hardware.spec import Costs, Hardware
 from nnsolve.heuristics.exhaustive import scheme_space, search_layer
-from nnsolve.model.evaluate import BlockingEnv, LayerProblem
+from nnsolve.model.evaluate import LayerProblem
 from nnsolve.model.goals import goal_value
 from nnsolve.model.layer import Layer
 from nnsolve.model.mapping import map_layer
 from tests import oracle
+from tests.strategies import GOALS, layer_problems
 
 UNIT = Costs(1, 200, 6, 2, 1, 0, 0)
 
@@ -50,30 +50,7 @@ def test_canonical_space_is_nn_dataflows_pruned_space_in_its_order(layer, batch,
 
 @st.composite
 def small_problems(draw):
-    kind = draw(st.sampled_from(["conv", "conv", "fc", "pool"]))
-    out = draw(st.integers(1, 10))
-    if kind == "conv":
-        layer = Layer.conv(draw(st.integers(1, 12)), draw(st.integers(1, 12)), out,
-                           draw(st.integers(1, 5)), draw(st.integers(1, 2)))
-    elif kind == "fc":
-        layer = Layer.fc(draw(st.integers(1, 24)), draw(st.integers(1, 24)),
-                         draw(st.integers(1, 3)))
-    else:
-        k = draw(st.integers(1, 3))
-        layer = Layer.pool(draw(st.integers(1, 24)), out, k)
-    batch = draw(st.sampled_from([1, 2, 3, 4, 6, 8]))
-    array = (draw(st.integers(3, 8)), draw(st.integers(3, 8)))
-    env = BlockingEnv(
-        regf_words=draw(st.sampled_from([4, 8, 16, 32, 64])),
-        gbuf_words=draw(st.sampled_from([64, 256, 1024, 4096, 65536])),
-        bypass=tuple(draw(st.booleans()) for _ in range(3)),
-        costs=draw(st.sampled_from([UNIT, Costs(1, 200, 6, 2, 1, 0, 7.5)])),
-        array_bus_width=draw(st.sampled_from([math.inf, 1, 3])),
-        dram_bandwidth=draw(st.sampled_from([math.inf, 0.7, 4.0])))
-    goal = draw(st.sampled_from(["energy", "delay", "edp"]))
-    problem = LayerProblem(layer, batch, array, env)
-    assume(problem.mapping.candidates)
-    return problem, goal
+    return draw(layer_problems(kinds=("conv", "conv", "fc", "pool"))), draw(GOALS)
 
 
 @given(small_problems())

@@ -1,0 +1,51 @@
+"""Hypothesis strategies shared by the property tests: small random layers on small nodes."""
+
+import math
+
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from nnsolve.hardware.spec import Costs
+from nnsolve.model.evaluate import BlockingEnv, LayerProblem
+from nnsolve.model.layer import Layer
+
+UNIT = Costs(1, 200, 6, 2, 1, 0, 0)
+PICO = Costs(2e-12, 460e-12, 15e-12, 4e-12, 1e-12, 0, 1.5e-10)
+STATIC = Costs(1, 200, 6, 2, 1, 3, 40)
+
+
+@st.composite
+def layers(draw, kinds=("conv", "conv", "conv", "fc", "pool", "eltwise")):
+    """A small CONV, FC, pooling or element-wise layer."""
+    kind = draw(st.sampled_from(kinds))
+    out = draw(st.integers(1, 8))
+    if kind == "conv":
+        return Layer.conv(draw(st.integers(1, 12)), draw(st.integers(1, 12)), out,
+                          draw(st.integers(1, 4)), draw(st.integers(1, 2)))
+    if kind == "fc":
+        return Layer.fc(draw(st.integers(1, 32)), draw(st.integers(1, 32)),
+                        draw(st.integers(1, 3)))
+    if kind == "pool":
+        return Layer.pool(draw(st.integers(1, 16)), out, draw(st.integers(1, 3)))
+    return Layer.eltwise(draw(st.integers(1, 16)), out, draw(st.integers(1, 3)))
+
+
+@st.composite
+def layer_problems(draw, kinds=("conv", "conv", "conv", "fc", "pool", "eltwise"),
+                   costs=(UNIT, UNIT, PICO, STATIC)):
+    """A small layer on a small node: random capacities, bypass, bandwidths and costs."""
+    layer = draw(layers(kinds))
+    env = BlockingEnv(
+        regf_words=draw(st.sampled_from([4, 8, 16, 32, 64])),
+        gbuf_words=draw(st.sampled_from([64, 256, 1024, 4096, 65536])),
+        bypass=tuple(draw(st.booleans()) for _ in range(3)),
+        costs=draw(st.sampled_from(costs)),
+        array_bus_width=draw(st.sampled_from([math.inf, math.inf, 1, 3])),
+        dram_bandwidth=draw(st.sampled_from([math.inf, math.inf, 0.5, 4.0])))
+    problem = LayerProblem(layer, draw(st.sampled_from([1, 2, 3, 4, 6, 8])),
+                           (draw(st.integers(3, 8)), draw(st.integers(3, 8))), env)
+    assume(problem.mapping.candidates)
+    return problem
+
+
+GOALS = st.sampled_from(["energy", "energy", "delay", "edp"])
