@@ -62,6 +62,14 @@ class LoopBlockingFormulation:
                                       if not mapping.candidates else
                                       "no candidate keeps the pins")
             return
+        if not self.candidates[0].nld.is_conv:
+            env = problem.env
+            if any(kept != (not env.bypass[d]) for d, kept in self.pins.resident.items()):
+                # Every fetch count is 1: data is kept exactly when it may not bypass.
+                self.infeasible_reason = (
+                    "a local-region layer fetches everything once, so data is kept in the "
+                    "global buffer exactly when it may not bypass it")
+                return
         self._build()
 
     # -- what the models provide ------------------------------------------------------------

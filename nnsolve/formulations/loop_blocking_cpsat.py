@@ -41,14 +41,6 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
     kind = "cpsat"
 
     def _build(self) -> None:
-        env = self.problem.env
-        if not self.candidates[0].nld.is_conv:
-            for d, kept in self.pins.resident.items():
-                if kept != (not env.bypass[d]):
-                    self.infeasible_reason = (
-                        "a local-region layer fetches everything once, so data is kept in the "
-                        "global buffer exactly when it may not bypass it")
-                    return
         self._prune_splits()
         if not self.candidates:
             self.infeasible_reason = "no split of the loops fits the buffers"

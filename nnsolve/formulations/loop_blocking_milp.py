@@ -58,14 +58,6 @@ class MilpLoopBlocking(LoopBlockingFormulation):
     def _build(self) -> None:
         be = self.backend
         conv = self.candidates[0].nld.is_conv
-        if not conv:
-            env = self.problem.env
-            for d, kept in self.pins.resident.items():
-                if kept != (not env.bypass[d]):
-                    self.infeasible_reason = (
-                        "a local-region layer fetches everything once, so data is kept in the "
-                        "global buffer exactly when it may not bypass it")
-                    return
         self.combos: list[Combo] = []
         self.y: dict[tuple, Any] = {}
         self._stored: dict[int, Terms | None] = {}
