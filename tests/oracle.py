@@ -185,3 +185,55 @@ def search_network(net_name: str, batch: int, hardware, costs: Costs, bypass,
     nnd = nd.NNDataflow(network, batch, res, cost(costs), nd.MapStrategyEyeriss)
     tops, _ = nnd.schedule_search(options(bypass, solve, goal, nprocesses))
     return tops[0] if tops else None
+
+
+# -- multi-node: regions, partitions, layouts --------------------------------------------
+
+
+def nd_region(region):
+    """nn_dataflow's NodeRegion of an nnsolve NodeRegion."""
+    kind = nd.NodeRegion.PROC if region.kind == "proc" else nd.NodeRegion.DRAM
+    wtot, wbeg = region.fold
+    return nd.NodeRegion(dim=nd.PhyDim2(*region.dims), origin=nd.PhyDim2(*region.origin),
+                         dist=nd.PhyDim2(*region.dist), type=kind, wtot=wtot, wbeg=wbeg)
+
+
+def nd_scheme(scheme):
+    """nn_dataflow's PartitionScheme of an nnsolve PartitionScheme."""
+    return nd.PartitionScheme(order=scheme.order, pdims=[nd.PhyDim2(*p) for p in scheme.pdims])
+
+
+def nd_frng(frng):
+    (b0, b1), (n0, n1), (h0, h1), (w0, w1) = frng
+    return nd.FmapRange(nd.FmapPosition(b=b0, n=n0, h=h0, w=w0),
+                        nd.FmapPosition(b=b1, n=n1, h=h1, w=w1))
+
+
+def nd_layout(layout):
+    """nn_dataflow's DataLayout of an nnsolve DataLayout."""
+    return nd.DataLayout(frngs=tuple(nd_frng(f) for f in layout.frngs),
+                         regions=tuple(nd_region(r) for r in layout.regions),
+                         parts=tuple(nd_scheme(p) for p in layout.parts))
+
+
+def partition_options(hybrid=True, batch=False, ifmaps=False, forwarding=False, sharing=False,
+                      bypass=(True, True, True), goal="energy", ntops=1, solve=False):
+    return nd.Option(partition_hybrid=hybrid, partition_batch=batch, partition_ifmaps=ifmaps,
+                     hw_access_forwarding=forwarding, hw_gbuf_sharing=sharing,
+                     sw_gbuf_bypass=tuple(bypass), opt_goal=GOAL_CODES[goal], ntops=ntops,
+                     sw_solve_loopblocking=solve)
+
+
+def clear_hop_caches() -> None:
+    """Empty nn_dataflow's memoised hop counts. Its cache keys compare a dict's keys and its
+    values as two separate sets, so a call whose node-to-range assignment permutes an earlier
+    one's gets the earlier result (docs/divergences.md §5); tests compare fresh values."""
+    for fn in (nd_partition.unit_nhops_to_proc_region, nd_partition._unit_nhops_to_fil,
+               nd_partition._unit_nhops_to_ifm, nd_partition._unit_nhops_to_ofm):
+        fn.cache_clear()
+
+
+def unit_nhops(*args):
+    """nn_dataflow's unit hops, computed afresh."""
+    clear_hop_caches()
+    return nd_partition.unit_nhops_to_proc_region(*args)

@@ -1,0 +1,67 @@
+"""NoC hops of bringing each data category to a layer's processing nodes once.
+
+The layer's memory NoC hops are these unit hops times the top-level fetch counts (network
+spec §2.7). Weights come from the nearest DRAM channel (or along a tree from the channels when
+nodes forward data), ifmaps from wherever the producers' layout put them, and ofmaps go to
+the destination layout; input-channel replicas of an ofmap piece reduce their partial sums
+at the middle replica (or along a tree).
+"""
+
+from __future__ import annotations
+
+from ..hardware.regions import Coord, NodeRegion, hops
+from .layer import Layer
+from .layout import DataLayout, spanning_tree
+from .partition import PartitionScheme, data_ranges, range_size
+
+
+def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
+               filter_nodes: tuple[Coord, ...], ifmap_layout: DataLayout,
+               ofmap_layout: DataLayout, forwarding: bool,
+               eltwise_all: bool = False) -> tuple[int, int, int]:
+    """(weight, ifmap, ofmap) word-hops of one top-level fetch."""
+    fil: dict = {}
+    ifm: dict = {}
+    ofm: dict = {}
+    for pidx in scheme.indices:
+        node = scheme.coordinate(region, pidx)
+        frange, iranges, orng = data_ranges(layer, batch, scheme, pidx, eltwise_all)
+        if sum(range_size(r) for r in iranges) > 0 and range_size(orng) > 0:
+            ifm.setdefault(iranges, []).append(node)
+            ofm.setdefault(orng, []).append(node)
+            if frange is not None and frange[0][1] > frange[0][0] \
+                    and frange[1][1] > frange[1][0]:
+                fil.setdefault(frange, []).append(node)
+
+    fil_hops = 0
+    kernel = layer.kernel_h * layer.kernel_w
+    sources = tuple(dict.fromkeys(filter_nodes))
+    for ((i0, i1), (o0, o1)), nodes in fil.items():
+        words = (i1 - i0) * (o1 - o0) * kernel
+        if forwarding:
+            fil_hops += words * spanning_tree(list(sources), nodes)
+        else:
+            fil_hops += words * sum(min(hops(x, s) for s in sources) for x in nodes)
+
+    ifm_hops = 0
+    for iranges, nodes in ifm.items():
+        for irng in iranges:
+            ifm_hops += ifmap_layout.nhops_to(irng, tuple(nodes), forwarding)
+
+    ofm_hops = 0
+    local = ofmap_layout.parts == (scheme,) and ofmap_layout.regions == (region,)
+    if not local:
+        for orng, nodes in ofm.items():
+            size = range_size(orng)
+            if forwarding:
+                read = min(ofmap_layout.nhops_to(orng, (x,)) for x in nodes)
+                tree = ofmap_layout.nhops_to(orng, tuple(nodes), forwarding=True)
+                ofm_hops += -(-(read + tree) // 2)
+            else:
+                mid = nodes[len(nodes) // 2]
+                for j, x in enumerate(nodes):
+                    if j == len(nodes) // 2:
+                        ofm_hops += ofmap_layout.nhops_to(orng, (x,))
+                    else:
+                        ofm_hops += -(-(size * hops(x, mid)) // 2)
+    return fil_hops, ifm_hops, ofm_hops

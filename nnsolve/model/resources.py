@@ -1,0 +1,108 @@
+"""What one layer gets on a node array, and the per-node problem of each partition scheme.
+
+A ``LayerSite`` is a layer placed on a processing region with its memory (DRAM channels),
+where its ifmaps are (the producers' layout) and where its ofmaps go. Each partition scheme
+turns it into a ``LayerProblem`` for loop blocking: the per-node layer and occupancy, the
+nodes' shared-data groups (access forwarding, buffer sharing) and the NoC hops of one
+top-level fetch of each data category (network spec §1-2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from ..hardware.regions import NodeRegion, memory_region, processing_region
+from ..hardware.spec import Costs, Hardware
+from .bufshr import share_groups
+from .evaluate import BlockingEnv, LayerProblem
+from .layer import Layer
+from .layout import DataLayout, ifmap_frng
+from .mapping import DEFAULT_RULES, ModelRules
+from .noc import unit_nhops
+from .partition import PartitionOptions, PartitionScheme, gen_partitions, part_layer
+from .schedule import Region
+
+
+@dataclass(frozen=True)
+class SharingOptions:
+    """Access forwarding (nodes pass shared data on) and buffer sharing (implies it)."""
+
+    forwarding: bool = False
+    sharing: bool = False
+
+    @property
+    def forwards(self) -> bool:
+        return self.forwarding or self.sharing
+
+
+@dataclass(frozen=True)
+class LayerSite:
+    """A layer on a processing region, with DRAM between it and its neighbours."""
+
+    layer: Layer
+    batch: int
+    hardware: Hardware
+    costs: Costs
+    bypass: tuple[bool, bool, bool]
+    region: NodeRegion
+    memory: NodeRegion
+    ifmap_layout: DataLayout
+    partitions: PartitionOptions = field(default_factory=PartitionOptions)
+    sharing: SharingOptions = field(default_factory=SharingOptions)
+    rules: ModelRules = DEFAULT_RULES
+
+    @cached_property
+    def schemes(self) -> list[PartitionScheme]:
+        """The partition schemes to choose from, in nn_dataflow's order."""
+        return gen_partitions(self.layer, self.batch, self.region.dims, self.partitions)
+
+    def ofmap_layout(self, scheme: PartitionScheme) -> DataLayout:
+        """Where the layer leaves its ofmaps: DRAM, split as its own scheme projected there."""
+        lay = self.layer
+        return DataLayout.of(ifmap_frng(self.batch, lay.out_channels, lay.out_h, lay.out_w),
+                             self.memory, scheme)
+
+    def problem(self, scheme: PartitionScheme) -> LayerProblem:
+        """The loop-blocking problem of the per-node layer under ``scheme``."""
+        node_layer, node_batch, occupancy = part_layer(self.layer, self.batch, scheme)
+        hw = self.hardware
+        groups = share_groups(self.region, scheme, self.layer.data_loops)
+        accfwd = groups.sizes if self.sharing.forwards else (1, 1, 1)
+        nhops = unit_nhops(self.layer, self.batch, self.region, scheme, self.memory.nodes,
+                           self.ifmap_layout, self.ofmap_layout(scheme),
+                           self.sharing.forwards, self.rules.eltwise_ifmaps == "all")
+        env = BlockingEnv(hw.regf_words, hw.gbuf_words, tuple(self.bypass), self.costs,
+                          num_nodes=self.region.size, array_bus_width=hw.array_bus_width,
+                          dram_bandwidth=hw.dram_bandwidth, accfwd=accfwd,
+                          unit_nhops=tuple(float(h) for h in nhops))
+        if self.sharing.sharing:
+            env = replace(env, sharing=groups)
+        return LayerProblem(node_layer, node_batch, hw.pe_array, env, occupancy, self.rules)
+
+    @property
+    def region_json(self) -> Region:
+        return Region(self.region.origin, self.region.dims)
+
+
+def chip_regions(hardware: Hardware) -> tuple[NodeRegion, NodeRegion]:
+    """(all processing nodes, DRAM channels) of the chip."""
+    return processing_region(hardware.nodes), memory_region(hardware.nodes, hardware.memory)
+
+
+def input_layouts(channels: int, h: int, w: int, batch: int, memory: NodeRegion,
+                  options: PartitionOptions) -> list[DataLayout]:
+    """The network input's possible layouts in DRAM: one per partition scheme of the input
+    over the memory region (network spec §4.3), duplicates dropped."""
+    frng = ifmap_frng(batch, channels, h, w)
+    seeds = []
+    fake = Layer.conv(channels, channels, (h, w), 1)   # an input "layer": ofmap = the input
+    for scheme in _input_schemes(fake, batch, memory.dims, options):
+        lay = DataLayout.of(frng, memory, scheme)
+        if lay not in seeds:
+            seeds.append(lay)
+    return seeds
+
+
+def _input_schemes(fake: Layer, batch: int, dims, options: PartitionOptions):
+    return gen_partitions(fake, batch, dims, options, network_input=True)
