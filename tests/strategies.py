@@ -49,3 +49,39 @@ def layer_problems(draw, kinds=("conv", "conv", "conv", "fc", "pool", "eltwise")
 
 
 GOALS = st.sampled_from(["energy", "energy", "delay", "edp"])
+
+
+NOC = Costs(1, 200, 6, 2, 1, 10, 0)
+
+
+@st.composite
+def layer_sites(draw, kinds=("conv", "conv", "conv", "fc", "pool", "eltwise"),
+                sharing=(False,)):
+    """A small layer on a small node array (2D or 3D memory), its ifmaps left in DRAM by a
+    random producer scheme, with random partitioning options."""
+    from nnsolve.hardware.spec import Hardware
+    from nnsolve.model.layout import DataLayout, ifmap_frng
+    from nnsolve.model.partition import PartitionOptions, gen_partitions
+    from nnsolve.model.resources import LayerSite, SharingOptions, chip_regions
+
+    layer = draw(layers(kinds))
+    batch = draw(st.sampled_from([1, 2, 4]))
+    nodes = draw(st.sampled_from([(1, 2), (2, 2), (2, 3), (3, 2)]))
+    hw = Hardware(nodes, (draw(st.integers(3, 6)), draw(st.integers(3, 6))),
+                  draw(st.sampled_from([8, 16, 32, 64])),
+                  draw(st.sampled_from([64, 256, 1024, 4096])),
+                  memory=draw(st.sampled_from(["2D", "3D"])),
+                  dram_bandwidth=draw(st.sampled_from([math.inf, math.inf, 4.0])))
+    proc, mem = chip_regions(hw)
+    fake = Layer.conv(layer.in_channels, layer.in_channels, (layer.in_h, layer.in_w), 1)
+    producer = draw(st.sampled_from(gen_partitions(
+        fake, batch, (draw(st.sampled_from([1, 2])), draw(st.sampled_from([1, 2]))),
+        PartitionOptions(batch=True))))
+    layout = DataLayout.of(ifmap_frng(batch, layer.in_channels, layer.in_h, layer.in_w), mem,
+                           producer)
+    hybrid = draw(st.booleans())
+    options = PartitionOptions(hybrid, draw(st.booleans()), hybrid and draw(st.booleans()))
+    share = draw(st.sampled_from(sharing))
+    return LayerSite(layer, batch, hw, draw(st.sampled_from([NOC, UNIT, STATIC])),
+                     tuple(draw(st.booleans()) for _ in range(3)), proc, mem, layout, options,
+                     SharingOptions(forwarding=draw(st.booleans()), sharing=share))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..hardware.regions import Coord, NodeRegion, hops
 from .layer import Layer
 from .layout import DataLayout, spanning_tree
-from .partition import PartitionScheme, data_ranges, range_size
+from .partition import FmapRange, PartitionScheme, data_ranges, overlap, range_size
 
 
 def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
@@ -65,3 +65,28 @@ def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionSc
                     else:
                         ofm_hops += -(-(size * hops(x, mid)) // 2)
     return fil_hops, ifm_hops, ofm_hops
+
+
+def ifmap_hops_floor(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
+                     memory_nodes: tuple[Coord, ...], stored: FmapRange, forwarding: bool,
+                     eltwise_all: bool = False) -> int:
+    """A lower bound on the ifmap unit hops for *any* layout in DRAM of the stored ifmaps
+    ``stored`` (their full range): every word travels at least from the memory channel
+    nearest to the node that needs it."""
+    groups: dict = {}
+    for pidx in scheme.indices:
+        _, iranges, orng = data_ranges(layer, batch, scheme, pidx, eltwise_all)
+        if sum(range_size(r) for r in iranges) > 0 and range_size(orng) > 0:
+            groups.setdefault(iranges, []).append(scheme.coordinate(region, pidx))
+    mems = tuple(dict.fromkeys(memory_nodes))
+    total = 0
+    for iranges, nodes in groups.items():
+        size = sum(overlap(stored, r) for r in iranges)
+        near = [min(hops(x, m) for m in mems) for x in nodes]
+        if forwarding:
+            first = min(range(len(nodes)), key=near.__getitem__)
+            rest = [x for x in nodes if x != nodes[first]]
+            total += size * (near[first] + spanning_tree([nodes[first]], rest))
+        else:
+            total += size * sum(near)
+    return total

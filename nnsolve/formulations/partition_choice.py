@@ -1,0 +1,399 @@
+"""Exact choice of a layer's partition scheme jointly with its loop blocking.
+
+The joint problem min over (input layout seed, scheme P, blocking b) of the goal decomposes:
+schemes with the same per-node layer, occupancy and shared-data groups give the same
+blocking problem except for the NoC cost, which is linear in the top-level fetch counts F0:
+
+    energy(P, b) = E0(b) + noc_hop * sum_d unit_hops(P)[d] * F0(b)[d]   (+ sharing hops >= 0)
+
+So each such *group* is solved once without NoC cost, which bounds every scheme of the group
+(F0 >= 1), and the schemes are then solved exactly in order of their bounds until no bound
+can beat the best (an exact decomposition; network spec §7.3):
+
+* ``exhaustive``: the group's whole blocking space is scored once with numpy, and each
+  scheme's NoC term is one matrix product over it (with buffer sharing, whose hops depend on
+  the scheme's blocking through a search, branch and bound over rows sorted by that bound);
+* ``cpsat`` / ``milp``: each scheme's exact model (the loop-blocking formulations with its
+  NoC coefficients), skipped when its bound is already worse than the incumbent, or settled
+  without a solve when the group optimum attains the bound;
+* ``analytical``: every scheme with the closed-form blocking (nn_dataflow's solver).
+
+Ties break as brute force over (seed, scheme, blocking) in enumeration order would.
+
+The layer's ``bound`` is independent of where its ifmaps lie in DRAM (every ifmap word
+travels at least from its nearest memory channel), so the layers' bounds add up to a bound
+on the network whatever layouts the producers chose.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..model.evaluate import (
+    LayerProblem,
+    LayerResult,
+    evaluate_blocking,
+    stats_row,
+)
+from ..model.goals import goal_value, rank_order
+from ..model.noc import ifmap_hops_floor
+from ..model.partition import PartitionScheme
+from ..model.pins import Pins
+from ..model.resources import LayerSite
+from ..model.schedule import Blocking, LayerSchedule
+
+METHODS = ("cpsat", "milp", "exhaustive", "analytical")
+
+
+@dataclass
+class Candidate:
+    """One (input layout seed, partition scheme) of a layer, with its blocking problem."""
+
+    order: int
+    seed: int
+    scheme: PartitionScheme
+    problem: LayerProblem
+    site: LayerSite
+    floor_hops: tuple[float, float, float] = (0.0, 0.0, 0.0)   # layout-free unit hops
+
+
+@dataclass
+class PartitionChoice:
+    """The chosen schedule of a layer on its region and what was proven about it.
+
+    ``status``: optimal (for the ifmap layout it was given), timeout, heuristic or
+    infeasible. ``bound``/``min_energy``/``min_time`` hold for any ifmap layout."""
+
+    status: str
+    candidate: Candidate | None
+    schedule: LayerSchedule | None
+    result: LayerResult | None
+    bound: float | None
+    min_energy: float | None
+    min_time: float | None
+    seconds: float
+    schemes: int
+    solved: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _node_key(problem: LayerProblem) -> LayerProblem:
+    """The problem without NoC unit hops: schemes sharing it form a group."""
+    return replace(problem, env=replace(problem.env, unit_nhops=(0.0, 0.0, 0.0)))
+
+
+def candidates_of(sites: list[LayerSite]) -> list[Candidate]:
+    """Every (seed, scheme) of the sites, in nn_dataflow's order."""
+    out = []
+    for seed, site in enumerate(sites):
+        for scheme in site.schemes:
+            problem = site.problem(scheme)
+            floor = ifmap_hops_floor(site.layer, site.batch, site.region, scheme,
+                                     site.memory.nodes, site.ifmap_layout.full,
+                                     site.sharing.forwards,
+                                     site.rules.eltwise_ifmaps == "all")
+            uh = problem.env.unit_nhops
+            out.append(Candidate(len(out), seed, scheme, problem, site,
+                                 (uh[0], float(floor), uh[2])))
+    return out
+
+
+def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins | None = None,
+           time_limit: float = math.inf, workers: int = 1, milp_solver: str = "highs"
+           ) -> PartitionChoice:
+    """The best (seed, scheme, blocking) of a layer by ``method`` (see the module doc)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}")
+    start = _time.perf_counter()
+    pins = pins or Pins()
+    cands = candidates_of(sites)
+    groups: dict[LayerProblem, list[Candidate]] = {}
+    for c in cands:
+        groups.setdefault(_node_key(c.problem), []).append(c)
+    sharing = cands[0].problem.env.sharing is not None if cands else False
+    if method == "analytical":
+        choice = _analytical(cands, goal, pins)
+    elif method == "exhaustive" or sharing:
+        choice = _enumerated(groups, goal, pins)
+        if sharing and method != "exhaustive":
+            choice.notes.append("buffer sharing: the blocking of each scheme is chosen by "
+                                "exact branch and bound over the enumerated space (the "
+                                "sharing hops are a search, not a linear model)")
+    else:
+        choice = _exact(groups, cands, method, goal, pins, start + time_limit, workers,
+                        milp_solver)
+    choice.schemes = len(cands)
+    choice.seconds = _time.perf_counter() - start
+    return choice
+
+
+# -- shared helpers -------------------------------------------------------------------------
+
+
+def _noc_energy(c: Candidate, fetch0, hops) -> np.ndarray:
+    """NoC energy of F0 rows (K, 3) for unit hops ``hops``."""
+    return c.problem.env.costs.noc_hop * (np.asarray(fetch0, float) @ np.asarray(hops, float))
+
+
+def _key(result: LayerResult, goal: str, order: int, rank: int = 0) -> tuple:
+    primary = goal_value(result.energy, result.time, goal)
+    secondary = result.energy if goal == "delay" else result.time
+    return (primary, secondary, order, rank)
+
+
+def _score(c: Candidate, index: int, factors, positions) -> LayerResult:
+    """The evaluator's score of one blocking under the candidate's full problem."""
+    nld = c.problem.mapping.candidates[index]
+    stats = evaluate_blocking(nld, np.asarray([factors]), np.asarray([positions]),
+                              c.problem.env)
+    return stats_row(stats, 0, nld, c.problem.env.costs)
+
+
+def _schedule(c: Candidate, index: int, blocking: Blocking) -> LayerSchedule:
+    return LayerSchedule(index, blocking, c.scheme.to_partition(), c.site.region_json)
+
+
+def _bounds(floors: list[tuple[float, float]], goal: str):
+    """(bound, min_energy, min_time) from per-candidate (energy floor, time floor)."""
+    if not floors:
+        return None, None, None
+    e = min(f[0] for f in floors)
+    t = min(f[1] for f in floors)
+    if goal == "edp":
+        return min(f[0] * f[1] for f in floors), e, t
+    return (e if goal == "energy" else t), e, t
+
+
+# -- enumeration ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Space:
+    """A group's scored blocking space (valid schemes that keep the pins)."""
+
+    energy: np.ndarray     # without NoC (and without sharing hops)
+    time: np.ndarray
+    fetch0: np.ndarray     # (K, 3)
+    rank: np.ndarray
+    index: np.ndarray      # mapping candidate of each row
+    factors: np.ndarray    # (K, 3, 3)
+    positions: np.ndarray  # (K, 2, 3)
+
+
+def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
+    from ..heuristics.exhaustive import SchemeSpace, scheme_space
+
+    parts: list[tuple] = []
+    for index, nld in enumerate(problem.mapping.candidates):
+        if pins.mapping is not None and pins.mapping != index:
+            continue
+        space = scheme_space(nld, True)
+        if not pins.empty:
+            applied = pins if nld.is_conv else replace(pins, innermost={})
+            keep = applied.scheme_mask(space.factors, space.positions)
+            space = SchemeSpace(space.factors[keep], space.positions[keep], space.rank[keep])
+        if not len(space):
+            continue
+        stats = evaluate_blocking(nld, space.factors, space.positions, problem.env,
+                                  sharing_noc=False)
+        fits = stats.valid
+        for d, kept in pins.resident.items():
+            fits = fits & (stats.stored[:, d] == kept)
+        ok = np.flatnonzero(fits)
+        parts.append((stats.energy[ok], stats.time[ok], stats.fetch[ok, 0, :],
+                      index * (1 << 40) + space.rank[ok], np.full(len(ok), index),
+                      space.factors[ok], space.positions[ok]))
+    if not parts:
+        empty = np.zeros(0)
+        return _Space(empty, empty, np.zeros((0, 3)), empty.astype(np.int64),
+                      empty.astype(np.int64), np.zeros((0, 3, 3), np.int64),
+                      np.zeros((0, 2, 3), np.int64))
+    cols = list(zip(*parts, strict=True))
+    return _Space(*(np.concatenate(col) for col in cols))
+
+
+def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pins
+                ) -> PartitionChoice:
+    best = None   # (key, candidate, row, result)
+    floors = []
+    solved = 0
+    for key_problem, members in groups.items():
+        space = _enumerate(key_problem, pins)
+        if not len(space.energy):
+            continue
+        for c in members:
+            energy = space.energy + _noc_energy(c, space.fetch0, c.problem.env.unit_nhops)
+            floor = space.energy + _noc_energy(c, space.fetch0, c.floor_hops)
+            floors.append((float(floor.min()), float(space.time.min())))
+            order = rank_order(energy, space.time, space.rank, goal)
+            solved += 1
+            if c.problem.env.sharing is None:
+                row = int(order[0])
+                result = _score(c, int(space.index[row]), space.factors[row],
+                                space.positions[row])
+                key = _key(result, goal, c.order, int(space.rank[row]))
+                if best is None or key < best[0]:
+                    best = (key, c, row, result, space)
+                continue
+            # Buffer sharing adds hops >= 0 to the energy: branch and bound over the rows.
+            for row in order:
+                row = int(row)
+                lower = (goal_value(energy[row], space.time[row], goal),
+                         energy[row] if goal == "delay" else space.time[row],
+                         c.order, int(space.rank[row]))
+                if best is not None and lower > best[0]:
+                    break
+                result = _score(c, int(space.index[row]), space.factors[row],
+                                space.positions[row])
+                key = _key(result, goal, c.order, int(space.rank[row]))
+                if best is None or key < best[0]:
+                    best = (key, c, row, result, space)
+    bound, e_min, t_min = _bounds(floors, goal)
+    if best is None:
+        return PartitionChoice("infeasible", None, None, None, None, None, None, 0.0, 0,
+                               solved)
+    _, c, row, result, space = best
+    blocking = Blocking.from_positions(space.factors[row].tolist(),
+                                       space.positions[row].tolist())
+    schedule = _schedule(c, int(space.index[row]), blocking)
+    return PartitionChoice("optimal", c, schedule, result, bound, e_min, t_min, 0.0, 0,
+                           solved)
+
+
+# -- exact models per scheme ----------------------------------------------------------------
+
+
+def _exact(groups, cands, method, goal, pins, deadline, workers, milp_solver
+           ) -> PartitionChoice:
+    from .loop_blocking import build_cpsat, build_milp
+
+    def build(problem):
+        if method == "cpsat":
+            return build_cpsat(problem, goal, pins)
+        return build_milp(problem, goal, pins, solver=milp_solver)
+
+    def run(problem):
+        left = max(0.0, deadline - _time.perf_counter())
+        return build(problem).solve(time_limit=left, workers=workers if method == "cpsat"
+                                    else 1)
+
+    notes: list[str] = []
+    timed_out = False
+    group_sol = {}
+    floors = []
+    lower = {}
+    for key_problem, members in groups.items():
+        sol = run(key_problem)
+        group_sol[key_problem] = sol
+        if sol.status == "infeasible":
+            continue
+        if sol.status != "optimal":
+            timed_out = True
+        if goal == "energy":
+            e0, t0 = sol.bound, None
+        elif goal == "delay":
+            e0, t0 = None, sol.bound
+        else:
+            e0, t0 = sol.energy_bound, sol.time_bound
+        for c in members:
+            noc = c.problem.env.costs.noc_hop
+            e_lo = None if e0 is None else e0 + noc * sum(c.problem.env.unit_nhops)
+            e_floor = -math.inf if e0 is None else e0 + noc * sum(c.floor_hops)
+            if goal == "energy":
+                lower[c.order] = e_lo
+            elif goal == "delay":
+                lower[c.order] = t0
+            else:
+                lower[c.order] = None if e_lo is None or t0 is None else e_lo * t0
+            floors.append((e_floor, -math.inf if t0 is None else t0))
+    best = None    # (key, candidate, schedule, result)
+    solved = 0
+    pending = [c for c in cands if group_sol[_node_key(c.problem)].status != "infeasible"]
+    # Most promising first; schemes without a bound are solved first of all.
+    pending.sort(key=lambda c: (-math.inf if lower[c.order] is None else lower[c.order],
+                                c.order))
+    for c in pending:
+        lo = lower[c.order]
+        if best is not None and lo is not None and lo > best[0][0]:
+            continue
+        if _time.perf_counter() > deadline:
+            timed_out = True
+            notes.append("time limit reached before every partition scheme was solved")
+            break
+        sol0 = group_sol[_node_key(c.problem)]
+        # The group optimum attains the scheme's bound when it fetches everything once:
+        # E0(b) >= E0(b*) and F0(b) >= 1 for every blocking b.
+        if goal == "energy" and sol0.status == "optimal" and sol0.schedule is not None \
+                and tuple(sol0.result.fetch[0]) == (1, 1, 1):
+            result = _score(c, sol0.schedule.mapping_index, sol0.schedule.blocking.factors,
+                            sol0.schedule.blocking.positions())
+            if result.valid:
+                key = _key(result, goal, c.order)
+                if best is None or key < best[0]:
+                    best = (key, c, _schedule(c, sol0.schedule.mapping_index,
+                                              sol0.schedule.blocking), result)
+                continue
+        sol = run(c.problem)
+        solved += 1
+        if sol.status != "optimal":
+            timed_out = timed_out or sol.status in ("timeout", "unknown")
+        if sol.schedule is None:
+            continue
+        key = _key(sol.result, goal, c.order)
+        if best is None or key < best[0]:
+            best = (key, c, _schedule(c, sol.schedule.mapping_index, sol.schedule.blocking),
+                    sol.result)
+    bound, e_min, t_min = _bounds(floors, goal)
+    if bound is not None and not math.isfinite(bound):
+        bound = None
+    if best is None:
+        status = "timeout" if timed_out else "infeasible"
+        return PartitionChoice(status, None, None, None, bound, None, None, 0.0, 0, solved,
+                               notes)
+    _, c, schedule, result = best
+    status = "timeout" if timed_out else "optimal"
+    return PartitionChoice(status, c, schedule, result, bound,
+                           e_min if e_min is not None and math.isfinite(e_min) else None,
+                           t_min if t_min is not None and math.isfinite(t_min) else None,
+                           0.0, 0, solved, notes)
+
+
+# -- closed-form blocking per scheme ---------------------------------------------------------
+
+
+def _analytical(cands: list[Candidate], goal: str, pins: Pins) -> PartitionChoice:
+    from ..heuristics import analytical
+
+    best = None
+    for c in cands:
+        found = analytical.search_layer(c.problem, goal)
+        for ranked in found.top:
+            if not _keeps(ranked, pins):
+                continue
+            key = _key(ranked.result, goal, c.order, ranked.rank)
+            if best is None or key < best[0]:
+                best = (key, c, ranked)
+            break
+    if best is None:
+        return PartitionChoice("infeasible", None, None, None, None, None, None, 0.0, 0,
+                               len(cands))
+    _, c, ranked = best
+    schedule = _schedule(c, ranked.schedule.mapping_index, ranked.schedule.blocking)
+    return PartitionChoice("heuristic", c, schedule, ranked.result, None, None, None, 0.0, 0,
+                           len(cands))
+
+
+def _keeps(ranked, pins: Pins) -> bool:
+    if pins.empty:
+        return True
+    s = ranked.schedule
+    if pins.mapping is not None and s.mapping_index != pins.mapping:
+        return False
+    if not pins.scheme_mask(np.asarray([s.blocking.factors]),
+                            np.asarray([s.blocking.positions()]))[0]:
+        return False
+    return all(ranked.result.gbuf_resident[d] == kept for d, kept in pins.resident.items())
