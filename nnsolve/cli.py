@@ -84,12 +84,14 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
     scenario = load_scenario(args.scenario, _overrides(args))
-    schedules = read_schedules(args.schedule)
-    return _finish(evaluate_schedules(scenario, schedules), args, out)
+    schedules, input_partition = read_schedules(args.schedule, with_input=True)
+    return _finish(evaluate_schedules(scenario, schedules, input_partition=input_partition),
+                   args, out)
 
 
-def read_schedules(path: str) -> dict:
-    """The per-layer schedules of a result JSON, by layer name."""
+def read_schedules(path: str, with_input: bool = False):
+    """The per-layer schedules of a result JSON, by layer name (and, ``with_input``, how the
+    network input lies in DRAM on a node array: a Partition or None)."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
@@ -111,7 +113,16 @@ def read_schedules(path: str) -> dict:
         if "schedule" not in entry:
             raise fields.error(join(where, "schedule"), "required key is missing")
         schedules[name] = schedule_from_json(entry["schedule"], path, join(where, "schedule"))
-    return schedules
+    if not with_input:
+        return schedules
+    input_partition = None
+    if top.get("input_partition") is not None:
+        input_partition = schedule_from_json(
+            {"mapping": {"index": 0}, "partition": top["input_partition"],
+             "blocking": {"factors": [{"i": 1, "o": 1, "b": 1}] * 3,
+                          "orders": [["i", "o", "b"]] * 2}},
+            path, "input_partition").partition
+    return schedules, input_partition
 
 
 class ProgressBar:

@@ -85,6 +85,9 @@ class NetworkResult:
     solve_seconds: float = 0.0
     status_override: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: On a node array: how the network input lies in DRAM (a partition of the memory
+    #: region), chosen with the first layer; None on one node.
+    input_partition: Any = None
 
     def __post_init__(self) -> None:
         self.layers = LayerList(self.layers)
@@ -171,6 +174,8 @@ class NetworkResult:
             "gap": self.gap,
             "solve_seconds": self.solve_seconds,
             "notes": list(self.notes),
+            **({"input_partition": self.input_partition.to_json()}
+               if self.input_partition is not None else {}),
             "layers": [lo.to_json() for lo in self.layers],
         }
 

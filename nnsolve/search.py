@@ -62,6 +62,10 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
         raise NnsolveError(f"method {method!r} is not available yet; available: "
                            f"{', '.join(METHODS)}")
     progress = progress or Progress()
+    if scenario.hardware.num_nodes != 1:
+        from .multinode import solve_node_array
+
+        return solve_node_array(scenario, method, progress, rules)
     solver = scenario.solver
     goal = scenario.search.goal
     start = _time.perf_counter()
@@ -201,8 +205,10 @@ def infeasibility_reason(name: str, problem: LayerProblem, pins: Pins | None = N
 
 
 def evaluate_schedules(scenario: Scenario, schedules: dict[str, LayerSchedule],
-                       rules: ModelRules = DEFAULT_RULES) -> NetworkResult:
-    """Re-score saved schedules (one per layer of the scenario's network)."""
+                       rules: ModelRules = DEFAULT_RULES, input_partition=None
+                       ) -> NetworkResult:
+    """Re-score saved schedules (one per layer of the scenario's network); on a node array,
+    ``input_partition`` is how the network input lies in DRAM (the result's field)."""
     net = scenario.network
     missing = [n for n in net.layers if n not in schedules]
     if missing:
@@ -210,6 +216,10 @@ def evaluate_schedules(scenario: Scenario, schedules: dict[str, LayerSchedule],
     extra = [n for n in schedules if n not in net.layers]
     if extra:
         raise NnsolveError(f"schedule(s) for {', '.join(extra)}, which {net.name} does not have")
+    if scenario.hardware.num_nodes != 1:
+        from .multinode import evaluate_node_array
+
+        return evaluate_node_array(scenario, schedules, rules, input_partition)
     outcomes = []
     for name, layer in net.layers.items():
         problem = layer_problem(scenario, layer, rules)

@@ -76,10 +76,36 @@ def test_hardware_that_cannot_hold_a_layer_names_it(tmp_path):
         solve(sc, "exhaustive")
 
 
-def test_unavailable_method_and_multi_node_are_clear_errors():
-    sc = load_scenario(CONFIGS / "single_node" / "mlp_s.yaml", ["hardware.nodes=[2, 2]"])
-    with pytest.raises(NnsolveError, match="multi-node"):
-        solve(sc, "exhaustive")
+def test_node_array_solve_and_evaluate_round_trip(tmp_path):
+    """MLP-S on 2x2 nodes: exact methods agree, the bound holds, and the saved schedules
+    (with the input layout) re-score to the same totals."""
+    import json
+
+    from nnsolve.cli import read_schedules
+    from nnsolve.results import write_json
+    from nnsolve.search import evaluate_schedules
+
+    sc = load_scenario(CONFIGS / "tetris_4x4" / "mlp_s.yaml",
+                       ["hardware.nodes=[2, 2]", "batch=4", "search.batch_partition=true"])
+    exact = solve(sc, "cpsat")
+    brute = solve(sc, "exhaustive")
+    assert exact.energy == pytest.approx(brute.energy, rel=1e-12)
+    assert exact.bound <= exact.energy
+    assert all(lo.schedule.partition.size == 4 for lo in exact.layers)
+    analytical = solve(sc, "analytical")
+    assert analytical.status == "heuristic" and analytical.energy >= exact.energy * (1 - 1e-12)
+    path = tmp_path / "r.json"
+    write_json(exact.to_json(), path)
+    assert "input_partition" in json.loads(path.read_text())
+    schedules, inp = read_schedules(str(path), with_input=True)
+    again = evaluate_schedules(sc, schedules, input_partition=inp)
+    assert again.energy == exact.energy and again.time == exact.time
+
+
+def test_analytical_with_buffer_sharing_is_a_clear_error():
+    sc = load_scenario(CONFIGS / "tetris_4x4" / "mlp_s_bufshr.yaml")
+    with pytest.raises(NnsolveError, match="analytical does not apply"):
+        solve(sc, "analytical")
 
 
 @pytest.mark.parametrize("doc, words", [

@@ -29,6 +29,7 @@ from functools import cached_property
 import numpy as np
 
 from ..hardware.spec import Costs, Hardware
+from .bufshr import ShareGroups, SharingPlan, plan_sharing
 from .dims import DATA_NAMES, LEVEL_NAMES, Data, Level
 from .layer import Layer
 from .mapping import DEFAULT_RULES, ArrayMapping, ModelRules, NestedLoopDesc, map_layer
@@ -43,6 +44,12 @@ class BlockingEnv:
     category (weight, ifmap, ofmap). The region fields describe where ifmaps come from and
     ofmaps go (DRAM unless pipelined), ``accfwd`` divides DRAM traffic when nodes forward data
     to each other, and ``unit_nhops`` are the NoC hops of one top-level fetch of each category.
+
+    ``sharing`` (the nodes' data groups) turns global-buffer sharing on: every stored category
+    is then spread over its whole group for the capacity check (``gbuf_subgroup`` is ignored),
+    and each valid scheme gets the NoC hops of its best sharing plan (``bufshr.plan_sharing``).
+    Sharing implies access forwarding, but ``accfwd`` is still the caller's to set (to the
+    group sizes, as nn_dataflow divides DRAM traffic the same way with either option).
     """
 
     regf_words: int
@@ -60,6 +67,7 @@ class BlockingEnv:
     accfwd: tuple[int, int, int] = (1, 1, 1)
     gbuf_subgroup: tuple[int, int, int] = (1, 1, 1)
     unit_nhops: tuple[float, float, float] = (0, 0, 0)
+    sharing: ShareGroups | None = None
 
     @classmethod
     def single_node(cls, hardware: Hardware, costs: Costs,
@@ -96,17 +104,26 @@ class BlockingStats:
     noc_cost: np.ndarray
     static_cost: np.ndarray
     energy: np.ndarray           # (K,) op + access + NoC + static
+    #: Rows whose buffer-sharing plan is included in noc_hops/noc_cost/energy and size_gbuf
+    #: (empty without buffer sharing; see evaluate_blocking's ``sharing_noc``).
+    sharing: dict[int, SharingPlan] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.valid)
 
 
 def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.ndarray,
-                      env: BlockingEnv) -> BlockingStats:
+                      env: BlockingEnv, sharing_noc: bool = True) -> BlockingStats:
     """Score K blocking schemes of one descriptor.
 
     ``factors``: (K, 3, 3) ints, [scheme, level, loop]. ``positions``: (K, 2, 3) ints,
     nn_dataflow's ``bl_ords`` (each loop's position at levels 0 and 1, 0 = innermost).
+
+    With buffer sharing (``env.sharing``), every valid row's sharing plan is searched, one
+    row at a time in Python (``bufshr.plan_sharing``), which is slow. ``sharing_noc=False``
+    skips that: validity, accesses and times are still exact, but ``noc_hops``, ``noc_cost``
+    and ``energy`` leave out the sharing hops (which are >= 0, so energy is a lower bound)
+    and ``size_gbuf`` keeps the whole-group spread; ``add_sharing_noc`` completes chosen rows.
     """
     t = np.asarray(factors, dtype=np.int64).reshape(-1, 3, 3)
     pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2, 3)
@@ -126,7 +143,7 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     cnt_regf = np.stack([_prod_cols(below_regf, dims[d]) for d in Data], axis=1)
     size_regf = cnt_regf * np.asarray(nld.usize_regf)
     unit_gbuf = cnt_gbuf * np.asarray(nld.usize_gbuf)
-    subgroup = np.asarray(env.gbuf_subgroup)
+    subgroup = np.asarray(env.gbuf_subgroup if env.sharing is None else env.sharing.sizes)
 
     def gbuf_size(stored: np.ndarray) -> np.ndarray:
         size = unit_gbuf * stored
@@ -202,13 +219,52 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     energy = op_cost + access_cost + noc_cost + static_cost
 
     inf = np.inf
-    return BlockingStats(
+    stats = BlockingStats(
         valid=valid, size_gbuf=size_gbuf, size_regf=size_regf, stored=stored, fetch=fetch,
         access=access, remote_gbuf=remote, noc_hops=noc_hops, ops=ops,
         proc_time=proc_time, bus_time=bus_time, dram_time=dram_time,
         time=np.where(valid, time_f, inf), access_cost=np.where(valid, access_cost, inf),
         op_cost=op_cost, noc_cost=noc_cost, static_cost=np.where(valid, static_cost, inf),
         energy=np.where(valid, energy, inf))
+    if env.sharing is not None and sharing_noc:
+        add_sharing_noc(stats, np.flatnonzero(valid), nld, t, pos, env)
+    return stats
+
+
+def add_sharing_noc(stats: BlockingStats, rows, nld: NestedLoopDesc, factors: np.ndarray,
+                    positions: np.ndarray, env: BlockingEnv) -> None:
+    """Add the buffer-sharing NoC hops of the given rows to ``stats`` (in place).
+
+    For the rows of an ``evaluate_blocking(..., sharing_noc=False)`` result (same
+    descriptor, schemes and env): each valid row not done yet gets its sharing plan (in
+    ``stats.sharing``), its hops added to ``noc_hops``, ``noc_cost`` and ``energy``, and
+    ``size_gbuf`` set to the plan's subgroup spread. No-op without ``env.sharing``.
+    """
+    groups = env.sharing
+    if groups is None:
+        return
+    t = np.asarray(factors, dtype=np.int64).reshape(-1, 3, 3)
+    pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2, 3)
+    usize = np.asarray(nld.usize_gbuf)
+    c = env.costs
+    for row in (int(r) for r in np.atleast_1d(rows)):
+        if not stats.valid[row] or row in stats.sharing:
+            continue
+        fetch = stats.fetch[row].copy()
+        fetch[0] = np.maximum(fetch[0], 1)   # the plan sees weights before filter pinning
+        plan = plan_sharing(nld, t[row], pos[row], fetch, stats.size_gbuf[row], groups,
+                            env.num_nodes, env.gbuf_words)
+        stats.sharing[row] = plan
+        hops = stats.noc_hops[row]
+        for d in Data:
+            hops[d] = plan.node_hops[d] + hops[d]
+        stats.noc_cost[row] = c.noc_hop * _sum3(hops)
+        stats.energy[row] = (stats.op_cost[row] + stats.access_cost[row]
+                             + stats.noc_cost[row] + stats.static_cost[row])
+        below = (t[row, 1, :] * t[row, 2, :])[None, :]
+        for d in Data:
+            unit = _prod_cols(below, nld.data_loops[d])[0] * usize[d] * stats.stored[row, d]
+            stats.size_gbuf[row, d] = -(-unit // plan.subgroup[d])
 
 
 def _prod_cols(values: np.ndarray, cols: tuple[int, ...]) -> np.ndarray:
@@ -310,6 +366,7 @@ class LayerResult:
     noc_hops: tuple[float, float, float]
     remote_gbuf: tuple[float, float, float]
     loopcnt: tuple[int, int, int] = field(default=(1, 1, 1))
+    sharing: SharingPlan | None = None   # the buffer-sharing plan, when sharing is on
 
     @property
     def edp(self) -> float:
@@ -347,7 +404,8 @@ def stats_row(stats: BlockingStats, row: int, nld: NestedLoopDesc, costs: Costs)
         proc_time=int(stats.proc_time[row]), bus_time=int(stats.bus_time[row]),
         dram_time=int(stats.dram_time[row]), access_cost=float(stats.access_cost[row]),
         noc_hops=tuple(float(v) for v in stats.noc_hops[row]),
-        remote_gbuf=tuple(float(v) for v in remote), loopcnt=nld.loopcnt)
+        remote_gbuf=tuple(float(v) for v in remote), loopcnt=nld.loopcnt,
+        sharing=stats.sharing.get(row))
 
 
 def evaluate_layer(problem: LayerProblem, schedule: LayerSchedule) -> LayerResult:

@@ -54,8 +54,8 @@ class DataLayout:
         out = []
         for k, (frng, region, part) in enumerate(zip(self.frngs, self.regions, self.parts,
                                                      strict=True)):
-            for pidx in part.indices:
-                out.append((k, part.fmap_range(frng, pidx), part.coordinate(region, pidx)))
+            for pidx, node in zip(part.indices, part.coordinates(region), strict=True):
+                out.append((k, part.fmap_range(frng, pidx), node))
         return tuple(out)
 
     def nhops_to(self, frng: FmapRange, dests: tuple[Coord, ...],

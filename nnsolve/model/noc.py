@@ -9,22 +9,22 @@ at the middle replica (or along a tree).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..hardware.regions import Coord, NodeRegion, hops
 from .layer import Layer
 from .layout import DataLayout, spanning_tree
 from .partition import FmapRange, PartitionScheme, data_ranges, overlap, range_size
 
 
-def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
-               filter_nodes: tuple[Coord, ...], ifmap_layout: DataLayout,
-               ofmap_layout: DataLayout, forwarding: bool,
-               eltwise_all: bool = False) -> tuple[int, int, int]:
-    """(weight, ifmap, ofmap) word-hops of one top-level fetch."""
+@lru_cache(maxsize=1024)
+def part_groups(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
+                eltwise_all: bool = False) -> tuple[dict, dict, dict]:
+    """The nodes that process each filter, ifmap and ofmap range (parts with work only)."""
     fil: dict = {}
     ifm: dict = {}
     ofm: dict = {}
-    for pidx in scheme.indices:
-        node = scheme.coordinate(region, pidx)
+    for pidx, node in zip(scheme.indices, scheme.coordinates(region), strict=True):
         frange, iranges, orng = data_ranges(layer, batch, scheme, pidx, eltwise_all)
         if sum(range_size(r) for r in iranges) > 0 and range_size(orng) > 0:
             ifm.setdefault(iranges, []).append(node)
@@ -32,6 +32,15 @@ def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionSc
             if frange is not None and frange[0][1] > frange[0][0] \
                     and frange[1][1] > frange[1][0]:
                 fil.setdefault(frange, []).append(node)
+    return fil, ifm, ofm
+
+
+def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
+               filter_nodes: tuple[Coord, ...], ifmap_layout: DataLayout,
+               ofmap_layout: DataLayout, forwarding: bool,
+               eltwise_all: bool = False) -> tuple[int, int, int]:
+    """(weight, ifmap, ofmap) word-hops of one top-level fetch."""
+    fil, ifm, ofm = part_groups(layer, batch, region, scheme, eltwise_all)
 
     fil_hops = 0
     kernel = layer.kernel_h * layer.kernel_w
@@ -73,11 +82,7 @@ def ifmap_hops_floor(layer: Layer, batch: int, region: NodeRegion, scheme: Parti
     """A lower bound on the ifmap unit hops for *any* layout in DRAM of the stored ifmaps
     ``stored`` (their full range): every word travels at least from the memory channel
     nearest to the node that needs it."""
-    groups: dict = {}
-    for pidx in scheme.indices:
-        _, iranges, orng = data_ranges(layer, batch, scheme, pidx, eltwise_all)
-        if sum(range_size(r) for r in iranges) > 0 and range_size(orng) > 0:
-            groups.setdefault(iranges, []).append(scheme.coordinate(region, pidx))
+    groups = part_groups(layer, batch, region, scheme, eltwise_all)[1]
     mems = tuple(dict.fromkeys(memory_nodes))
     total = 0
     for iranges, nodes in groups.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 from ..hardware.regions import Coord, NodeRegion
 from .layer import Layer
@@ -60,8 +60,14 @@ def range_size(rng: FmapRange) -> int:
 
 
 def overlap(a: FmapRange, b: FmapRange) -> int:
-    return math.prod(max(0, min(ae, be) - max(ab, bb)) for (ab, ae), (bb, be) in zip(a, b,
-                                                                                    strict=True))
+    """Words in both ranges."""
+    total = 1
+    for (ab, ae), (bb, be) in zip(a, b, strict=True):
+        side = (ae if ae < be else be) - (ab if ab > bb else bb)
+        if side <= 0:
+            return 0
+        total *= side
+    return total
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,10 @@ class PartitionScheme:
     def coordinate(self, region: NodeRegion, pidx) -> Coord:
         return region.rel2abs(self.relative(pidx))
 
+    def coordinates(self, region: NodeRegion) -> tuple[Coord, ...]:
+        """The node of every part, in ``indices`` order."""
+        return _coordinates(self, region)
+
     def fmap_range(self, frng: FmapRange, pidx) -> FmapRange:
         """The piece of ``frng`` that part ``pidx`` owns (INPP parts share pieces)."""
         (bh, bw), (oh, ow) = pidx[BATP], pidx[OUTP]
@@ -165,6 +175,11 @@ class PartitionScheme:
                     there = self.coordinate(region, step)
                     dist[a].append(abs(here[0] - there[0]) + abs(here[1] - there[1]))
         return tuple(sum(d) / len(d) if d else math.inf for d in dist)  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=4096)
+def _coordinates(scheme: PartitionScheme, region: NodeRegion) -> tuple[Coord, ...]:
+    return tuple(region.rel2abs(scheme.relative(p)) for p in scheme.indices)
 
 
 # -- the per-node layer and data ranges ---------------------------------------------------

@@ -67,8 +67,9 @@ class LayerSite:
         """The loop-blocking problem of the per-node layer under ``scheme``."""
         node_layer, node_batch, occupancy = part_layer(self.layer, self.batch, scheme)
         hw = self.hardware
-        groups = share_groups(self.region, scheme, self.layer.data_loops)
-        accfwd = groups.sizes if self.sharing.forwards else (1, 1, 1)
+        groups = share_groups(self.region, scheme, self.layer.data_loops) \
+            if self.sharing.forwards else None
+        accfwd = groups.sizes if groups is not None else (1, 1, 1)
         nhops = unit_nhops(self.layer, self.batch, self.region, scheme, self.memory.nodes,
                            self.ifmap_layout, self.ofmap_layout(scheme),
                            self.sharing.forwards, self.rules.eltwise_ifmaps == "all")
@@ -90,19 +91,18 @@ def chip_regions(hardware: Hardware) -> tuple[NodeRegion, NodeRegion]:
     return processing_region(hardware.nodes), memory_region(hardware.nodes, hardware.memory)
 
 
-def input_layouts(channels: int, h: int, w: int, batch: int, memory: NodeRegion,
-                  options: PartitionOptions) -> list[DataLayout]:
-    """The network input's possible layouts in DRAM: one per partition scheme of the input
-    over the memory region (network spec §4.3), duplicates dropped."""
+def input_schemes(channels: int, h: int, w: int, batch: int, memory: NodeRegion,
+                  options: PartitionOptions) -> list[PartitionScheme]:
+    """How the network input (and the external inputs with it) may lie in DRAM: the input's
+    partition schemes over the memory region, projected onto it (network spec §4.3), each
+    distinct layout once."""
+    fake = Layer.conv(channels, channels, (h, w), 1)   # stands for the input data
     frng = ifmap_frng(batch, channels, h, w)
-    seeds = []
-    fake = Layer.conv(channels, channels, (h, w), 1)   # an input "layer": ofmap = the input
-    for scheme in _input_schemes(fake, batch, memory.dims, options):
-        lay = DataLayout.of(frng, memory, scheme)
-        if lay not in seeds:
-            seeds.append(lay)
-    return seeds
-
-
-def _input_schemes(fake: Layer, batch: int, dims, options: PartitionOptions):
-    return gen_partitions(fake, batch, dims, options, network_input=True)
+    seen, out = set(), []
+    for scheme in gen_partitions(fake, batch, memory.dims, options, network_input=True):
+        projected = scheme.projection(memory, fmap=True)
+        layout = DataLayout((frng,), (memory,), (projected,))
+        if layout not in seen:
+            seen.add(layout)
+            out.append(projected)
+    return out

@@ -1,0 +1,166 @@
+"""A network on a node array without inter-layer pipelining: every layer uses the whole
+array, one after another, with DRAM between layers.
+
+Layers are solved in network order. Each layer's ifmaps lie in DRAM as its producers left
+them (their partition schemes projected onto the memory region), so the layer's partition
+and blocking are chosen exactly *for that layout*; the network input's layout is chosen with
+the first layer that reads it (as nn_dataflow seeds its search with every input layout).
+A layer's bound holds for any ifmap layout, so the layers' bounds add up to a proven bound
+on the whole network.
+"""
+
+from __future__ import annotations
+
+import time as _time
+
+from .errors import InfeasibleError, NnsolveError
+from .formulations.partition_choice import choose
+from .model.evaluate import evaluate_layer
+from .model.layout import DataLayout, ifmap_frng
+from .model.mapping import DEFAULT_RULES, ModelRules
+from .model.network import INPUT
+from .model.partition import PartitionOptions, PartitionScheme
+from .model.resources import LayerSite, SharingOptions, chip_regions, input_schemes
+from .results import LayerOutcome, NetworkResult
+from .scenario import Scenario
+
+NOTE = ("node array: each layer is optimal for the ifmap layout its producers left in DRAM "
+        "(layouts follow the chosen schemes in network order); the bound holds for any "
+        "layouts")
+
+
+def partition_options(scenario: Scenario) -> PartitionOptions:
+    s = scenario.search
+    return PartitionOptions(hybrid=s.partition == "hybrid", batch=s.batch_partition,
+                            ifmaps=s.ifmap_partition)
+
+
+def sharing_options(scenario: Scenario) -> SharingOptions:
+    return SharingOptions(forwarding=scenario.search.access_forwarding,
+                          sharing=scenario.search.gbuf_sharing)
+
+
+class _Placement:
+    """Where the network's data lie in DRAM as layers are scheduled."""
+
+    def __init__(self, scenario: Scenario, rules: ModelRules) -> None:
+        self.scenario = scenario
+        self.rules = rules
+        self.proc, self.memory = chip_regions(scenario.hardware)
+        self.options = partition_options(scenario)
+        self.sharing = sharing_options(scenario)
+        net = scenario.network
+        self.seeds = input_schemes(net.input.channels, net.input.h, net.input.w,
+                                   scenario.batch, self.memory, self.options)
+        self.input_scheme: PartitionScheme | None = None
+        self.ofmaps: dict[str, DataLayout] = {}
+
+    def source_layout(self, name: str, scheme: PartitionScheme) -> DataLayout:
+        c, h, w = self.scenario.network.fmap(name)
+        return DataLayout((ifmap_frng(self.scenario.batch, c, h, w),), (self.memory,),
+                          (scheme,))
+
+    def reads_input(self, name: str) -> bool:
+        net = self.scenario.network
+        return any(p == INPUT or p in net.external for p in net.prevs[name])
+
+    def ifmap_layout(self, name: str, input_scheme: PartitionScheme | None) -> DataLayout:
+        parts = []
+        for p in self.scenario.network.prevs[name]:
+            if p in self.ofmaps:
+                parts.append(self.ofmaps[p])
+            else:
+                parts.append(self.source_layout(p, input_scheme))
+        return DataLayout.concat(parts)
+
+    def sites(self, name: str) -> list[LayerSite]:
+        """One site per possible input layout (several only until the input's is fixed)."""
+        schemes = [self.input_scheme]
+        if self.reads_input(name) and self.input_scheme is None:
+            schemes = self.seeds
+        sc = self.scenario
+        layer = sc.network.layers[name]
+        return [LayerSite(layer, sc.batch, sc.hardware, sc.costs, sc.search.bypass_mask,
+                          self.proc, self.memory, self.ifmap_layout(name, s), self.options,
+                          self.sharing, self.rules) for s in schemes]
+
+
+def solve_node_array(scenario: Scenario, method: str, progress, rules: ModelRules = DEFAULT_RULES
+                     ) -> NetworkResult:
+    """Schedule every layer of the scenario on its node array with ``method``."""
+    if method == "analytical" and scenario.search.gbuf_sharing:
+        raise NnsolveError(f"{scenario.source}: method analytical does not apply with "
+                           "search.gbuf_sharing (nn_dataflow's solver forbids it too); use "
+                           "cpsat or exhaustive")
+    solver = scenario.solver
+    start = _time.perf_counter()
+    deadline = start + solver.total_time_limit_s
+    place = _Placement(scenario, rules)
+    net = scenario.network
+    progress.start(len(net.layers))
+    solved: dict[tuple, tuple] = {}
+    outcomes, notes = [], [NOTE]
+    for name, layer in net.layers.items():
+        pins = scenario.search.pins_for(name)
+        sites = place.sites(name)
+        key = (layer, pins, tuple(s.ifmap_layout for s in sites))
+        if key not in solved:
+            limit = max(0.0, min(solver.time_limit_s, deadline - _time.perf_counter()))
+            choice = choose(sites, method, scenario.search.goal, pins, limit,
+                            max(1, solver.workers), solver.milp_solver)
+            if choice.candidate is None:
+                raise InfeasibleError(_reason(name, sites, choice.status))
+            solved[key] = (choice, [f"{name}: {n}" for n in choice.notes])
+            notes += solved[key][1]
+        choice = solved[key][0]
+        cand = choice.candidate
+        if len(sites) > 1:
+            place.input_scheme = place.seeds[cand.seed]
+        place.ofmaps[name] = cand.site.ofmap_layout(cand.scheme)
+        outcomes.append(LayerOutcome(name, layer, choice.schedule, choice.result, choice.status,
+                                     choice.bound, choice.seconds, choice.min_energy,
+                                     choice.min_time))
+        progress.advance(name)
+    inp = place.input_scheme or place.seeds[0]
+    return NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
+                         solve_seconds=_time.perf_counter() - start, notes=notes,
+                         input_partition=inp.to_partition())
+
+
+def _reason(name: str, sites: list[LayerSite], status: str) -> str:
+    from .search import infeasibility_reason
+
+    if status == "timeout":
+        return f"layer {name}: the time limit came before any schedule was found"
+    site = sites[0]
+    scheme = site.schemes[0]
+    detail = infeasibility_reason(name, site.problem(scheme))
+    return (f"layer {name}: no partition scheme over {site.region.dims[0]}x"
+            f"{site.region.dims[1]} nodes has a schedule that fits (e.g. {detail})")
+
+
+def evaluate_node_array(scenario: Scenario, schedules, rules: ModelRules = DEFAULT_RULES,
+                        input_partition=None) -> NetworkResult:
+    """Re-score saved schedules on the node array (ifmap layouts follow their schemes)."""
+    place = _Placement(scenario, rules)
+    place.input_scheme = (PartitionScheme.from_partition(input_partition)
+                          if input_partition is not None else place.seeds[0])
+    outcomes = []
+    for name, layer in scenario.network.layers.items():
+        sched = schedules[name]
+        scheme = PartitionScheme.from_partition(sched.partition)
+        if scheme.dim() != place.proc.dims:
+            raise NnsolveError(f"layer {name}: partition covers {list(scheme.dim())} nodes, "
+                               f"the array has {list(place.proc.dims)}")
+        site = place.sites(name)[0]
+        try:
+            result = evaluate_layer(site.problem(scheme), sched)
+        except ValueError as exc:
+            raise NnsolveError(f"layer {name}: {exc}") from None
+        if not result.valid:
+            raise NnsolveError(f"layer {name}: the schedule does not fit this hardware "
+                               "(buffer capacity or on-chip data rules)")
+        place.ofmaps[name] = site.ofmap_layout(scheme)
+        outcomes.append(LayerOutcome(name, layer, sched, result, "feasible"))
+    return NetworkResult(scenario.name, "evaluate", scenario.search.goal, outcomes,
+                         input_partition=place.input_scheme.to_partition())
