@@ -108,7 +108,7 @@ def solve_layer(name: str, problem: LayerProblem, method: str, goal: str = "ener
         return _exhaustive(name, problem, goal, pins)
     if method == "analytical":
         found = analytical.search_layer(problem, goal)
-        ranked = [r for r in found.top if _keeps(r, pins)]
+        ranked = [r for r in found.top if analytical.keeps_pins(r, pins)]
         if not ranked:
             raise InfeasibleError(_analytical_reason(name, problem, found, pins))
         best = ranked[0]
@@ -138,22 +138,6 @@ def solve_layer(name: str, problem: LayerProblem, method: str, goal: str = "ener
                            seconds, sol.energy_bound, sol.time_bound)
     outcome.notes = list(sol.notes)
     return outcome
-
-
-def _keeps(ranked, pins: Pins) -> bool:
-    """Whether an analytical schedule keeps the pins."""
-    import numpy as np
-
-    if pins.empty:
-        return True
-    s = ranked.schedule
-    if pins.mapping is not None and s.mapping_index != pins.mapping:
-        return False
-    factors = np.asarray([s.blocking.factors])
-    positions = np.asarray([s.blocking.positions()])
-    if not pins.scheme_mask(factors, positions)[0]:
-        return False
-    return all(ranked.result.gbuf_resident[d] == kept for d, kept in pins.resident.items())
 
 
 def _exhaustive(name: str, problem: LayerProblem, goal: str, pins: Pins) -> LayerOutcome:

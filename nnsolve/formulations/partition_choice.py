@@ -372,7 +372,7 @@ def _analytical(cands: list[Candidate], goal: str, pins: Pins) -> PartitionChoic
     for c in cands:
         found = analytical.search_layer(c.problem, goal)
         for ranked in found.top:
-            if not _keeps(ranked, pins):
+            if not analytical.keeps_pins(ranked, pins):
                 continue
             key = _key(ranked.result, goal, c.order, ranked.rank)
             if best is None or key < best[0]:
@@ -385,15 +385,3 @@ def _analytical(cands: list[Candidate], goal: str, pins: Pins) -> PartitionChoic
     schedule = _schedule(c, ranked.schedule.mapping_index, ranked.schedule.blocking)
     return PartitionChoice("heuristic", c, schedule, ranked.result, None, None, None, 0.0, 0,
                            len(cands))
-
-
-def _keeps(ranked, pins: Pins) -> bool:
-    if pins.empty:
-        return True
-    s = ranked.schedule
-    if pins.mapping is not None and s.mapping_index != pins.mapping:
-        return False
-    if not pins.scheme_mask(np.asarray([s.blocking.factors]),
-                            np.asarray([s.blocking.positions()]))[0]:
-        return False
-    return all(ranked.result.gbuf_resident[d] == kept for d, kept in pins.resident.items())

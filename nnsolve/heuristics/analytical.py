@@ -163,3 +163,16 @@ def search_layer(problem: LayerProblem, goal: str = "energy") -> AnalyticalResul
                           np.array([r.rank for r in ranked]), goal)
         ranked = [ranked[i] for i in keys]
     return AnalyticalResult(tuple(ranked), _time.perf_counter() - start)
+
+
+def keeps_pins(ranked: RankedScheme, pins) -> bool:
+    """Whether a closed-form schedule keeps the pins (mapping, blocking, residency)."""
+    if pins.empty:
+        return True
+    s = ranked.schedule
+    if pins.mapping is not None and s.mapping_index != pins.mapping:
+        return False
+    if not pins.scheme_mask(np.asarray([s.blocking.factors]),
+                            np.asarray([s.blocking.positions()]))[0]:
+        return False
+    return all(ranked.result.gbuf_resident[d] == kept for d, kept in pins.resident.items())
