@@ -34,8 +34,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..model.evaluate import (
+    FLOOR_SLACK,
     LayerProblem,
     LayerResult,
+    blocking_floor,
     evaluate_blocking,
     stats_row,
 )
@@ -157,6 +159,62 @@ def _schedule(c: Candidate, index: int, blocking: Blocking) -> LayerSchedule:
     return LayerSchedule(index, blocking, c.scheme.to_partition(), c.site.region_json)
 
 
+@dataclass
+class _Floors:
+    """Per-candidate lower bounds: ``goal`` on the goal value for the candidate's own ifmap
+    layout (to skip it), ``free`` (energy, time) for any layout (the layer's bound). They
+    start from the closed-form blocking floor and tighten when the group is solved."""
+
+    goal: dict[int, float] = field(default_factory=dict)
+    free: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    def tighten(self, c: Candidate, goal_name: str, fetch0, e0: float | None,
+                t0: float | None) -> None:
+        """Raise the candidate's floors with a group bound on E0 and/or time."""
+        noc = c.problem.env.costs.noc_hop
+        e_free, t_free = self.free[c.order]
+        if e0 is not None:
+            e_free = max(e_free, e0 + noc * float(np.dot(c.floor_hops, fetch0)))
+            e_own = e0 + noc * float(np.dot(c.problem.env.unit_nhops, fetch0))
+        if t0 is not None:
+            t_free = max(t_free, t0)
+        self.free[c.order] = (e_free, t_free)
+        if goal_name == "energy" and e0 is not None:
+            self.goal[c.order] = max(self.goal[c.order], e_own)
+        elif goal_name == "delay" and t0 is not None:
+            self.goal[c.order] = max(self.goal[c.order], t0)
+        elif goal_name == "edp" and e0 is not None and t0 is not None:
+            self.goal[c.order] = max(self.goal[c.order], e_own * t_free)
+
+    def drop(self, c: Candidate) -> None:
+        """The candidate has no valid schedule."""
+        self.goal.pop(c.order, None)
+        self.free.pop(c.order, None)
+
+    def bounds(self, goal_name: str):
+        return _bounds(list(self.free.values()), goal_name)
+
+
+def _closed_form_floors(groups: dict[LayerProblem, list[Candidate]], goal: str
+                        ) -> tuple[_Floors, dict[LayerProblem, tuple]]:
+    """Floors of every candidate from its group's closed-form blocking floor (NoC at the
+    least fetch counts); groups without a mapping are left out. Also each group's F0 floor."""
+    floors = _Floors()
+    fetch0 = {}
+    for key, members in groups.items():
+        floor = blocking_floor(key)
+        if floor is None:
+            continue
+        fetch0[key] = floor.fetch0
+        for c in members:
+            noc = c.problem.env.costs.noc_hop
+            own = floor.energy + noc * float(np.dot(c.problem.env.unit_nhops, floor.fetch0))
+            free = floor.energy + noc * float(np.dot(c.floor_hops, floor.fetch0))
+            floors.goal[c.order] = goal_value(own, floor.time, goal)
+            floors.free[c.order] = (free, floor.time)
+    return floors, fetch0
+
+
 def _bounds(floors: list[tuple[float, float]], goal: str):
     """(bound, min_energy, min_time) from per-candidate (energy floor, time floor)."""
     if not floors:
@@ -185,28 +243,15 @@ class _Space:
 
 
 def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
-    from ..heuristics.exhaustive import SchemeSpace, scheme_space
+    from ..heuristics.exhaustive import scored_chunks
 
     parts: list[tuple] = []
-    for index, nld in enumerate(problem.mapping.candidates):
-        if pins.mapping is not None and pins.mapping != index:
-            continue
-        space = scheme_space(nld, True)
-        if not pins.empty:
-            applied = pins if nld.is_conv else replace(pins, innermost={})
-            keep = applied.scheme_mask(space.factors, space.positions)
-            space = SchemeSpace(space.factors[keep], space.positions[keep], space.rank[keep])
-        if not len(space):
-            continue
-        stats = evaluate_blocking(nld, space.factors, space.positions, problem.env,
-                                  sharing_noc=False)
-        fits = stats.valid
-        for d, kept in pins.resident.items():
-            fits = fits & (stats.stored[:, d] == kept)
-        ok = np.flatnonzero(fits)
-        parts.append((stats.energy[ok], stats.time[ok], stats.fetch[ok, 0, :],
-                      index * (1 << 40) + space.rank[ok], np.full(len(ok), index),
-                      space.factors[ok], space.positions[ok]))
+    for chunk in scored_chunks(problem, pins, sharing_noc=False):
+        stats, ok = chunk.stats, chunk.ok
+        rows = chunk.lo + ok
+        parts.append((stats.energy[ok], stats.time[ok], stats.fetch[ok, 0, :], chunk.rank(),
+                      np.full(len(ok), chunk.index), chunk.space.factors[rows],
+                      chunk.space.positions[rows]))
     if not parts:
         empty = np.zeros(0)
         return _Space(empty, empty, np.zeros((0, 3)), empty.astype(np.int64),
@@ -218,21 +263,35 @@ def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
 
 def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pins
                 ) -> PartitionChoice:
-    best = None   # (key, candidate, row, result)
-    floors = []
+    floors, _ = _closed_form_floors(groups, goal)
+    best = None   # (key, candidate, row, result, space)
     solved = 0
-    for key_problem, members in groups.items():
+    # Groups in order of their best closed-form floor; stop when none can beat the best.
+    ranked = sorted(((min(floors.goal[c.order] for c in members), i, key)
+                     for i, (key, members) in enumerate(groups.items())
+                     if members[0].order in floors.goal))
+    for lowest, _, key_problem in ranked:
+        if best is not None and lowest > best[0][0]:
+            break
+        members = groups[key_problem]
         space = _enumerate(key_problem, pins)
         if not len(space.energy):
+            for c in members:
+                floors.drop(c)
             continue
         for c in members:
             energy = space.energy + _noc_energy(c, space.fetch0, c.problem.env.unit_nhops)
             floor = space.energy + _noc_energy(c, space.fetch0, c.floor_hops)
-            floors.append((float(floor.min()), float(space.time.min())))
+            floors.free[c.order] = (float(floor.min()), float(space.time.min()))
             order = rank_order(energy, space.time, space.rank, goal)
-            solved += 1
             if c.problem.env.sharing is None:
                 row = int(order[0])
+                # Scored by the evaluator only when it may beat the best (the matrix
+                # product sums in another order than the evaluator).
+                value = goal_value(energy[row], space.time[row], goal)
+                if best is not None and value * (1 - FLOOR_SLACK) > best[0][0]:
+                    continue
+                solved += 1
                 result = _score(c, int(space.index[row]), space.factors[row],
                                 space.positions[row])
                 key = _key(result, goal, c.order, int(space.rank[row]))
@@ -240,6 +299,7 @@ def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pi
                     best = (key, c, row, result, space)
                 continue
             # Buffer sharing adds hops >= 0 to the energy: branch and bound over the rows.
+            solved += 1
             for row in order:
                 row = int(row)
                 lower = (goal_value(energy[row], space.time[row], goal),
@@ -252,7 +312,7 @@ def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pi
                 key = _key(result, goal, c.order, int(space.rank[row]))
                 if best is None or key < best[0]:
                     best = (key, c, row, result, space)
-    bound, e_min, t_min = _bounds(floors, goal)
+    bound, e_min, t_min = floors.bounds(goal)
     if best is None:
         return PartitionChoice("infeasible", None, None, None, None, None, None, 0.0, 0,
                                solved)
@@ -283,48 +343,45 @@ def _exact(groups, cands, method, goal, pins, deadline, workers, milp_solver
 
     notes: list[str] = []
     timed_out = False
+    floors, fetch0 = _closed_form_floors(groups, goal)
     group_sol = {}
-    floors = []
-    lower = {}
-    for key_problem, members in groups.items():
-        sol = run(key_problem)
-        group_sol[key_problem] = sol
-        if sol.status == "infeasible":
-            continue
-        if sol.status != "optimal":
-            timed_out = True
-        if goal == "energy":
-            e0, t0 = sol.bound, None
-        elif goal == "delay":
-            e0, t0 = None, sol.bound
-        else:
-            e0, t0 = sol.energy_bound, sol.time_bound
-        for c in members:
-            noc = c.problem.env.costs.noc_hop
-            e_lo = None if e0 is None else e0 + noc * sum(c.problem.env.unit_nhops)
-            e_floor = -math.inf if e0 is None else e0 + noc * sum(c.floor_hops)
-            if goal == "energy":
-                lower[c.order] = e_lo
-            elif goal == "delay":
-                lower[c.order] = t0
-            else:
-                lower[c.order] = None if e_lo is None or t0 is None else e_lo * t0
-            floors.append((e_floor, -math.inf if t0 is None else t0))
+    seen: set[LayerProblem] = set()
     best = None    # (key, candidate, schedule, result)
     solved = 0
-    pending = [c for c in cands if group_sol[_node_key(c.problem)].status != "infeasible"]
-    # Most promising first; schemes without a bound are solved first of all.
-    pending.sort(key=lambda c: (-math.inf if lower[c.order] is None else lower[c.order],
-                                c.order))
+    # Most promising first; stop when no floor can beat the best.
+    closed = dict(floors.goal)
+    pending = sorted((c for c in cands if c.order in closed),
+                     key=lambda c: (closed[c.order], c.order))
     for c in pending:
-        lo = lower[c.order]
-        if best is not None and lo is not None and lo > best[0][0]:
-            continue
+        if best is not None and closed[c.order] > best[0][0]:
+            break
         if _time.perf_counter() > deadline:
             timed_out = True
             notes.append("time limit reached before every partition scheme was solved")
             break
-        sol0 = group_sol[_node_key(c.problem)]
+        key_problem = _node_key(c.problem)
+        if key_problem not in group_sol:
+            sol = run(key_problem)
+            group_sol[key_problem] = sol
+            if sol.status == "infeasible":
+                for m in groups[key_problem]:
+                    floors.drop(m)
+            else:
+                timed_out = timed_out or sol.status != "optimal"
+                if goal == "energy":
+                    e0, t0 = sol.bound, None
+                elif goal == "delay":
+                    e0, t0 = None, sol.bound
+                else:
+                    e0, t0 = sol.energy_bound, sol.time_bound
+                for m in groups[key_problem]:
+                    floors.tighten(m, goal, fetch0[key_problem], e0, t0)
+        sol0 = group_sol[key_problem]
+        if sol0.status == "infeasible" or c.problem in seen:
+            continue
+        if best is not None and floors.goal[c.order] > best[0][0]:
+            continue
+        seen.add(c.problem)    # a later scheme with the same problem loses on order
         # The group optimum attains the scheme's bound when it fetches everything once:
         # E0(b) >= E0(b*) and F0(b) >= 1 for every blocking b.
         if goal == "energy" and sol0.status == "optimal" and sol0.schedule is not None \
@@ -347,7 +404,7 @@ def _exact(groups, cands, method, goal, pins, deadline, workers, milp_solver
         if best is None or key < best[0]:
             best = (key, c, _schedule(c, sol.schedule.mapping_index, sol.schedule.blocking),
                     sol.result)
-    bound, e_min, t_min = _bounds(floors, goal)
+    bound, e_min, t_min = floors.bounds(goal)
     if bound is not None and not math.isfinite(bound):
         bound = None
     if best is None:

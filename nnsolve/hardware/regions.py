@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 Coord = tuple[int, int]
 
 PROC = "proc"
@@ -57,23 +59,29 @@ class NodeRegion:
 
     def rel2abs(self, rel: Coord) -> Coord:
         """The absolute coordinate of relative node (row, col)."""
-        rh, rw = rel
-        if not (0 <= rh < self.dims[0] and 0 <= rw < self.dims[1]):
-            raise ValueError(f"relative coordinate {rel} outside region dims {self.dims}")
+        (h, w), = self.rel2abs_many(np.asarray([rel], dtype=np.int64)).tolist()
+        return h, w
+
+    def rel2abs_many(self, rel: np.ndarray) -> np.ndarray:
+        """Absolute coordinates (K, 2) of relative nodes (K, 2)."""
+        rh, rw = rel[:, 0], rel[:, 1]
+        if np.any((rh < 0) | (rh >= self.dims[0]) | (rw < 0) | (rw >= self.dims[1])):
+            bad = rel[(rh < 0) | (rh >= self.dims[0]) | (rw < 0) | (rw >= self.dims[1])][0]
+            raise ValueError(f"relative coordinate {tuple(bad.tolist())} outside region dims "
+                             f"{self.dims}")
         wtot, wbeg = self.fold
-        fold, pos = divmod(rw + wtot - abs(wbeg), wtot)
+        fold, pos = np.divmod(rw + wtot - abs(wbeg), wtot)
         forward = (wbeg > 0) == (fold % 2 == 0)
-        if not forward:
-            pos = wtot - 1 - pos
+        pos = np.where(forward, pos, wtot - 1 - pos)
         shift = wtot - wbeg if wbeg > 0 else -wbeg - 1
-        return (self.origin[0] + (fold * self.dims[0] + rh) * self.dist[0],
-                self.origin[1] + (pos - shift) * self.dist[1])
+        return np.stack([self.origin[0] + (fold * self.dims[0] + rh) * self.dist[0],
+                         self.origin[1] + (pos - shift) * self.dist[1]], axis=1)
 
     @cached_property
     def nodes(self) -> tuple[Coord, ...]:
         """Absolute coordinates of all nodes, row-major over relative coordinates."""
-        return tuple(self.rel2abs((h, w)) for h in range(self.dims[0])
-                     for w in range(self.dims[1]))
+        rel = np.indices(self.dims).reshape(2, -1).T
+        return tuple(map(tuple, self.rel2abs_many(rel).tolist()))
 
     def contains(self, node: Coord) -> bool:
         return node in set(self.nodes)

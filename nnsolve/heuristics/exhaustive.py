@@ -18,11 +18,20 @@ from __future__ import annotations
 
 import itertools
 import time as _time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
-from ..model.evaluate import BlockingStats, LayerProblem, LayerResult, evaluate_blocking, stats_row
+from ..model.evaluate import (
+    BlockingStats,
+    LayerProblem,
+    LayerResult,
+    evaluate_blocking,
+    fetch_counts,
+    stats_row,
+)
 from ..model.goals import rank_order
 from ..model.mapping import NestedLoopDesc
 from ..model.pins import Pins
@@ -60,7 +69,21 @@ def scheme_space(nld: NestedLoopDesc, canonical: bool = True) -> SchemeSpace:
     ``canonical=False`` gives nn_dataflow's raw space (all 36 order pairs, nothing skipped);
     tests use it to show that the canonical space has the same optimum.
     """
-    per_loop = [factorizations(n) for n in nld.loopcnt]
+    return _space(tuple(nld.loopcnt), nld.is_conv, canonical)
+
+
+@lru_cache(maxsize=256)
+def _space(loopcnt: tuple[int, int, int], is_conv: bool, canonical: bool) -> SchemeSpace:
+    """The space depends only on the loop counts and whether orders matter (read-only)."""
+    space = _build_space(loopcnt, is_conv, canonical)
+    for array in (space.factors, space.positions, space.rank):
+        array.flags.writeable = False
+    return space
+
+
+def _build_space(loopcnt: tuple[int, int, int], is_conv: bool, canonical: bool
+                 ) -> SchemeSpace:
+    per_loop = [factorizations(n) for n in loopcnt]
     sizes = [len(t) for t in per_loop]
     idx = np.indices(sizes).reshape(3, -1)           # I slowest, B fastest: nn_dataflow's order
     factors = np.stack([per_loop[lp][idx[lp]] for lp in range(3)], axis=2)  # (N, level, loop)
@@ -71,7 +94,7 @@ def scheme_space(nld: NestedLoopDesc, canonical: bool = True) -> SchemeSpace:
         rank = base[:, None] * 36 + np.arange(36)[None, :]
         return SchemeSpace(np.repeat(factors, 36, axis=0), np.tile(pos, (n, 1, 1)),
                            rank.reshape(-1))
-    if not nld.is_conv:
+    if not is_conv:
         pos = np.tile(np.asarray([[0, 1, 2], [0, 1, 2]], dtype=np.int64), (n, 1, 1))
         return SchemeSpace(factors, pos, base * 36)
 
@@ -146,6 +169,67 @@ class ExhaustiveResult:
         return self.top[0] if self.top else None
 
 
+@dataclass(frozen=True)
+class ScoredChunk:
+    """Scores of a slice ``lo:lo + len(stats)`` of one candidate's space; ``ok`` marks the
+    rows that fit and keep the residency pins (indices into the slice)."""
+
+    index: int
+    space: SchemeSpace
+    lo: int
+    stats: BlockingStats
+    ok: np.ndarray
+
+    def rank(self) -> np.ndarray:
+        """Enumeration ranks of the ``ok`` rows, unique across candidates."""
+        return self.index * (1 << 40) + self.space.rank[self.lo:self.lo + len(self.stats.energy)][
+            self.ok]
+
+
+@lru_cache(maxsize=256)
+def _space_fetch(loopcnt: tuple[int, int, int], is_conv: bool, canonical: bool,
+                 dims: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """Fetch counts of a whole space: they depend on the schemes and data loops only."""
+    space = _space(loopcnt, is_conv, canonical)
+    fetch = fetch_counts(space.factors, space.positions, dims)
+    fetch.flags.writeable = False
+    return fetch
+
+
+def pinned_spaces(problem: LayerProblem, pins: Pins, canonical: bool = True
+                  ) -> Iterator[tuple[int, SchemeSpace, np.ndarray]]:
+    """(candidate index, scheme space, its fetch counts) of every candidate, cut to the
+    schemes that keep the mapping, factor and order pins."""
+    for index, nld in enumerate(problem.mapping.candidates):
+        if pins.mapping is not None and pins.mapping != index:
+            continue
+        space = scheme_space(nld, canonical)
+        fetch = _space_fetch(tuple(nld.loopcnt), nld.is_conv, canonical, nld.data_loops)
+        if not pins.empty:
+            # Orders do not matter for local-region layers: innermost pins do not apply.
+            applied = pins if nld.is_conv else replace(pins, innermost={})
+            keep = applied.scheme_mask(space.factors, space.positions)
+            space = SchemeSpace(space.factors[keep], space.positions[keep], space.rank[keep])
+            fetch = fetch[keep]
+        yield index, space, fetch
+
+
+def scored_chunks(problem: LayerProblem, pins: Pins, canonical: bool = True,
+                  sharing_noc: bool = True) -> Iterator[ScoredChunk]:
+    """Every scheme the pins allow, scored by the evaluator in chunks."""
+    for index, space, fetch in pinned_spaces(problem, pins, canonical):
+        nld = problem.mapping.candidates[index]
+        for lo in range(0, len(space), _CHUNK):
+            hi = min(lo + _CHUNK, len(space))
+            stats = evaluate_blocking(nld, space.factors[lo:hi], space.positions[lo:hi],
+                                      problem.env, sharing_noc=sharing_noc,
+                                      fetch=fetch[lo:hi])
+            fits = stats.valid
+            for d, kept in pins.resident.items():
+                fits = fits & (stats.stored[:, d] == kept)
+            yield ScoredChunk(index, space, lo, stats, np.flatnonzero(fits))
+
+
 def search_layer(problem: LayerProblem, goal: str = "energy", top_k: int = 1,
                  canonical: bool = True, pins: Pins | None = None) -> ExhaustiveResult:
     """Score every scheme of every row-stationary candidate; return the best ``top_k``.
@@ -154,49 +238,32 @@ def search_layer(problem: LayerProblem, goal: str = "energy", top_k: int = 1,
     """
     start = _time.perf_counter()
     pins = pins or Pins()
-    candidates = problem.mapping.candidates
     keep_e, keep_t, keep_r, keep_ref = [], [], [], []
     scored = valid = 0
     min_energy = min_time = float("inf")
     spaces: dict[int, SchemeSpace] = {}
-    for index, nld in enumerate(candidates):
-        if pins.mapping is not None and pins.mapping != index:
+    for chunk in scored_chunks(problem, pins, canonical):
+        spaces[chunk.index] = chunk.space
+        stats, ok = chunk.stats, chunk.ok
+        scored += len(stats.energy)
+        valid += len(ok)
+        if not len(ok):
             continue
-        space = scheme_space(nld, canonical)
-        if not pins.empty:
-            # Orders do not matter for local-region layers: innermost pins do not apply.
-            applied = pins if nld.is_conv else replace(pins, innermost={})
-            keep = applied.scheme_mask(space.factors, space.positions)
-            space = SchemeSpace(space.factors[keep], space.positions[keep], space.rank[keep])
-        spaces[index] = space
-        for lo in range(0, len(space), _CHUNK):
-            hi = min(lo + _CHUNK, len(space))
-            stats = evaluate_blocking(nld, space.factors[lo:hi], space.positions[lo:hi],
-                                      problem.env)
-            scored += hi - lo
-            fits = stats.valid
-            for d, kept in pins.resident.items():
-                fits = fits & (stats.stored[:, d] == kept)
-            ok = np.flatnonzero(fits)
-            valid += len(ok)
-            if not len(ok):
-                continue
-            min_energy = min(min_energy, float(stats.energy[ok].min()))
-            min_time = min(min_time, float(stats.time[ok].min()))
-            rank = index * (1 << 40) + space.rank[lo:hi][ok]
-            best = rank_order(stats.energy[ok], stats.time[ok], rank, goal)[:top_k]
-            keep_e.append(stats.energy[ok][best])
-            keep_t.append(stats.time[ok][best])
-            keep_r.append(rank[best])
-            keep_ref.extend((index, lo + int(ok[b])) for b in best)
+        min_energy = min(min_energy, float(stats.energy[ok].min()))
+        min_time = min(min_time, float(stats.time[ok].min()))
+        rank = chunk.rank()
+        best = rank_order(stats.energy[ok], stats.time[ok], rank, goal)[:top_k]
+        keep_e.append(stats.energy[ok][best])
+        keep_t.append(stats.time[ok][best])
+        keep_r.append(rank[best])
+        keep_ref.extend((chunk.index, chunk.lo + int(ok[b])) for b in best)
     top: list[RankedScheme] = []
     if keep_ref:
         order = rank_order(np.concatenate(keep_e), np.concatenate(keep_t),
                            np.concatenate(keep_r), goal)[:top_k]
         for i in order:
             index, row = keep_ref[i]
-            space = spaces[index]
-            top.append(_ranked(problem, index, space, row))
+            top.append(_ranked(problem, index, spaces[index], row))
     return ExhaustiveResult(tuple(top), scored, valid, _time.perf_counter() - start,
                             min_energy, min_time)
 

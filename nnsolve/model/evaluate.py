@@ -113,7 +113,8 @@ class BlockingStats:
 
 
 def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.ndarray,
-                      env: BlockingEnv, sharing_noc: bool = True) -> BlockingStats:
+                      env: BlockingEnv, sharing_noc: bool = True,
+                      fetch: np.ndarray | None = None) -> BlockingStats:
     """Score K blocking schemes of one descriptor.
 
     ``factors``: (K, 3, 3) ints, [scheme, level, loop]. ``positions``: (K, 2, 3) ints,
@@ -124,6 +125,8 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     skips that: validity, accesses and times are still exact, but ``noc_hops``, ``noc_cost``
     and ``energy`` leave out the sharing hops (which are >= 0, so energy is a lower bound)
     and ``size_gbuf`` keeps the whole-group spread; ``add_sharing_noc`` completes chosen rows.
+    ``fetch`` may pass in ``fetch_counts`` of the same rows (it depends on the schemes and
+    the descriptor's data loops only), computed once for many problems.
     """
     t = np.asarray(factors, dtype=np.int64).reshape(-1, 3, 3)
     pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2, 3)
@@ -153,7 +156,7 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     stored = np.tile(~np.asarray(env.bypass, dtype=bool), (k, 1))
     valid = regf_ok & (gbuf_size(stored).sum(axis=1) <= env.gbuf_words)
 
-    fetch = _fetch(t, pos, dims)
+    fetch = fetch_counts(t, pos, dims) if fetch is None else np.array(fetch, dtype=np.int64)
 
     # Data from on-chip buffers can be read only once; local data stays in the buffer.
     if not env.src_is_dram:
@@ -280,7 +283,8 @@ def _sum3(values: np.ndarray) -> np.ndarray:
     return (values[..., 0] + values[..., 1]) + values[..., 2]
 
 
-def _fetch(t: np.ndarray, pos: np.ndarray, dims: tuple[tuple[int, ...], ...]) -> np.ndarray:
+def fetch_counts(t: np.ndarray, pos: np.ndarray, dims: tuple[tuple[int, ...], ...]
+                 ) -> np.ndarray:
     """Fetch counts F0 (into the global buffer) and F1 (into the register files), (K, 2, 3).
 
     At level k, the innermost non-trivial loop of d's own loops bounds reuse: every unrelated
@@ -406,6 +410,68 @@ def stats_row(stats: BlockingStats, row: int, nld: NestedLoopDesc, costs: Costs)
         noc_hops=tuple(float(v) for v in stats.noc_hops[row]),
         remote_gbuf=tuple(float(v) for v in remote), loopcnt=nld.loopcnt,
         sharing=stats.sharing.get(row))
+
+
+#: Relative slack that keeps a floor computed in another float order below the true value.
+FLOOR_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class BlockingFloor:
+    """Least energy and time any blocking of a problem can have (capacities ignored), and the
+    least top-level fetch counts; NoC energy of unit hops ``h`` is at least
+    ``costs.noc_hop * h . fetch0``. None of them is attained in general."""
+
+    energy: float
+    time: float
+    fetch0: tuple[int, int, int]
+
+
+def blocking_floor(problem: LayerProblem) -> BlockingFloor | None:
+    """A lower bound on the energy and time of every schedule of ``problem`` (None when the
+    layer has no mapping), in closed form.
+
+    Every access count is a layer total times a fetch count with a non-negative coefficient,
+    every fetch count is at least 1 (filters pinned on chip: 0), and time is at least the
+    processing time; so each category's cost is at least its cost at the least fetch counts,
+    kept in or bypassing the global buffer, whichever is cheaper and allowed. Buffer-sharing
+    hops are >= 0 and left out.
+    """
+    env, c = problem.env, problem.env.costs
+    candidates = problem.mapping.candidates
+    if not candidates:
+        return None
+    least_f0 = [1, 1, 1]
+    if env.no_time_mux:
+        least_f0[Data.FIL] = 0
+    keep_ifm = not env.src_is_dram and env.src_is_local
+    keep_ofm = not env.dst_is_dram and env.dst_is_local
+    n = env.num_nodes
+    energies, times = [], []
+    for nld in candidates:
+        lcnt = math.prod(nld.loopcnt)
+        energy = c.mac * nld.unit_ops * lcnt * n + c.idle * nld.unit_time * lcnt
+        for d in Data:
+            ofm2 = 2 if d == Data.OFM else 1
+            energy += c.regf * nld.unit_access[Level.REGF][d] * lcnt * ofm2 * n
+            energy += c.itcn * nld.total_access(Level.ITCN, d) * n
+            remote = (d == Data.IFM and not env.src_is_dram) or \
+                (d == Data.OFM and not env.dst_is_dram)
+            far = c.gbuf if remote else c.dram
+            forced = not env.bypass[d] or (d == Data.IFM and keep_ifm) or \
+                (d == Data.OFM and keep_ofm)
+            options = (True,) if forced else (True, False)
+            energy += min(
+                c.gbuf * nld.total_access(Level.GBUF, d) * stored * n
+                + far * nld.total_access(Level.DRAM if stored else Level.GBUF, d)
+                * least_f0[d] * n / env.accfwd[d]
+                for stored in options)
+        energy += c.noc_hop * sum(h * f for h, f in zip(env.unit_nhops, least_f0,
+                                                         strict=True))
+        energies.append(energy)
+        times.append(nld.unit_time * lcnt)
+    return BlockingFloor(min(energies) * (1 - FLOOR_SLACK), float(min(times)),
+                         tuple(least_f0))
 
 
 def evaluate_layer(problem: LayerProblem, schedule: LayerSchedule) -> LayerResult:

@@ -5,34 +5,212 @@ spec §2.7). Weights come from the nearest DRAM channel (or along a tree from th
 nodes forward data), ifmaps from wherever the producers' layout put them, and ofmaps go to
 the destination layout; input-channel replicas of an ofmap piece reduce their partial sums
 at the middle replica (or along a tree).
+
+A partition search asks for these hops for thousands of (scheme, layout) pairs, so the parts
+of a scheme and the pieces of a layout are held as integer arrays and every count is an array
+reduction. Forwarding trees are minimum spanning trees over the nodes that share a range; their
+weight does not depend on where the tree is entered, so it is computed once per node group.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
-from ..hardware.regions import Coord, NodeRegion, hops
+import numpy as np
+
+from ..hardware.regions import Coord, NodeRegion
 from .layer import Layer
-from .layout import DataLayout, spanning_tree
-from .partition import FmapRange, PartitionScheme, data_ranges, overlap, range_size
+from .layout import DataLayout
+from .partition import BATP, INPP, OFMP, OUTP, FmapRange, PartitionScheme, local_reach
 
 
-@lru_cache(maxsize=1024)
-def part_groups(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
-                eltwise_all: bool = False) -> tuple[dict, dict, dict]:
-    """The nodes that process each filter, ifmap and ofmap range (parts with work only)."""
-    fil: dict = {}
-    ifm: dict = {}
-    ofm: dict = {}
-    for pidx, node in zip(scheme.indices, scheme.coordinates(region), strict=True):
-        frange, iranges, orng = data_ranges(layer, batch, scheme, pidx, eltwise_all)
-        if sum(range_size(r) for r in iranges) > 0 and range_size(orng) > 0:
-            ifm.setdefault(iranges, []).append(node)
-            ofm.setdefault(orng, []).append(node)
-            if frange is not None and frange[0][1] > frange[0][0] \
-                    and frange[1][1] > frange[1][0]:
-                fil.setdefault(frange, []).append(node)
-    return fil, ifm, ofm
+@dataclass(frozen=True, eq=False)
+class Parts:
+    """The parts of a scheme that have work, as arrays, in the scheme's part order.
+
+    ``nodes`` (N, 2) absolute coordinates; ``ifmaps`` (N, m, 4, 2) the ifmap ranges each part
+    reads ([begin, end) per batch, channel, row, col); ``ofmaps`` (N, 4, 2); ``filters``
+    (N, 2, 2) the (input, output) channel ranges of its weights, or None for local-region
+    layers. The ``*_group`` properties number the parts that need the same data, in order of
+    first part (filters: -1 for a part without weights).
+    """
+
+    nodes: np.ndarray
+    ifmaps: np.ndarray
+    ofmaps: np.ndarray
+    filters: np.ndarray | None
+
+    @cached_property
+    def ifmap_group(self) -> np.ndarray:
+        return _group_ids(self.ifmaps.reshape(len(self.nodes), -1))
+
+    @cached_property
+    def ofmap_group(self) -> np.ndarray:
+        return _group_ids(self.ofmaps.reshape(len(self.nodes), -1))
+
+    @cached_property
+    def filter_group(self) -> np.ndarray | None:
+        if self.filters is None:
+            return None
+        has = _sizes(self.filters) > 0
+        group = np.full(len(self.filters), -1, dtype=np.int64)
+        if has.any():
+            group[has] = _group_ids(self.filters[has].reshape(int(has.sum()), -1))
+        return group
+
+    def members(self, group: np.ndarray) -> list[np.ndarray]:
+        """Part indices of each group, in part order."""
+        order = np.argsort(group, kind="stable")
+        bounds = np.searchsorted(group[order], np.arange(group.max() + 2))
+        return [order[bounds[g]:bounds[g + 1]] for g in range(len(bounds) - 1)]
+
+
+def _split(length: int, index: np.ndarray, parts: int) -> np.ndarray:
+    """[begin, end) of the index-th of ``parts`` near-equal pieces of [0, length): (K, 2)."""
+    return np.stack([index * length // parts, (index + 1) * length // parts], axis=-1)
+
+
+def _group_ids(rows: np.ndarray) -> np.ndarray:
+    """Equal rows get the same id; ids count up in order of first appearance."""
+    rows = np.ascontiguousarray(rows)
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).reshape(-1)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
+@lru_cache(maxsize=4096)
+def scheme_parts(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
+                 eltwise_all: bool = False) -> Parts:
+    """What every part of ``scheme`` on ``region`` reads and writes (parts with work only)."""
+    idx = scheme.index_array()                                           # (K, kind, axis)
+    pd = scheme.pdims
+    flat = idx[:, :, 0] * np.asarray([w for _, w in pd]) + idx[:, :, 1]  # index within kind
+    out = np.stack([_split(batch, flat[:, BATP], scheme.size(BATP)),
+                    _split(layer.out_channels, flat[:, OUTP], scheme.size(OUTP)),
+                    _split(layer.out_h, idx[:, OFMP, 0], pd[OFMP][0]),
+                    _split(layer.out_w, idx[:, OFMP, 1], pd[OFMP][1])], axis=1)
+    (h0, h1), (w0, w1) = out[:, 2].T, out[:, 3].T
+    sh, sw, kh, kw = layer.stride_h, layer.stride_w, layer.kernel_h, layer.kernel_w
+    rows = np.stack([h0 * sh, np.maximum(h0 * sh, (h1 - 1) * sh + kh)], axis=-1)
+    cols = np.stack([w0 * sw, np.maximum(w0 * sw, (w1 - 1) * sw + kw)], axis=-1)
+    filters = None
+    n0, n1 = out[:, 1, 0], out[:, 1, 1]
+    if layer.is_conv:
+        chans = [_split(layer.in_channels, flat[:, INPP], scheme.size(INPP))]
+        filters = np.stack([chans[0], out[:, 1]], axis=1)
+    elif eltwise_all and layer.kind == "eltwise":
+        m = layer.out_channels
+        chans = [np.stack([k * m + n0, k * m + n1], axis=-1) for k in range(layer.inputs)]
+    else:
+        reach = local_reach(layer)
+        chans = [np.stack([np.maximum(0, n0 - reach // 2),
+                           np.minimum(layer.in_channels, n1 + reach - reach // 2)], axis=-1)]
+    ifmaps = np.stack([np.stack([out[:, 0], c, rows, cols], axis=1) for c in chans], axis=1)
+    work = (_sizes(ifmaps).sum(axis=1) > 0) & (_sizes(out) > 0)
+    nodes = scheme.coordinate_array(region)[work]
+    ifmaps, out = ifmaps[work], out[work]
+    return Parts(nodes, ifmaps, out, None if filters is None else filters[work])
+
+
+def _sizes(ranges: np.ndarray) -> np.ndarray:
+    """Words in each range of an (..., d, 2) array of [begin, end) pairs."""
+    return np.clip(ranges[..., 1] - ranges[..., 0], 0, None).prod(axis=-1)
+
+
+def overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Words in both ranges, for every range of ``a`` (..., 4, 2) against ``b`` (P, 4, 2)."""
+    lo = np.maximum(a[..., None, :, 0], b[:, :, 0])
+    hi = np.minimum(a[..., None, :, 1], b[:, :, 1])
+    return np.clip(hi - lo, 0, None).prod(axis=-1)
+
+
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Manhattan hops between every node of ``a`` (M, 2) and of ``b`` (P, 2)."""
+    return np.abs(a[:, None, :] - b[None, :, :]).sum(axis=-1)
+
+
+def tree_weight(roots: np.ndarray, others: np.ndarray) -> int:
+    """Weight of the cheapest tree linking every node of ``others`` to one of ``roots`` (the
+    roots are linked to each other for free): Prim's algorithm on Manhattan hops."""
+    if not len(others):
+        return 0
+    best = distances(others, roots).min(axis=1) if len(roots) else None
+    between = distances(others, others)
+    if best is None:
+        best = between[0].copy()
+    best = best.astype(np.int64)
+    done = np.zeros(len(others), dtype=bool)
+    total = 0
+    for _ in range(len(others)):
+        i = int(np.argmin(np.where(done, np.iinfo(np.int64).max, best)))
+        total += int(best[i])
+        done[i] = True
+        np.minimum(best, between[i], out=best)
+    return total
+
+
+@lru_cache(maxsize=4096)
+def _group_trees(parts: Parts, kind: str) -> np.ndarray:
+    """Spanning-tree weight over the nodes of each ifmap or ofmap group."""
+    group = parts.ifmap_group if kind == "ifmap" else parts.ofmap_group
+    return np.asarray([tree_weight(np.zeros((0, 2), np.int64), parts.nodes[m])
+                       for m in parts.members(group)], dtype=np.int64)
+
+
+@lru_cache(maxsize=4096)
+def _filter_trees(parts: Parts, sources: tuple[Coord, ...]) -> np.ndarray:
+    """Spanning-tree weight from the DRAM channels over the nodes of each filter group."""
+    roots = np.asarray(sources, dtype=np.int64)
+    keep = parts.filter_group >= 0
+    return np.asarray([tree_weight(roots, parts.nodes[keep][m])
+                       for m in parts.members(parts.filter_group[keep])], dtype=np.int64)
+
+
+def _group_min(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    out = np.full(int(group.max()) + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(out, group, values)
+    return out
+
+
+def _first(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The value of each group's first part (group ids are 0, 1, ... with no gaps)."""
+    return values[np.unique(group, return_index=True)[1]]
+
+
+def _middle(group: np.ndarray) -> np.ndarray:
+    """The middle part of each group (the later of two middles), in part order."""
+    order = np.argsort(group, kind="stable")
+    counts = np.bincount(group)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return order[starts + counts // 2]
+
+
+def _layout_arrays(layout: DataLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(piece ranges (P, 4, 2), piece nodes (P, 2), full range (4, 2)) of a layout."""
+    pieces, nodes = [], []
+    for frng, region, part in zip(layout.frngs, layout.regions, layout.parts, strict=True):
+        for pidx, node in zip(part.indices, part.coordinates(region), strict=True):
+            pieces.append(part.fmap_range(frng, pidx))
+            nodes.append(node)
+    return (np.asarray(pieces, dtype=np.int64).reshape(-1, 4, 2),
+            np.asarray(nodes, dtype=np.int64).reshape(-1, 2),
+            np.asarray(layout.full, dtype=np.int64))
+
+
+_layout_cache = lru_cache(maxsize=1024)(_layout_arrays)
+
+
+def _fetch_hops(ranges: np.ndarray, dests: np.ndarray, layout: DataLayout) -> np.ndarray:
+    """Word-hops to bring each range (..., 4, 2) from ``layout``'s pieces to its own
+    destination node (``dests`` matching the leading axis)."""
+    pieces, nodes, _ = _layout_cache(layout)
+    ov = overlaps(ranges, pieces)                       # (N, ..., P)
+    dist = distances(dests, nodes)                      # (N, P)
+    dist = dist.reshape(dist.shape[:1] + (1,) * (ov.ndim - 2) + dist.shape[1:])
+    return (ov * dist).sum(axis=-1)
 
 
 def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
@@ -40,39 +218,50 @@ def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionSc
                ofmap_layout: DataLayout, forwarding: bool,
                eltwise_all: bool = False) -> tuple[int, int, int]:
     """(weight, ifmap, ofmap) word-hops of one top-level fetch."""
-    fil, ifm, ofm = part_groups(layer, batch, region, scheme, eltwise_all)
+    parts = scheme_parts(layer, batch, region, scheme, eltwise_all)
+    sources = tuple(dict.fromkeys(filter_nodes))
 
     fil_hops = 0
-    kernel = layer.kernel_h * layer.kernel_w
-    sources = tuple(dict.fromkeys(filter_nodes))
-    for ((i0, i1), (o0, o1)), nodes in fil.items():
-        words = (i1 - i0) * (o1 - o0) * kernel
+    keep = None if parts.filters is None else _sizes(parts.filters) > 0
+    if keep is not None and keep.any():
+        words = _sizes(parts.filters[keep]) * (layer.kernel_h * layer.kernel_w)
         if forwarding:
-            fil_hops += words * spanning_tree(list(sources), nodes)
+            group = parts.filter_group[keep]
+            fil_hops = int((_first(words, group) * _filter_trees(parts, sources)).sum())
         else:
-            fil_hops += words * sum(min(hops(x, s) for s in sources) for x in nodes)
+            near = distances(parts.nodes[keep], np.asarray(sources, np.int64)).min(axis=1)
+            fil_hops = int((words * near).sum())
 
-    ifm_hops = 0
-    for iranges, nodes in ifm.items():
-        for irng in iranges:
-            ifm_hops += ifmap_layout.nhops_to(irng, tuple(nodes), forwarding)
+    per_part = _fetch_hops(parts.ifmaps, parts.nodes, ifmap_layout)      # (N, m)
+    if forwarding:
+        full = _layout_cache(ifmap_layout)[2]
+        size = overlaps(parts.ifmaps, full[None])[..., 0]                  # (N, m)
+        group = parts.ifmap_group
+        trees = _group_trees(parts, "ifmap")
+        ifm_hops = sum(int((_group_min(per_part[:, j], group)
+                            + _first(size[:, j], group) * trees).sum())
+                       for j in range(per_part.shape[1]))
+    else:
+        ifm_hops = int(per_part.sum())
 
     ofm_hops = 0
     local = ofmap_layout.parts == (scheme,) and ofmap_layout.regions == (region,)
     if not local:
-        for orng, nodes in ofm.items():
-            size = range_size(orng)
-            if forwarding:
-                read = min(ofmap_layout.nhops_to(orng, (x,)) for x in nodes)
-                tree = ofmap_layout.nhops_to(orng, tuple(nodes), forwarding=True)
-                ofm_hops += -(-(read + tree) // 2)
-            else:
-                mid = nodes[len(nodes) // 2]
-                for j, x in enumerate(nodes):
-                    if j == len(nodes) // 2:
-                        ofm_hops += ofmap_layout.nhops_to(orng, (x,))
-                    else:
-                        ofm_hops += -(-(size * hops(x, mid)) // 2)
+        per_part = _fetch_hops(parts.ofmaps, parts.nodes, ofmap_layout)  # (N,)
+        group = parts.ofmap_group
+        if forwarding:
+            full = _layout_cache(ofmap_layout)[2]
+            size = overlaps(parts.ofmaps, full[None])[:, 0]
+            read = _group_min(per_part, group)
+            tree = read + _first(size, group) * _group_trees(parts, "ofmap")
+            ofm_hops = int((-(-(read + tree) // 2)).sum())
+        else:
+            # Replicas send partial sums to the middle one, which writes the piece out.
+            mid = _middle(group)
+            to_mid = mid[group]
+            far = np.abs(parts.nodes - parts.nodes[to_mid]).sum(axis=1)
+            send = -(-(_sizes(parts.ofmaps) * far) // 2)
+            ofm_hops = int(per_part[mid].sum() + send.sum())
     return fil_hops, ifm_hops, ofm_hops
 
 
@@ -82,16 +271,12 @@ def ifmap_hops_floor(layer: Layer, batch: int, region: NodeRegion, scheme: Parti
     """A lower bound on the ifmap unit hops for *any* layout in DRAM of the stored ifmaps
     ``stored`` (their full range): every word travels at least from the memory channel
     nearest to the node that needs it."""
-    groups = part_groups(layer, batch, region, scheme, eltwise_all)[1]
-    mems = tuple(dict.fromkeys(memory_nodes))
-    total = 0
-    for iranges, nodes in groups.items():
-        size = sum(overlap(stored, r) for r in iranges)
-        near = [min(hops(x, m) for m in mems) for x in nodes]
-        if forwarding:
-            first = min(range(len(nodes)), key=near.__getitem__)
-            rest = [x for x in nodes if x != nodes[first]]
-            total += size * (near[first] + spanning_tree([nodes[first]], rest))
-        else:
-            total += size * sum(near)
-    return total
+    parts = scheme_parts(layer, batch, region, scheme, eltwise_all)
+    mems = np.asarray(tuple(dict.fromkeys(memory_nodes)), dtype=np.int64)
+    size = overlaps(parts.ifmaps, np.asarray(stored, np.int64)[None])[..., 0].sum(axis=1)
+    near = distances(parts.nodes, mems).min(axis=1)
+    if not forwarding:
+        return int((size * near).sum())
+    group = parts.ifmap_group
+    trees = _group_trees(parts, "ifmap")
+    return int((_first(size, group) * (_group_min(near, group) + trees)).sum())

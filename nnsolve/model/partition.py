@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 
+import numpy as np
+
 from ..hardware.regions import Coord, NodeRegion
 from .layer import Layer
 from .schedule import PARTITION_KINDS, Partition
@@ -121,12 +123,28 @@ class PartitionScheme:
             w = w * self.pdims[k][1] + pidx[k][1]
         return h, w
 
+    def index_array(self) -> np.ndarray:
+        """``indices`` as an array (K, kind, axis) (read-only)."""
+        return _index_array(self.pdims)
+
+    def relative_many(self) -> np.ndarray:
+        """``relative`` of every part, in ``indices`` order: (K, 2)."""
+        idx = self.index_array()
+        rel = np.zeros((len(idx), 2), dtype=np.int64)
+        for k in self.order:
+            rel = rel * np.asarray(self.pdims[k]) + idx[:, k, :]
+        return rel
+
     def coordinate(self, region: NodeRegion, pidx) -> Coord:
         return region.rel2abs(self.relative(pidx))
 
     def coordinates(self, region: NodeRegion) -> tuple[Coord, ...]:
         """The node of every part, in ``indices`` order."""
         return _coordinates(self, region)
+
+    def coordinate_array(self, region: NodeRegion) -> np.ndarray:
+        """``coordinates`` as an array (K, 2) (read-only)."""
+        return _coordinate_array(self, region)
 
     def fmap_range(self, frng: FmapRange, pidx) -> FmapRange:
         """The piece of ``frng`` that part ``pidx`` owns (INPP parts share pieces)."""
@@ -164,22 +182,38 @@ class PartitionScheme:
     def neighbour_dist(self, region: NodeRegion, kind: int) -> tuple[float, float]:
         """Average hops between parts adjacent along ``kind``'s rows and cols (inf if none)."""
         dist: list[list[int]] = [[], []]
-        for pidx in self.indices:
-            here = self.coordinate(region, pidx)
+        where = dict(zip(self.indices, self.coordinates(region), strict=True))
+        for pidx, here in where.items():
             for a in (0, 1):
                 if pidx[kind][a] > 0:
                     step = list(pidx)
                     prev = list(pidx[kind])
                     prev[a] -= 1
                     step[kind] = tuple(prev)
-                    there = self.coordinate(region, step)
+                    there = where[tuple(step)]
                     dist[a].append(abs(here[0] - there[0]) + abs(here[1] - there[1]))
         return tuple(sum(d) / len(d) if d else math.inf for d in dist)  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=4096)
+def _index_array(pdims) -> np.ndarray:
+    # itertools.product order: kinds 0..3 slowest to fastest, each (row, col) row-major.
+    shape = [f for pair in pdims for f in pair]
+    idx = np.indices(shape).reshape(8, -1).T.reshape(-1, 4, 2).astype(np.int64)
+    idx.flags.writeable = False
+    return idx
+
+
+@lru_cache(maxsize=4096)
 def _coordinates(scheme: PartitionScheme, region: NodeRegion) -> tuple[Coord, ...]:
-    return tuple(region.rel2abs(scheme.relative(p)) for p in scheme.indices)
+    return tuple(map(tuple, scheme.coordinate_array(region).tolist()))
+
+
+@lru_cache(maxsize=4096)
+def _coordinate_array(scheme: PartitionScheme, region: NodeRegion) -> np.ndarray:
+    nodes = region.rel2abs_many(scheme.relative_many())
+    nodes.flags.writeable = False
+    return nodes
 
 
 # -- the per-node layer and data ranges ---------------------------------------------------

@@ -1,15 +1,25 @@
 """The evaluator on known numbers and on the rules it must keep."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nnsolve.hardware.spec import Costs, Hardware
 from nnsolve.model.dims import Data, Level
-from nnsolve.model.evaluate import BlockingEnv, LayerProblem, evaluate_blocking, evaluate_layer
+from nnsolve.model.evaluate import (
+    BlockingEnv,
+    LayerProblem,
+    blocking_floor,
+    evaluate_blocking,
+    evaluate_layer,
+)
 from nnsolve.model.layer import Layer
 from nnsolve.model.schedule import Blocking, LayerSchedule
+from tests.strategies import layer_problems, layer_sites
 
 ISCA16 = Hardware((1, 1), (16, 16), regf_words=256, gbuf_words=65536)
 UNIT_COSTS = Costs(1, 200, 6, 2, 1, 0, 0)
@@ -134,3 +144,64 @@ def test_evaluate_layer_rejects_schedules_that_do_not_fit_the_layer():
         evaluate_layer(problem, LayerSchedule(3, _conv1_a_schedule().blocking))
     with pytest.raises(ValueError, match="do not cover the loop counts"):
         evaluate_layer(problem, LayerSchedule(0, Blocking(((1, 3, 64), (1, 16, 1), (1, 1, 1)))))
+
+
+# -- the closed-form floor ----------------------------------------------------------------
+
+def _space_minima(problem):
+    """(least energy, least time, least F0) over every valid scheme of every candidate."""
+    from nnsolve.heuristics.exhaustive import scored_chunks
+    from nnsolve.model.pins import Pins
+
+    energy = time = math.inf
+    fetch0 = None
+    for chunk in scored_chunks(problem, Pins(), canonical=False):
+        ok = chunk.ok
+        if len(ok):
+            energy = min(energy, float(chunk.stats.energy[ok].min()))
+            time = min(time, float(chunk.stats.time[ok].min()))
+            least = chunk.stats.fetch[ok, 0, :].min(axis=0)
+            fetch0 = least if fetch0 is None else np.minimum(fetch0, least)
+    return energy, time, fetch0
+
+
+def _check_floor(problem):
+    floor = blocking_floor(problem)
+    energy, time, fetch0 = _space_minima(problem)
+    assert floor is not None
+    assert floor.energy <= energy
+    assert floor.time <= time
+    if fetch0 is not None:
+        assert all(f <= g for f, g in zip(floor.fetch0, fetch0, strict=True))
+    return floor, energy
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layer_problems(), st.booleans(), st.booleans(), st.booleans(), st.booleans())
+def test_blocking_floor_is_below_every_schedule(problem, src_dram, local, pinned, forward):
+    """The closed-form floor bounds every schedule of the raw space: on-chip sources and
+    destinations, filters pinned on chip and forwarded DRAM traffic included."""
+    env = replace(problem.env, src_is_dram=src_dram, src_is_local=not src_dram and local,
+                  dst_is_dram=src_dram or not local, dst_is_local=False,
+                  no_time_mux=pinned, accfwd=(2, 1, 3) if forward else (1, 1, 1),
+                  unit_nhops=(5.0, 0.0, 7.0) if forward else (0.0, 0.0, 0.0))
+    _check_floor(replace(problem, env=env))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layer_sites())
+def test_blocking_floor_bounds_every_partition_scheme(site):
+    """On node arrays: per-node problems with NoC hops, forwarding and occupancy."""
+    for scheme in site.schemes[:4]:
+        problem = site.problem(scheme)
+        if problem.mapping.candidates:
+            _check_floor(problem)
+
+
+def test_blocking_floor_is_attained_when_everything_fits():
+    """With buffers large enough to fetch everything once, the floor is the optimum."""
+    hw = Hardware((1, 1), (8, 8), regf_words=4096, gbuf_words=10 ** 7)
+    problem = LayerProblem.single_node(Layer.conv(8, 8, 6, 3), 2, hw, UNIT_COSTS,
+                                       (True, True, True))
+    floor, energy = _check_floor(problem)
+    assert floor.energy == pytest.approx(energy, rel=1e-8)
