@@ -174,8 +174,8 @@ class _Floors:
         noc = c.problem.env.costs.noc_hop
         e_free, t_free = self.free[c.order]
         if e0 is not None:
-            e_free = max(e_free, e0 + noc * float(np.dot(c.floor_hops, fetch0)))
-            e_own = e0 + noc * float(np.dot(c.problem.env.unit_nhops, fetch0))
+            e_free = max(e_free, _below(e0 + noc * float(np.dot(c.floor_hops, fetch0))))
+            e_own = _below(e0 + noc * float(np.dot(c.problem.env.unit_nhops, fetch0)))
         if t0 is not None:
             t_free = max(t_free, t0)
         self.free[c.order] = (e_free, t_free)
@@ -195,6 +195,11 @@ class _Floors:
         return _bounds(list(self.free.values()), goal_name)
 
 
+def _below(value: float) -> float:
+    """A sum of lower bounds, lowered past the rounding of another summation order."""
+    return value * (1 - FLOOR_SLACK)
+
+
 def _closed_form_floors(groups: dict[LayerProblem, list[Candidate]], goal: str
                         ) -> tuple[_Floors, dict[LayerProblem, tuple]]:
     """Floors of every candidate from its group's closed-form blocking floor (NoC at the
@@ -208,8 +213,9 @@ def _closed_form_floors(groups: dict[LayerProblem, list[Candidate]], goal: str
         fetch0[key] = floor.fetch0
         for c in members:
             noc = c.problem.env.costs.noc_hop
-            own = floor.energy + noc * float(np.dot(c.problem.env.unit_nhops, floor.fetch0))
-            free = floor.energy + noc * float(np.dot(c.floor_hops, floor.fetch0))
+            own = _below(floor.energy + noc * float(np.dot(c.problem.env.unit_nhops,
+                                                            floor.fetch0)))
+            free = _below(floor.energy + noc * float(np.dot(c.floor_hops, floor.fetch0)))
             floors.goal[c.order] = goal_value(own, floor.time, goal)
             floors.free[c.order] = (free, floor.time)
     return floors, fetch0

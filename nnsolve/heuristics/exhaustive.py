@@ -98,50 +98,44 @@ def _build_space(loopcnt: tuple[int, int, int], is_conv: bool, canonical: bool
         pos = np.tile(np.asarray([[0, 1, 2], [0, 1, 2]], dtype=np.int64), (n, 1, 1))
         return SchemeSpace(factors, pos, base * 36)
 
-    nontrivial = factors > 1                           # (N, level, loop)
-    parts_f, parts_p, parts_r = [], [], []
-    # lam: the innermost non-trivial loop of levels 0 and 1 (3 = none, only if all trivial).
-    for lam0, lam1 in itertools.product(range(4), range(4)):
-        keep = _lambda_ok(nontrivial[:, 0], lam0) & _lambda_ok(nontrivial[:, 1], lam1)
-        # Dominated: the innermost loop of the nearest outer level with one is non-trivial
-        # here without being innermost (level 1), or non-trivial at all (level 2).
-        prev = np.full(n, lam0)
-        if lam0 != 3:
-            keep &= ~(nontrivial[:, 1, lam0] & (lam1 != lam0))
-        if lam1 != 3:
-            prev = np.full(n, lam1)
-        has_prev = prev != 3
-        prev_c = np.where(has_prev, prev, 0)
-        keep &= ~(has_prev & nontrivial[np.arange(n), 2, prev_c])
-        if not keep.any():
-            continue
-        rows = np.flatnonzero(keep)
-        pos = np.stack([_canonical_positions(nontrivial[rows, 0], lam0),
-                        _canonical_positions(nontrivial[rows, 1], lam1)], axis=1)
-        o0 = _PERM_INDEX[pos[:, 0, 0] * 9 + pos[:, 0, 1] * 3 + pos[:, 0, 2]]
-        o1 = _PERM_INDEX[pos[:, 1, 0] * 9 + pos[:, 1, 1] * 3 + pos[:, 1, 2]]
-        parts_f.append(factors[rows])
-        parts_p.append(pos)
-        parts_r.append(base[rows] * 36 + o0 * 6 + o1)
-    factors = np.concatenate(parts_f)
-    positions = np.concatenate(parts_p)
-    rank = np.concatenate(parts_r)
+    nt = factors > 1                                   # (N, level, loop)
+    none = np.zeros((n, 1), dtype=bool)
+    # lam0, lam1: the innermost non-trivial loop of levels 0 and 1 (3 = none: all trivial).
+    ok0 = np.concatenate([nt[:, 0], ~nt[:, 0].any(axis=1, keepdims=True)], axis=1)
+    ok1 = np.concatenate([nt[:, 1], ~nt[:, 1].any(axis=1, keepdims=True)], axis=1)
+    keep = ok0[:, :, None] & ok1[:, None, :]           # (N, lam0, lam1)
+    # Dominated: the innermost loop of the nearest outer level with one is non-trivial
+    # here without being innermost (level 1), or non-trivial at all (level 2).
+    lam = np.arange(4)
+    level1 = np.concatenate([nt[:, 1], none], axis=1)
+    keep &= ~(level1[:, :, None] & (lam[:, None] != lam[None, :]))
+    prev = np.where(lam[None, :] != 3, lam[None, :], lam[:, None])   # (lam0, lam1)
+    keep &= ~np.concatenate([nt[:, 2], none], axis=1)[:, prev]
+    rows, lam0, lam1 = np.nonzero(keep)
+    weights = np.asarray([1, 2, 4])
+    pos0 = _CANONICAL[lam0, nt[rows, 0] @ weights]
+    pos1 = _CANONICAL[lam1, nt[rows, 1] @ weights]
+    o0 = _PERM_INDEX[pos0[:, 0] * 9 + pos0[:, 1] * 3 + pos0[:, 2]]
+    o1 = _PERM_INDEX[pos1[:, 0] * 9 + pos1[:, 1] * 3 + pos1[:, 2]]
+    rank = base[rows] * 36 + o0 * 6 + o1
     order = np.argsort(rank, kind="stable")
-    return SchemeSpace(factors[order], positions[order], rank[order])
+    return SchemeSpace(factors[rows[order]], np.stack([pos0, pos1], axis=1)[order],
+                       rank[order])
 
 
-def _lambda_ok(nontrivial: np.ndarray, lam: int) -> np.ndarray:
-    """Rows where ``lam`` can be the innermost non-trivial loop (3: every loop trivial)."""
-    if lam == 3:
-        return ~nontrivial.any(axis=1)
-    return nontrivial[:, lam]
+def _canonical_table() -> np.ndarray:
+    """Positions (0 = innermost) of the canonical order of one level, by its innermost
+    non-trivial loop lam (3: none) and which loops are non-trivial (bit i: loop i): lam first,
+    then the other non-trivial loops, then the trivial ones, each group in loop order."""
+    table = np.zeros((4, 8, 3), dtype=np.int64)
+    for lam, pattern in itertools.product(range(4), range(8)):
+        key = sorted(range(3), key=lambda lp: (lp != lam, not (pattern >> lp) & 1, lp))
+        for position, lp in enumerate(key):
+            table[lam, pattern, lp] = position
+    return table
 
 
-def _canonical_positions(nontrivial: np.ndarray, lam: int) -> np.ndarray:
-    """Positions (0 = innermost) of the canonical order: lam, other non-trivial, trivial."""
-    loops = np.arange(3)
-    key = (loops != lam) * 100 + (~nontrivial) * 10 + loops
-    return np.argsort(np.argsort(key, axis=1, kind="stable"), axis=1, kind="stable")
+_CANONICAL = _canonical_table()
 
 
 @dataclass(frozen=True)

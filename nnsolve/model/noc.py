@@ -188,6 +188,7 @@ def _middle(group: np.ndarray) -> np.ndarray:
     return order[starts + counts // 2]
 
 
+@lru_cache(maxsize=1024)
 def _layout_arrays(layout: DataLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(piece ranges (P, 4, 2), piece nodes (P, 2), full range (4, 2)) of a layout."""
     pieces, nodes = [], []
@@ -200,13 +201,11 @@ def _layout_arrays(layout: DataLayout) -> tuple[np.ndarray, np.ndarray, np.ndarr
             np.asarray(layout.full, dtype=np.int64))
 
 
-_layout_cache = lru_cache(maxsize=1024)(_layout_arrays)
-
 
 def _fetch_hops(ranges: np.ndarray, dests: np.ndarray, layout: DataLayout) -> np.ndarray:
     """Word-hops to bring each range (..., 4, 2) from ``layout``'s pieces to its own
     destination node (``dests`` matching the leading axis)."""
-    pieces, nodes, _ = _layout_cache(layout)
+    pieces, nodes, _ = _layout_arrays(layout)
     ov = overlaps(ranges, pieces)                       # (N, ..., P)
     dist = distances(dests, nodes)                      # (N, P)
     dist = dist.reshape(dist.shape[:1] + (1,) * (ov.ndim - 2) + dist.shape[1:])
@@ -234,7 +233,7 @@ def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionSc
 
     per_part = _fetch_hops(parts.ifmaps, parts.nodes, ifmap_layout)      # (N, m)
     if forwarding:
-        full = _layout_cache(ifmap_layout)[2]
+        full = _layout_arrays(ifmap_layout)[2]
         size = overlaps(parts.ifmaps, full[None])[..., 0]                  # (N, m)
         group = parts.ifmap_group
         trees = _group_trees(parts, "ifmap")
@@ -250,7 +249,7 @@ def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionSc
         per_part = _fetch_hops(parts.ofmaps, parts.nodes, ofmap_layout)  # (N,)
         group = parts.ofmap_group
         if forwarding:
-            full = _layout_cache(ofmap_layout)[2]
+            full = _layout_arrays(ofmap_layout)[2]
             size = overlaps(parts.ofmaps, full[None])[:, 0]
             read = _group_min(per_part, group)
             tree = read + _first(size, group) * _group_trees(parts, "ofmap")
