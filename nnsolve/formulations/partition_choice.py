@@ -8,7 +8,9 @@ blocking problem except for the NoC cost, which is linear in the top-level fetch
 
 So each such *group* is solved once without NoC cost, which bounds every scheme of the group
 (F0 >= 1), and the schemes are then solved exactly in order of their bounds until no bound
-can beat the best (an exact decomposition; network spec §7.3):
+can beat the best (an exact decomposition; network spec §7.3). A closed-form floor of each
+group (``evaluate.blocking_floor``) orders the schemes first, so groups whose floor cannot
+beat the best are never solved, and schemes with identical problems are solved once:
 
 * ``exhaustive``: the group's whole blocking space is scored once with numpy, and each
   scheme's NoC term is one matrix product over it (with buffer sharing, whose hops depend on
