@@ -237,3 +237,30 @@ def unit_nhops(*args):
     """nn_dataflow's unit hops, computed afresh."""
     clear_hop_caches()
     return nd_partition.unit_nhops_to_proc_region(*args)
+
+
+def nd_network(ours):
+    """nn_dataflow's Network of an nnsolve Network (same names, order and connections)."""
+    from nnsolve.model.network import INPUT
+
+    net = nd.Network(ours.name)
+    net.set_input_layer(nd.InputLayer(ours.input.channels, (ours.input.h, ours.input.w)))
+    for name, fm in ours.external.items():
+        net.add_ext(name, nd.InputLayer(fm.channels, (fm.h, fm.w)))
+    for name, ours_layer in ours.layers.items():
+        prevs = tuple(net.INPUT_LAYER_KEY if p == INPUT else p for p in ours.prevs[name])
+        net.add(name, layer(ours_layer), prevs=prevs)
+    return net
+
+
+def interlayer(net):
+    """nn_dataflow's InterLayerPipeline of a network (the resource does not matter for the
+    scheduling DAG and the vertex segments)."""
+    from nnsolve.hardware.spec import Hardware
+
+    hw = Hardware((1, 1), (4, 4), 64, 1024)
+    return nd.InterLayerPipeline(net, 1, single_node_resource(hw))
+
+
+def vertex_segments(ilp) -> list[tuple[int, ...]]:
+    return list(ilp._gen_vseg())

@@ -1,0 +1,88 @@
+"""The scheduling DAG and the candidate vertex segments equal nn_dataflow 2.1's.
+
+On every zoo network and on random small DAGs (branches, merges, pooling and element-wise
+chains, external inputs): the vertices in scheduling order, each vertex's predecessor and
+successor vertices, and the vertex segments in generation order.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nnsolve.model.layer import Layer
+from nnsolve.model.network import INPUT, Fmap, Network, load_zoo, zoo_names
+from nnsolve.model.sched_dag import INPUT_VERTEX, sched_dag, vertex_segments
+from tests import oracle
+
+#: Vertices and vertex segments of the zoo (network spec §6).
+ZOO_COUNTS = {"alex_net": (13, 50), "vgg_net": (16, 136), "zfnet": (8, 36),
+              "googlenet": (58, 202), "resnet50": (54, 227), "resnet152": (156, 635),
+              "mlp_s": (3, 6), "mlp_m": (4, 10), "mlp_l": (4, 10), "lstm_gnmt": (16, 40),
+              "lstm_phoneme": (6, 16), "lstm_showtell": (4, 10)}
+
+
+def compare(net: Network) -> tuple[int, int]:
+    ours = sched_dag(net)
+    theirs = oracle.interlayer(oracle.nd_network(net))
+    assert list(ours.vertices) == [tuple(v) for v in theirs.dag_vertex_list]
+    assert list(ours.layer_order) == theirs.ordered_layer_list()
+    for v in range(len(ours.vertices)):
+        assert set(ours.prevs[v]) == theirs.dag_prev_dict[v]
+        assert set(ours.nexts[v]) == theirs.dag_next_dict[v]
+    segs = vertex_segments(ours)
+    assert segs == oracle.vertex_segments(theirs)
+    oracle.record("scheduling DAG vertices", len(ours.vertices))
+    oracle.record("vertex segments", len(segs))
+    return len(ours.vertices), len(segs)
+
+
+@pytest.mark.parametrize("name", zoo_names())
+def test_zoo_networks(name):
+    counts = compare(load_zoo(name))
+    if name in ZOO_COUNTS:
+        assert counts == ZOO_COUNTS[name]
+
+
+@st.composite
+def small_dags(draw):
+    """Random DAGs of 4-channel 8x8 fmaps: CONV/FC layers reading one to three earlier
+    outputs, pooling layers reading one, element-wise layers merging two or three."""
+    net = Network("random", Fmap(4, 8, 8))
+    if draw(st.booleans()):
+        net.external["ext"] = Fmap(4, 8, 8)
+    outputs = [INPUT, *net.external]
+    for i in range(draw(st.integers(1, 10))):
+        kind = draw(st.sampled_from(["conv", "conv", "pool", "pool", "eltwise", "eltwise"]))
+        name = f"l{i}"
+        if kind == "conv":
+            prevs = draw(st.lists(st.sampled_from(outputs), min_size=1, max_size=3,
+                                  unique=True))
+            net.add(name, Layer.conv(4 * len(prevs), 4, 8, 3), tuple(prevs))
+        elif kind == "pool":
+            net.add(name, Layer.pool(4, 8, 3, 1), (draw(st.sampled_from(outputs)),))
+        else:
+            if len(outputs) < 2:
+                continue
+            prevs = draw(st.lists(st.sampled_from(outputs), min_size=2, max_size=3,
+                                  unique=True))
+            net.add(name, Layer.eltwise(4, 8, len(prevs)), tuple(prevs))
+        outputs.append(name)
+    if not net.layers:
+        net.add("only", Layer.conv(4, 4, 8, 3), (INPUT,))
+    return net
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_dags())
+def test_random_dags(net):
+    compare(net)
+
+
+def test_input_vertex_and_lookup():
+    net = load_zoo("lstm_phoneme")
+    dag = sched_dag(net)
+    firsts = [v for v in range(len(dag.vertices)) if INPUT_VERTEX in dag.prevs[v]]
+    assert firsts and all(dag.vertex_of(name) >= 0 for name in net.layers)
+    assert dag.vertex_of(INPUT) == INPUT_VERTEX
