@@ -264,3 +264,24 @@ def interlayer(net):
 
 def vertex_segments(ilp) -> list[tuple[int, ...]]:
     return list(ilp._gen_vseg())
+
+
+def pipeline_segment(seg, net, region_dims=(16, 16), with_opt=True):
+    """An nn_dataflow PipelineSegment with only its dependency and node-allocation steps
+    run (its constructor would go on to the sympy constraints): (segment, deps valid)."""
+    from nn_dataflow.core.pipeline_segment import PipelineSegment
+
+    ps = object.__new__(PipelineSegment)
+    ps.seg = seg
+    ps.network = net
+    ps.batch_size = 1
+    proc = nd.NodeRegion(dim=nd.PhyDim2(*region_dims), origin=ORIGIN,
+                         type=nd.NodeRegion.PROC)
+    dram = nd.NodeRegion(dim=nd.PhyDim2(1, 1), origin=ORIGIN, type=nd.NodeRegion.DRAM)
+    ps.resource = nd.Resource(proc_region=proc, dram_region=dram, src_data_region=dram,
+                              dst_data_region=dram, dim_array=nd.PhyDim2(4, 4),
+                              size_gbuf=1024, size_regf=64, array_bus_width=float("inf"),
+                              dram_bandwidth=float("inf"), no_time_mux=False)
+    ps.max_util_drop = 0.05
+    ps.with_opt = with_opt
+    return ps, ps._init_deps()
