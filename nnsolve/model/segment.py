@@ -148,3 +148,53 @@ def candidate_segments(network: Network, dag: SchedDag, spatial: bool, temporal:
             forms.append((tuple(name for v in vseg for name in dag.vertices[v]),))
         out += [form for i, form in enumerate(forms) if form not in forms[:i]]
     return out
+
+
+@dataclass(frozen=True)
+class LayerPlace:
+    """Where one layer of a segment runs (``region``), reads (``src``) and writes (``dst``),
+    and whether its weights stay on chip for the whole run (``no_time_mux``)."""
+
+    region: NodeRegion
+    src: NodeRegion
+    dst: NodeRegion
+    no_time_mux: bool
+
+    @property
+    def src_is_dram(self) -> bool:
+        return self.src.kind == "dram"
+
+    @property
+    def dst_is_dram(self) -> bool:
+        return self.dst.kind == "dram"
+
+
+def layer_places(network: Network, seg: Segment, flow: SegmentFlow,
+                 subregions: list[NodeRegion], memory: NodeRegion
+                 ) -> tuple[tuple[LayerPlace, ...], ...]:
+    """Each layer's place in a segment (network spec §3.6): memory sources read from
+    ``memory`` (or from the sub-region of the entry that fetches shared input for them),
+    neighbour sources from the producer's sub-region, local sources from its own; ofmaps go
+    to memory when anything outside the segment reads them, else stay in its sub-region.
+    Weights stay on chip when the segment holds the whole network with at most one CONV/FC
+    layer per entry."""
+    no_time_mux = len(network.layers) == sum(len(entry) for entry in seg) and all(
+        sum(network.layers[name].is_conv for name in entry) <= 1 for entry in seg)
+    fetcher = {index: readers[0] for readers in flow.ifmap_forwarding.values()
+               for index in readers[1:]}
+    out = []
+    for sp, entry in enumerate(seg):
+        row = []
+        for tm, _ in enumerate(entry):
+            src_flow, dst_flow = flow.src[sp][tm], flow.dst[sp][tm]
+            own = subregions[sp]
+            if src_flow == (MEMORY,):
+                src = subregions[fetcher[(sp, tm)][0]] if (sp, tm) in fetcher else memory
+            elif src_flow:
+                src = subregions[src_flow[0][0]]
+            else:
+                src = own
+            dst = memory if MEMORY in dst_flow else own
+            row.append(LayerPlace(own, src, dst, no_time_mux))
+        out.append(tuple(row))
+    return tuple(out)

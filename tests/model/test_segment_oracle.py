@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from nnsolve.hardware.regions import processing_region
+from nnsolve.hardware.regions import DRAM, NodeRegion, processing_region
 from nnsolve.model.network import INPUT, load_zoo
 from nnsolve.model.sched_dag import sched_dag
 from nnsolve.model.segment import (
@@ -19,6 +19,7 @@ from nnsolve.model.segment import (
     SegmentFlow,
     allocate_nodes,
     candidate_segments,
+    layer_places,
     segment_flow,
     segment_regions,
 )
@@ -26,6 +27,8 @@ from tests import oracle
 from tests.model.test_sched_dag_oracle import small_dags
 
 REGIONS = [(16, 16), (8, 8), (4, 8), (6, 4)]
+#: The DRAM region of tests.oracle.pipeline_segment's resource.
+MEMORY_REGION = NodeRegion((1, 1), (0, 0), DRAM)
 
 
 def _theirs_index(idx):
@@ -72,6 +75,16 @@ def compare(net, with_opt=True, dims_list=REGIONS):
             if ours is not None:
                 assert [r.dims for r in ours] == [tuple(s.dim) for s in theirs]
                 assert [r.origin for r in ours] == [tuple(s.origin) for s in theirs]
+                assert ps._alloc_resource()
+                places = layer_places(net, seg, flow, ours, MEMORY_REGION)
+                for sp, entry in enumerate(seg):
+                    for tm, _ in enumerate(entry):
+                        mine, res = places[sp][tm], ps.alloc[sp][tm]
+                        assert oracle.nd_region(mine.region) == res.proc_region
+                        assert oracle.nd_region(mine.src) == res.src_data_region
+                        assert oracle.nd_region(mine.dst) == res.dst_data_region
+                        assert mine.no_time_mux == res.no_time_mux
+                        oracle.record("segment layer resources", 1)
             oracle.record("segment node allocations", 1)
     return accepted
 
