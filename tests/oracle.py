@@ -266,6 +266,20 @@ def vertex_segments(ilp) -> list[tuple[int, ...]]:
     return list(ilp._gen_vseg())
 
 
+def full_segment(seg, net, batch, region_dims, gbuf_words, with_opt=True):
+    """An nn_dataflow PipelineSegment built in full (constraints included)."""
+    from nn_dataflow.core.pipeline_segment import PipelineSegment
+
+    proc = nd.NodeRegion(dim=nd.PhyDim2(*region_dims), origin=ORIGIN,
+                         type=nd.NodeRegion.PROC)
+    dram = nd.NodeRegion(dim=nd.PhyDim2(1, 1), origin=ORIGIN, type=nd.NodeRegion.DRAM)
+    res = nd.Resource(proc_region=proc, dram_region=dram, src_data_region=dram,
+                      dst_data_region=dram, dim_array=nd.PhyDim2(4, 4), size_gbuf=gbuf_words,
+                      size_regf=64, array_bus_width=float("inf"),
+                      dram_bandwidth=float("inf"), no_time_mux=False)
+    return PipelineSegment(seg, net, batch, res, max_util_drop=0.05, with_opt=with_opt)
+
+
 def pipeline_segment(seg, net, region_dims=(16, 16), with_opt=True):
     """An nn_dataflow PipelineSegment with only its dependency and node-allocation steps
     run (its constructor would go on to the sympy constraints): (segment, deps valid)."""
