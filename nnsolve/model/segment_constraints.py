@@ -86,7 +86,7 @@ def _c(value) -> tuple:
 
 
 def _eq(pair: tuple, target: bool) -> tuple:
-    return tuple(v is target or (isinstance(v, bool) and v == target) for v in pair)
+    return tuple(v is target for v in pair)
 
 
 def _pick(then: tuple, cond: tuple, other: tuple) -> tuple:
