@@ -266,18 +266,23 @@ def vertex_segments(ilp) -> list[tuple[int, ...]]:
     return list(ilp._gen_vseg())
 
 
+def _segment_resource(region_dims, gbuf_words=1024):
+    """The chip a segment is placed on: a processing region and one DRAM node."""
+    proc = nd.NodeRegion(dim=nd.PhyDim2(*region_dims), origin=ORIGIN,
+                         type=nd.NodeRegion.PROC)
+    dram = nd.NodeRegion(dim=nd.PhyDim2(1, 1), origin=ORIGIN, type=nd.NodeRegion.DRAM)
+    return nd.Resource(proc_region=proc, dram_region=dram, src_data_region=dram,
+                       dst_data_region=dram, dim_array=nd.PhyDim2(4, 4), size_gbuf=gbuf_words,
+                       size_regf=64, array_bus_width=float("inf"),
+                       dram_bandwidth=float("inf"), no_time_mux=False)
+
+
 def full_segment(seg, net, batch, region_dims, gbuf_words, with_opt=True):
     """An nn_dataflow PipelineSegment built in full (constraints included)."""
     from nn_dataflow.core.pipeline_segment import PipelineSegment
 
-    proc = nd.NodeRegion(dim=nd.PhyDim2(*region_dims), origin=ORIGIN,
-                         type=nd.NodeRegion.PROC)
-    dram = nd.NodeRegion(dim=nd.PhyDim2(1, 1), origin=ORIGIN, type=nd.NodeRegion.DRAM)
-    res = nd.Resource(proc_region=proc, dram_region=dram, src_data_region=dram,
-                      dst_data_region=dram, dim_array=nd.PhyDim2(4, 4), size_gbuf=gbuf_words,
-                      size_regf=64, array_bus_width=float("inf"),
-                      dram_bandwidth=float("inf"), no_time_mux=False)
-    return PipelineSegment(seg, net, batch, res, max_util_drop=0.05, with_opt=with_opt)
+    return PipelineSegment(seg, net, batch, _segment_resource(region_dims, gbuf_words),
+                           max_util_drop=0.05, with_opt=with_opt)
 
 
 def pipeline_segment(seg, net, region_dims=(16, 16), with_opt=True):
@@ -289,13 +294,7 @@ def pipeline_segment(seg, net, region_dims=(16, 16), with_opt=True):
     ps.seg = seg
     ps.network = net
     ps.batch_size = 1
-    proc = nd.NodeRegion(dim=nd.PhyDim2(*region_dims), origin=ORIGIN,
-                         type=nd.NodeRegion.PROC)
-    dram = nd.NodeRegion(dim=nd.PhyDim2(1, 1), origin=ORIGIN, type=nd.NodeRegion.DRAM)
-    ps.resource = nd.Resource(proc_region=proc, dram_region=dram, src_data_region=dram,
-                              dst_data_region=dram, dim_array=nd.PhyDim2(4, 4),
-                              size_gbuf=1024, size_regf=64, array_bus_width=float("inf"),
-                              dram_bandwidth=float("inf"), no_time_mux=False)
+    ps.resource = _segment_resource(region_dims)
     ps.max_util_drop = 0.05
     ps.with_opt = with_opt
     return ps, ps._init_deps()
