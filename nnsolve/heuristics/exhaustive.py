@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..formulations.blocking_costs import canonical_positions
 from ..model.evaluate import (
     BlockingStats,
     LayerProblem,
@@ -34,7 +35,7 @@ from ..model.evaluate import (
 )
 from ..model.goals import rank_order
 from ..model.mapping import NestedLoopDesc
-from ..model.pins import Pins
+from ..model.pins import NONE, Pins
 from ..model.schedule import Blocking, LayerSchedule
 
 _PERMS = list(itertools.permutations(range(3)))
@@ -124,14 +125,12 @@ def _build_space(loopcnt: tuple[int, int, int], is_conv: bool, canonical: bool
 
 
 def _canonical_table() -> np.ndarray:
-    """Positions (0 = innermost) of the canonical order of one level, by its innermost
-    non-trivial loop lam (3: none) and which loops are non-trivial (bit i: loop i): lam first,
-    then the other non-trivial loops, then the trivial ones, each group in loop order."""
+    """``canonical_positions`` of one level for every innermost loop lam (3: none) and set of
+    non-trivial loops (bit i: loop i), as a lookup table [lam, pattern, loop]."""
     table = np.zeros((4, 8, 3), dtype=np.int64)
     for lam, pattern in itertools.product(range(4), range(8)):
-        key = sorted(range(3), key=lambda lp: (lp != lam, not (pattern >> lp) & 1, lp))
-        for position, lp in enumerate(key):
-            table[lam, pattern, lp] = position
+        nontrivial = [bool((pattern >> lp) & 1) for lp in range(3)]
+        table[lam, pattern] = canonical_positions(nontrivial, NONE if lam == 3 else lam)
     return table
 
 
