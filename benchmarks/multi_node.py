@@ -75,7 +75,11 @@ def nnd_args(sc) -> dict:
                        "idle": c.idle},
                 bypass=tuple(s.bypass_mask), hybrid=s.partition == "hybrid",
                 batch_partition=s.batch_partition, ifmap_partition=s.ifmap_partition,
-                access_forwarding=s.access_forwarding, gbuf_sharing=s.gbuf_sharing)
+                access_forwarding=s.access_forwarding, gbuf_sharing=s.gbuf_sharing,
+                interlayer=s.interlayer, save_writeback=s.save_writeback,
+                time_overhead=s.pipeline_time_overhead, max_degree=s.pipeline_max_degree,
+                interlayer_opt=s.interlayer_opt, goal={"energy": "e", "delay": "d",
+                                                       "edp": "ed"}[s.goal])
 
 
 def run_case(label, config, overrides, methods, nnd_runs, limit) -> dict:

@@ -2,8 +2,8 @@
 
 The problem is set up the way nn_dataflow's own command-line tool
 (`nn_dataflow/tools/nn_dataflow_search.py`) sets it up: the same node regions for 2D and 3D
-memory, unlimited array bus and DRAM bandwidth, time multiplexing allowed, no inter-layer
-pipelining, the best schedule only. The search runs in a forked child that leads its own
+memory, unlimited array bus and DRAM bandwidth, time multiplexing allowed, the best schedule
+only; inter-layer pipelining and save-writeback only when asked for. The search runs in a forked child that leads its own
 process group, so at the limit the child and every pool worker it forked are killed together.
 
     python benchmarks/nnd_runner.py alex_net --nodes 4 4 --array 14 14 --regf 512 \\
@@ -82,7 +82,11 @@ def _problem(spec: dict):
                         partition_hybrid=spec["hybrid"],
                         partition_batch=spec["batch_partition"],
                         partition_ifmaps=spec["ifmap_partition"],
-                        partition_interlayer=False,
+                        partition_interlayer=spec["interlayer"],
+                        hw_gbuf_save_writeback=spec["save_writeback"],
+                        layer_pipeline_time_ovhd=spec["time_overhead"],
+                        layer_pipeline_max_degree=spec["max_degree"],
+                        layer_pipeline_opt=spec["interlayer_opt"],
                         opt_goal=spec["goal"].lower(),
                         ntops=1,
                         nprocesses=spec["nprocesses"])
@@ -103,6 +107,8 @@ def _layers(top) -> dict:
             "part": {"order": [int(p) for p in part.order],
                      "pdims": [[int(d.h), int(d.w)] for d in part.pdims]},
             "nhops": float(result.total_noc_hops),
+            "sched_seq": [int(v) for v in result.sched_seq],
+            "factors": [[int(v) for v in result.scheme[k]] for k in ("ti", "to", "tb")],
         }
     return out
 
@@ -119,7 +125,8 @@ def _child(spec: dict, conn) -> None:
         if tops:
             top = tops[0]
             message.update(energy=float(top.total_cost), time=float(top.total_time),
-                           layers=_layers(top))
+                           layers=_layers(top),
+                           segments=[float(t.time) for t in top.segment_timing_list])
     except BaseException:  # whatever it is, the parent gets the traceback
         message = {"error": traceback.format_exc()}
     conn.send(message)
@@ -138,7 +145,9 @@ def run_nn_dataflow(net: str, batch: int, nodes: tuple[int, int], pe_array: tupl
                     ifmap_partition: bool = False, access_forwarding: bool = False,
                     gbuf_sharing: bool = False, solve_loopblocking: bool = False,
                     nprocesses: int = 1, time_limit_s: float = math.inf,
-                    goal: str = "e") -> dict:
+                    goal: str = "e", interlayer: bool = False, save_writeback: bool = False,
+                    time_overhead: float = math.inf, max_degree: float = math.inf,
+                    interlayer_opt: bool = True) -> dict:
     """Run nn_dataflow's whole-network search in a child process, at most `time_limit_s`.
 
     `net` names a module of `nn_dataflow.nns`; `costs` has keys mac, mem_hier
@@ -160,7 +169,9 @@ def run_nn_dataflow(net: str, batch: int, nodes: tuple[int, int], pe_array: tupl
         "hybrid": hybrid, "batch_partition": batch_partition,
         "ifmap_partition": ifmap_partition, "access_forwarding": access_forwarding,
         "gbuf_sharing": gbuf_sharing, "solve_loopblocking": solve_loopblocking,
-        "nprocesses": int(nprocesses), "goal": goal,
+        "nprocesses": int(nprocesses), "goal": goal, "interlayer": interlayer,
+        "save_writeback": save_writeback, "time_overhead": time_overhead,
+        "max_degree": max_degree, "interlayer_opt": interlayer_opt,
     }
     out = {"finished": False, "seconds": None, "energy": None, "time": None, "layers": None,
            "search_seconds": None, "error": None}

@@ -65,6 +65,28 @@ class LayerList(list):
 
 
 @dataclass(frozen=True)
+class SegmentOutcome:
+    """One pipeline segment of a result: its layers (spatial entries of temporal layers),
+    the sub-region of each entry and its timing (network spec §3.9), in cycles."""
+
+    layers: tuple[tuple[str, ...], ...]
+    regions: tuple[Any, ...]
+    time: float
+    critical_time: float
+    node_time: float
+    dram_time: float
+    batch_groups: int
+    overhead: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"layers": [list(entry) for entry in self.layers],
+                "regions": [r.to_json() for r in self.regions],
+                "time": self.time, "critical_time": self.critical_time,
+                "node_time": self.node_time, "dram_time": self.dram_time,
+                "batch_groups": self.batch_groups, "time_overhead": self.overhead}
+
+
+@dataclass(frozen=True)
 class Totals:
     """Whole-network totals: energy (cost units), time (cycles), ops, energy x time."""
 
@@ -88,6 +110,12 @@ class NetworkResult:
     #: On a node array: how the network input lies in DRAM (a partition of the memory
     #: region), chosen with the first layer; None on one node.
     input_partition: Any = None
+    #: With inter-layer pipelining: the segments in order, the network totals
+    #: (energy, time, static energy) by the segment rules of network spec §4.1, and a
+    #: proven lower bound on the goal from the segment-selection model (None: not run).
+    segments: list[SegmentOutcome] | None = None
+    pipeline_totals: tuple[float, float, float] | None = None
+    pipeline_bound: float | None = None
 
     def __post_init__(self) -> None:
         self.layers = LayerList(self.layers)
@@ -99,10 +127,15 @@ class NetworkResult:
 
     @property
     def energy(self) -> float:
+        if self.pipeline_totals is not None:
+            return self.pipeline_totals[0]
         return math.fsum(lo.result.energy for lo in self.layers)
 
     @property
     def time(self) -> float:
+        """Cycles for the whole batch; pipelined segments overlap their layers."""
+        if self.pipeline_totals is not None:
+            return self.pipeline_totals[1]
         return math.fsum(lo.result.time for lo in self.layers)
 
     @property
@@ -120,7 +153,10 @@ class NetworkResult:
 
     @property
     def breakdown(self) -> dict[str, float]:
-        return {k: math.fsum(lo.result.breakdown[k] for lo in self.layers) for k in BREAKDOWN_KEYS}
+        out = {k: math.fsum(lo.result.breakdown[k] for lo in self.layers) for k in BREAKDOWN_KEYS}
+        if self.pipeline_totals is not None:
+            out["static"] = self.pipeline_totals[2]
+        return out
 
     @property
     def status(self) -> str:
@@ -131,6 +167,10 @@ class NetworkResult:
         for weak in ("infeasible", "interrupted", "timeout", "heuristic", "feasible"):
             if weak in statuses:
                 return weak
+        if self.segments is not None:
+            # The segment chain comes from a beam search: optimal only if a bound closes.
+            gap = self.gap
+            return "optimal" if gap is not None and gap <= 1e-12 else "heuristic"
         gap = self.gap
         return "optimal" if gap is not None and gap <= 1e-12 else "feasible"
 
@@ -140,7 +180,11 @@ class NetworkResult:
 
         Layers run one after another, so energy and time add up: the energy (delay) bound is the
         sum of the layers' bounds. For EDP, (sum of least energies) x (sum of least times).
+        Pipelined segments overlap layers, so there the segment-selection model's bound
+        is used instead.
         """
+        if self.segments is not None:
+            return self.pipeline_bound
         if self.goal == "edp":
             if any(lo.min_energy is None or lo.min_time is None for lo in self.layers):
                 return None
@@ -176,6 +220,8 @@ class NetworkResult:
             "notes": list(self.notes),
             **({"input_partition": self.input_partition.to_json()}
                if self.input_partition is not None else {}),
+            **({"segments": [seg.to_json() for seg in self.segments]}
+               if self.segments is not None else {}),
             "layers": [lo.to_json() for lo in self.layers],
         }
 

@@ -62,6 +62,10 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
         raise NnsolveError(f"method {method!r} is not available yet; available: "
                            f"{', '.join(METHODS)}")
     progress = progress or Progress()
+    if scenario.search.interlayer or scenario.search.save_writeback:
+        from .pipeline import solve_pipelined
+
+        return solve_pipelined(scenario, method, progress, rules)
     if scenario.hardware.num_nodes != 1:
         from .multinode import solve_node_array
 

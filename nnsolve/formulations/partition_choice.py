@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import time as _time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def candidates_of(sites: list[LayerSite]) -> list[Candidate]:
         for scheme in site.schemes:
             problem = site.problem(scheme)
             floor = ifmap_hops_floor(site.layer, site.batch, site.region, scheme,
-                                     site.memory.nodes, site.ifmap_layout.full,
+                                     site.source_nodes, site.ifmap_layout.full,
                                      site.sharing.forwards,
                                      site.rules.eltwise_ifmaps == "all")
             uh = problem.env.unit_nhops
@@ -119,14 +120,19 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
     for c in cands:
         groups.setdefault(_node_key(c.problem), []).append(c)
     sharing = cands[0].problem.env.sharing is not None if cands else False
+    pipelined = _pipelined(cands, pins)
     if method == "analytical":
         choice = _analytical(cands, goal, pins)
-    elif method == "exhaustive" or sharing:
+    elif method == "exhaustive" or sharing or pipelined:
         choice = _enumerated(groups, goal, pins)
         if sharing and method != "exhaustive":
             choice.notes.append("buffer sharing: the blocking of each scheme is chosen by "
                                 "exact branch and bound over the enumerated space (the "
                                 "sharing hops are a search, not a linear model)")
+        elif pipelined and method != "exhaustive":
+            choice.notes.append("pipeline segment: the blocking is chosen by exact "
+                                "enumeration (the loop-blocking models do not encode "
+                                "on-chip data, pinned weights or top-loop demands)")
     else:
         choice = _exact(groups, cands, method, goal, pins, start + time_limit, workers,
                         milp_solver)
@@ -136,6 +142,14 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
 
 
 # -- shared helpers -------------------------------------------------------------------------
+
+
+def _pipelined(cands: list[Candidate], pins: Pins) -> bool:
+    """Whether a layer sits in a pipeline segment in a way the exact models do not encode."""
+    if pins.top is not None and not pins.top.free:
+        return True
+    return any(not e.src_is_dram or not e.dst_is_dram or e.no_time_mux
+               for e in (c.problem.env for c in cands[:1]))
 
 
 def _noc_energy(c: Candidate, fetch0, hops) -> np.ndarray:
@@ -251,6 +265,25 @@ class _Space:
 
 
 def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
+    """The group's scored space under the pins; a pipeline's top-loop demand only filters
+    (and, for local-region layers, re-orders) the rows of the space scored without it."""
+    top = pins.top
+    if top is None or top.free:
+        return _scored_space(problem, replace(pins, top=None))
+    space = _scored_space(problem, replace(pins, top=None))
+    if not len(space.energy):
+        return space
+    from ..heuristics.exhaustive import top_filter
+
+    is_conv = problem.mapping.candidates[0].is_conv
+    keep, positions, rank = top_filter(space.factors, space.positions, space.rank, top,
+                                       is_conv)
+    return _Space(space.energy[keep], space.time[keep], space.fetch0[keep], rank[keep],
+                  space.index[keep], space.factors[keep], positions[keep])
+
+
+@lru_cache(maxsize=64)
+def _scored_space(problem: LayerProblem, pins: Pins) -> _Space:
     from ..heuristics.exhaustive import scored_chunks
 
     parts: list[tuple] = []

@@ -200,11 +200,41 @@ def pinned_spaces(problem: LayerProblem, pins: Pins, canonical: bool = True
         fetch = _space_fetch(tuple(nld.loopcnt), nld.is_conv, canonical, nld.data_loops)
         if not pins.empty:
             # Orders do not matter for local-region layers: innermost pins do not apply.
-            applied = pins if nld.is_conv else replace(pins, innermost={})
+            applied = replace(pins, top=None)
+            if not nld.is_conv:
+                applied = replace(applied, innermost={})
             keep = applied.scheme_mask(space.factors, space.positions)
+            if pins.top is not None and not pins.top.free:
+                ok, positions, rank = top_filter(space.factors, space.positions, space.rank,
+                                                 pins.top, nld.is_conv)
+                keep &= ok
+                space = SchemeSpace(space.factors, positions, rank)
             space = SchemeSpace(space.factors[keep], space.positions[keep], space.rank[keep])
             fetch = fetch[keep]
         yield index, space, fetch
+
+
+def top_filter(factors: np.ndarray, positions: np.ndarray, rank: np.ndarray, top,
+               is_conv: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keep mask, positions, ranks) of schemes under a pipeline's top-loop demand.
+
+    A CONV scheme keeps its canonical order, as in nn_dataflow. A local-region scheme's
+    orders cost nothing, so its level-0 order becomes the first one (in nn_dataflow's
+    enumeration) that keeps the demand: the scheme nn_dataflow would pick among equals.
+    """
+    if is_conv:
+        return top.mask(factors, positions), positions, rank
+    positions = np.array(positions)
+    rank = np.array(rank)
+    todo = np.ones(len(rank), dtype=bool)
+    for i, perm in enumerate(_PERMS):
+        trial = np.array(positions)
+        trial[:, 0, :] = perm
+        hit = todo & top.mask(factors, trial)
+        positions[hit, 0, :] = perm
+        rank[hit] += i * 6
+        todo &= ~hit
+    return ~todo, positions, rank
 
 
 def scored_chunks(problem: LayerProblem, pins: Pins, canonical: bool = True,

@@ -22,9 +22,43 @@ from typing import Any
 
 import numpy as np
 
-from .dims import DATA_NAMES, LOOP_NAMES
+from .dims import DATA_NAMES, LOOP_NAMES, Loop
 
 NONE = 3          # "no non-trivial loop at this level" (all factors 1)
+
+
+@dataclass(frozen=True)
+class TopLoops:
+    """A pipeline segment's demand on a layer's DRAM-level loops (network spec §3.7): the
+    batch, ifmap and ofmap factors (0 = free) and their order. Among the non-trivial
+    level-0 loops, outermost first, the batch loop comes first when ``bat`` > 1, then the
+    ifmap loop when ``ifm`` > 1, or the ofmap loop when ``ofm`` > 1."""
+
+    bat: int = 0
+    ifm: int = 0
+    ofm: int = 0
+
+    @property
+    def free(self) -> bool:
+        return not (self.bat or self.ifm or self.ofm)
+
+    def mask(self, factors: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Which schemes (arrays as in the exhaustive search) keep the demand."""
+        f0, p0 = factors[:, 0, :], positions[:, 0, :]
+        keep = np.ones(len(factors), dtype=bool)
+        wanted = ((Loop.B, self.bat), (Loop.I, self.ifm), (Loop.O, self.ofm))
+        for loop, value in wanted:
+            if value:
+                keep &= f0[:, loop] == value
+        first = [loop for loop, value in wanted if value > 1]
+        nontrivial = f0 > 1
+        for j, loop in enumerate(first):
+            here = p0[:, [loop]]
+            for earlier in first[:j]:
+                keep &= p0[:, earlier] > here[:, 0]
+            others = [lp for lp in range(3) if lp not in first[:j + 1]]
+            keep &= ~(nontrivial[:, others] & (p0[:, others] > here)).any(axis=1)
+        return keep
 
 
 @dataclass(frozen=True)
@@ -38,16 +72,18 @@ class Pins:
     innermost: dict[int, int] = field(default_factory=dict)
     # resident[data] -> kept in the global buffer
     resident: dict[int, bool] = field(default_factory=dict)
+    # a pipeline segment's top-loop demand (set by the network search, not by users)
+    top: TopLoops | None = None
 
     def __hash__(self) -> int:
         factors = tuple(sorted((lp, tuple(sorted(v.items()))) for lp, v in self.factors.items()))
         return hash((self.mapping, factors, tuple(sorted(self.innermost.items())),
-                     tuple(sorted(self.resident.items()))))
+                     tuple(sorted(self.resident.items())), self.top))
 
     @property
     def empty(self) -> bool:
         return self.mapping is None and not self.factors and not self.innermost \
-            and not self.resident
+            and not self.resident and (self.top is None or self.top.free)
 
     def merged(self, other: Pins) -> Pins:
         """These pins with ``other``'s on top (a layer's own pins over the '*' pins)."""
@@ -55,7 +91,8 @@ class Pins:
         for lp, levels in other.factors.items():
             factors.setdefault(lp, {}).update(levels)
         return Pins(other.mapping if other.mapping is not None else self.mapping, factors,
-                    {**self.innermost, **other.innermost}, {**self.resident, **other.resident})
+                    {**self.innermost, **other.innermost}, {**self.resident, **other.resident},
+                    other.top if other.top is not None else self.top)
 
     def triple_allowed(self, loop: int, triple) -> bool:
         """Whether a (t0, t1, t2) split of ``loop`` keeps its factor pins."""
@@ -76,6 +113,8 @@ class Pins:
                 pos = positions[:, level, :]
                 inside = nontrivial & (pos < pos[:, [loop]])
                 keep &= nontrivial[:, loop] & ~inside.any(axis=1)
+        if self.top is not None and not self.top.free:
+            keep &= self.top.mask(factors, positions)
         return keep
 
     def describe(self) -> str:
@@ -89,6 +128,10 @@ class Pins:
             parts.append(f"innermost{level}={'none' if lp == NONE else LOOP_NAMES[lp]}")
         for d, kept in sorted(self.resident.items()):
             parts.append(f"{DATA_NAMES[d]} {'kept' if kept else 'bypassed'}")
+        if self.top is not None and not self.top.free:
+            t = self.top
+            parts.append(f"pipeline top loops b={t.bat or '-'} i={t.ifm or '-'} "
+                         f"o={t.ofm or '-'}")
         return ", ".join(parts)
 
 

@@ -38,7 +38,10 @@ class SharingOptions:
 
 @dataclass(frozen=True)
 class LayerSite:
-    """A layer on a processing region, with DRAM between it and its neighbours."""
+    """A layer on a processing region. Its ifmaps lie as ``ifmap_layout`` says and are read
+    from ``src`` (None: DRAM), its ofmaps go to ``dst`` (None: DRAM); inside a pipeline
+    segment either may be a processing region (on-chip data, read or written once).
+    ``no_time_mux``: the weights stay on chip for the whole run (network spec §1.4)."""
 
     layer: Layer
     batch: int
@@ -51,6 +54,14 @@ class LayerSite:
     partitions: PartitionOptions = field(default_factory=PartitionOptions)
     sharing: SharingOptions = field(default_factory=SharingOptions)
     rules: ModelRules = DEFAULT_RULES
+    src: NodeRegion | None = None
+    dst: NodeRegion | None = None
+    no_time_mux: bool = False
+
+    @property
+    def source_nodes(self):
+        """Where ifmaps may come from: the memory channels, or the on-chip source region."""
+        return (self.memory if self.src is None else self.src).nodes
 
     @cached_property
     def schemes(self) -> list[PartitionScheme]:
@@ -58,10 +69,11 @@ class LayerSite:
         return gen_partitions(self.layer, self.batch, self.region.dims, self.partitions)
 
     def ofmap_layout(self, scheme: PartitionScheme) -> DataLayout:
-        """Where the layer leaves its ofmaps: DRAM, split as its own scheme projected there."""
+        """Where the layer leaves its ofmaps: its destination, split as its own scheme
+        projected there."""
         lay = self.layer
         return DataLayout.of(ifmap_frng(self.batch, lay.out_channels, lay.out_h, lay.out_w),
-                             self.memory, scheme)
+                             self.memory if self.dst is None else self.dst, scheme)
 
     def problem(self, scheme: PartitionScheme) -> LayerProblem:
         """The loop-blocking problem of the per-node layer under ``scheme``."""
@@ -76,7 +88,11 @@ class LayerSite:
         env = BlockingEnv(hw.regf_words, hw.gbuf_words, tuple(self.bypass), self.costs,
                           num_nodes=self.region.size, array_bus_width=hw.array_bus_width,
                           dram_bandwidth=hw.dram_bandwidth, accfwd=accfwd,
-                          unit_nhops=tuple(float(h) for h in nhops))
+                          unit_nhops=tuple(float(h) for h in nhops),
+                          src_is_dram=self.src is None or self.src.kind == "dram",
+                          src_is_local=self.src == self.region,
+                          dst_is_dram=self.dst is None or self.dst.kind == "dram",
+                          dst_is_local=self.dst == self.region, no_time_mux=self.no_time_mux)
         if self.sharing.sharing:
             env = replace(env, sharing=groups)
         return LayerProblem(node_layer, node_batch, hw.pe_array, env, occupancy, self.rules)

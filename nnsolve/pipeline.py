@@ -1,0 +1,396 @@
+"""Inter-layer pipelining: the network search over chains of pipeline segments.
+
+The layers are scheduled in the scheduling DAG's order; a schedule of the network is a chain
+of segments, each an interval of that order (network spec §3-4). As in nn_dataflow 2.1, the
+search is a beam over prefixes: after every segment that ends at a layer, the ``beam_width``
+best partial schedules ending there are kept. Inside a segment, every constraint tuple of
+the segment's variables (ALLO groups, batch groups; §3.7) is tried in nn_dataflow's order,
+skipping tuples dominated by one that already gave an in-budget schedule, and each layer is
+solved *exactly* for its sub-region, data sources, constraint and the ifmap layout that the
+partial schedule left (``partition_choice.choose``). The partial schedules are ranked by
+the network totals of §4.1, with the segment timing of §3.9.
+
+Without ``interlayer`` and ``save_writeback`` every segment is one layer and this reduces
+to the layer-by-layer search of ``multinode``.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field, replace
+
+from .errors import InfeasibleError, NnsolveError
+from .formulations.partition_choice import PartitionChoice, choose
+from .hardware.regions import NodeRegion
+from .model.dims import Loop
+from .model.layout import DataLayout, ifmap_frng
+from .model.mapping import DEFAULT_RULES, ModelRules
+from .model.network import INPUT
+from .model.partition import PartitionScheme
+from .model.pins import Pins, TopLoops
+from .model.resources import LayerSite, chip_regions, input_schemes
+from .model.sched_dag import sched_dag
+from .model.schedule import Region
+from .model.segment import (
+    LayerPlace,
+    Segment,
+    SegmentFlow,
+    allocate_nodes,
+    candidate_segments,
+    layer_places,
+    segment_flow,
+)
+from .model.segment_constraints import LayerConstraint, SegmentConstraints, segment_constraints
+from .model.segment_timing import LayerTiming, SegmentTiming, segment_timing, top_groups
+from .multinode import partition_options, sharing_options
+from .results import LayerOutcome, NetworkResult, SegmentOutcome
+from .scenario import Scenario
+
+Index = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """A valid candidate segment: its data flow, sub-regions, layer places, constraints and
+    the regions its forwarded inputs are read from (§3.8)."""
+
+    segment: Segment
+    flow: SegmentFlow
+    regions: tuple[NodeRegion, ...]
+    places: tuple[tuple[LayerPlace, ...], ...]
+    constraints: SegmentConstraints
+    forwarded: dict[Index, NodeRegion]
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(name for entry in self.segment for name in entry)
+
+
+def plan_segment(scenario: Scenario, seg: Segment, region: NodeRegion, memory: NodeRegion
+                 ) -> SegmentPlan | str:
+    """The plan of one candidate segment, or why it is not valid."""
+    net = scenario.network
+    s = scenario.search
+    flow = segment_flow(net, seg, s.interlayer_opt)
+    if isinstance(flow, str):
+        return flow
+    if len(seg) == 1:
+        regions = (region,)
+    else:
+        ops = [sum(net.layers[name].ops(1) for name in entry) for entry in seg]
+        nodes = allocate_nodes(ops, region.dims)
+        if nodes is None:
+            return "no node allocation keeps 95% utilisation"
+        regions = tuple(region.allocate(nodes))
+    cons = segment_constraints(net, seg, flow, scenario.batch, scenario.hardware.gbuf_words,
+                               [r.size for r in regions], s.interlayer_opt)
+    if cons is None:
+        return "the fully buffered fmaps do not fit the buffers"
+    places = layer_places(net, seg, flow, list(regions), memory)
+    forwarded: dict[Index, NodeRegion] = {}
+    for readers in flow.ifmap_forwarding.values():
+        for index in readers[1:]:
+            forwarded[index] = regions[readers[0][0]]
+    for src, dsts in flow.ofmap_forwarding.items():
+        for index in dsts:
+            forwarded[index] = regions[src[0]]
+    return SegmentPlan(seg, flow, regions, places, cons, forwarded)
+
+
+def segment_plans(scenario: Scenario) -> tuple[tuple[str, ...], dict[str, list[SegmentPlan]]]:
+    """The layer order and the valid segments grouped by their last layer, in nn_dataflow's
+    generation order (spatial form before temporal form of one vertex range)."""
+    net = scenario.network
+    s = scenario.search
+    dag = sched_dag(net)
+    proc, memory = chip_regions(scenario.hardware)
+    by_last: dict[str, list[SegmentPlan]] = {name: [] for name in dag.layer_order}
+    seen: set[Segment] = set()
+    for seg in candidate_segments(net, dag, s.interlayer, s.save_writeback,
+                                  s.pipeline_max_degree):
+        if seg in seen:
+            continue
+        seen.add(seg)
+        plan = plan_segment(scenario, seg, proc, memory)
+        if isinstance(plan, SegmentPlan):
+            by_last[seg[-1][-1]].append(plan)
+    return dag.layer_order, by_last
+
+
+# -- partial network schedules --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One scheduled layer of a partial schedule."""
+
+    name: str
+    choice: PartitionChoice
+    site: LayerSite
+    segment: int
+    timing: LayerTiming
+
+
+@dataclass
+class State:
+    """A partial network schedule: its layers in scheduling order, where their ofmaps lie,
+    the input's layout, its segments and the running sums of §4.1."""
+
+    picks: dict[str, Pick] = field(default_factory=dict)
+    ofmaps: dict[str, DataLayout] = field(default_factory=dict)
+    input_scheme: PartitionScheme | None = None
+    plans: list[SegmentPlan] = field(default_factory=list)
+    timings: list[SegmentTiming] = field(default_factory=list)
+    sum_cost: float = 0.0
+    sum_static: float = 0.0
+    sum_time: float = 0.0
+
+    def extend(self, pick: Pick, plan: SegmentPlan, timing: SegmentTiming,
+               input_scheme: PartitionScheme | None) -> State:
+        """This state with one more layer (of ``plan``, the last or a new segment)."""
+        new_segment = pick.segment == len(self.plans)
+        r = pick.choice.result
+        return State(
+            {**self.picks, pick.name: pick},
+            {**self.ofmaps, pick.name: pick.site.ofmap_layout(pick.choice.candidate.scheme)},
+            input_scheme,
+            self.plans + [plan] if new_segment else self.plans,
+            (self.timings + [timing]) if new_segment else self.timings[:-1] + [timing],
+            self.sum_cost + r.energy, self.sum_static + r.breakdown["static"],
+            self.sum_time + r.time)
+
+    def total_time(self, layers: int) -> float:
+        if len(self.timings) == 1 and len(self.picks) == layers:
+            return self.timings[0].critical_time
+        return sum(t.time for t in self.timings)
+
+    def total_cost(self, layers: int) -> float:
+        if self.sum_time == 0:
+            return self.sum_cost
+        return self.sum_cost - self.sum_static * (1 - self.total_time(layers) / self.sum_time)
+
+    def key(self, goal: str, layers: int):
+        cost, time = self.total_cost(layers), self.total_time(layers)
+        if goal == "delay":
+            return (time, cost)
+        if goal == "edp":
+            return (cost * time,)
+        return (cost, time)
+
+
+def layer_timing(choice: PartitionChoice, nodes: int) -> LayerTiming:
+    """What the segment timing needs of a layer's chosen schedule."""
+    r = choice.result
+    blocking = choice.schedule.blocking
+    tb, ti, to = top_groups(tuple(blocking.factors[0]), tuple(blocking.positions()[0]))
+    return LayerTiming(r.time, max(r.proc_time, r.bus_time), r.dram_time, nodes, tb, ti, to)
+
+
+def _partial(seg: Segment, names) -> Segment:
+    return tuple(entry for entry in (tuple(n for n in e if n in names) for e in seg) if entry)
+
+
+# -- the search -----------------------------------------------------------------------------
+
+
+class PipelineSearch:
+    """nn_dataflow's network search (§4.2) with exact per-layer solves; one per solve."""
+
+    def __init__(self, scenario: Scenario, method: str, rules: ModelRules = DEFAULT_RULES
+                 ) -> None:
+        self.scenario = scenario
+        self.method = method
+        self.rules = rules
+        self.net = scenario.network
+        self.goal = scenario.search.goal
+        self.width = scenario.solver.beam_width
+        self.proc, self.memory = chip_regions(scenario.hardware)
+        self.options = partition_options(scenario)
+        self.sharing = sharing_options(scenario)
+        net = scenario.network
+        self.seeds = input_schemes(net.input.channels, net.input.h, net.input.w,
+                                   scenario.batch, self.memory, self.options)
+        self.order, self.plans = segment_plans(scenario)
+        self.solved: dict[tuple, PartitionChoice] = {}
+        self.notes: list[str] = []
+        self.layer_solves = 0
+
+    # -- layers --
+
+    def _source_layout(self, name: str, scheme: PartitionScheme) -> DataLayout:
+        c, h, w = self.net.fmap(name)
+        return DataLayout((ifmap_frng(self.scenario.batch, c, h, w),), (self.memory,),
+                          (scheme,))
+
+    def _ifmap_layout(self, state: State, name: str, scheme: PartitionScheme | None
+                      ) -> DataLayout:
+        parts = [state.ofmaps[p] if p in state.ofmaps else self._source_layout(p, scheme)
+                 for p in self.net.prevs[name]]
+        return DataLayout.concat(parts)
+
+    def _reads_input(self, name: str) -> bool:
+        return any(p == INPUT or p in self.net.external for p in self.net.prevs[name])
+
+    def _sites(self, state: State, plan: SegmentPlan, sp: int, tm: int) -> list[LayerSite]:
+        name = plan.segment[sp][tm]
+        place = plan.places[sp][tm]
+        schemes = [state.input_scheme]
+        if self._reads_input(name) and state.input_scheme is None:
+            schemes = self.seeds
+        fwd = plan.forwarded.get((sp, tm))
+        sc = self.scenario
+        out = []
+        for scheme in schemes:
+            layout = self._ifmap_layout(state, name, scheme)
+            if fwd is not None:
+                layout = DataLayout(layout.frngs, (fwd,) * len(layout.frngs),
+                                    tuple(p.projection(fwd, fmap=True) for p in layout.parts))
+            out.append(LayerSite(
+                self.net.layers[name], sc.batch, sc.hardware, sc.costs,
+                sc.search.bypass_mask, place.region, self.memory, layout, self.options,
+                self.sharing, self.rules,
+                src=None if place.src_is_dram else place.src,
+                dst=None if place.dst_is_dram else place.dst,
+                no_time_mux=place.no_time_mux))
+        return out
+
+    def _pins(self, state: State, name: str, cons: LayerConstraint) -> Pins:
+        topofm = cons.topofm
+        if cons.lazy_from is not None:
+            topofm = state.picks[cons.lazy_from].choice.schedule.blocking.factors[0][Loop.O]
+        pins = self.scenario.search.pins_for(name)
+        top = TopLoops(cons.topbat, cons.topifm, topofm)
+        return Pins(pins.mapping, pins.factors, pins.innermost, pins.resident,
+                    None if top.free else top)
+
+    def _solve(self, name: str, sites: list[LayerSite], pins: Pins) -> PartitionChoice:
+        key = (tuple(sites), pins)
+        if key not in self.solved:
+            solver = self.scenario.solver
+            self.solved[key] = choose(sites, self.method, self.goal, pins,
+                                      solver.time_limit_s, max(1, solver.workers),
+                                      solver.milp_solver)
+            self.layer_solves += 1
+            self.notes += [f"{name}: {n}" for n in self.solved[key].notes
+                           if f"{name}: {n}" not in self.notes]
+        return self.solved[key]
+
+    def _add_layer(self, state: State, plan: SegmentPlan, sp: int, tm: int,
+                   cons: LayerConstraint) -> State | None:
+        name = plan.segment[sp][tm]
+        sites = self._sites(state, plan, sp, tm)
+        choice = self._solve(name, sites, self._pins(state, name, cons))
+        if choice.candidate is None:
+            return None
+        seg_index = len(state.plans) if (sp, tm) == (0, 0) else len(state.plans) - 1
+        input_scheme = state.input_scheme
+        if len(sites) > 1:
+            input_scheme = self.seeds[choice.candidate.seed]
+        site = choice.candidate.site
+        pick = Pick(name, choice, site, seg_index, layer_timing(choice, site.region.size))
+        timings = {n: p.timing for n, p in state.picks.items()}
+        timings[name] = pick.timing
+        present = set(plan.layers[:plan.layers.index(name) + 1])
+        timing = segment_timing(self.net, _partial(plan.segment, present), timings)
+        return state.extend(pick, plan, timing, input_scheme)
+
+    # -- segments --
+
+    def _segment(self, plan: SegmentPlan, prevs: list[State]) -> list[State]:
+        """The best extensions of ``prevs`` by the segment (§4.2 segment_search)."""
+        limit = self.scenario.search.pipeline_time_overhead
+        layers = len(self.net.layers)
+        frontier: list[tuple] = []
+        found: list[State] = []
+        for cons, hints in plan.constraints.enumerate(limit):
+            if any(all(h >= f for h, f in zip(hints, fh, strict=True)) for fh in frontier):
+                continue
+            current = prevs
+            for sp, entry in enumerate(plan.segment):
+                for tm, _ in enumerate(entry):
+                    nxt = [s for s in (self._add_layer(st, plan, sp, tm, cons[sp][tm])
+                                       for st in current) if s is not None]
+                    current = sorted(nxt, key=lambda s: s.key(self.goal, layers))[:self.width]
+            keep = [s for s in current if all(t.overhead <= limit for t in s.timings)]
+            if keep:
+                frontier.append(hints)
+            found += keep
+        return sorted(found, key=lambda s: s.key(self.goal, layers))[:self.width]
+
+    def run(self, progress, deadline: float) -> State:
+        """The best complete schedule (raises InfeasibleError when none exists)."""
+        tops: dict[str | None, list[State]] = {None: [State()]}
+        layers = len(self.net.layers)
+        progress.start(len(self.order))
+        late = False
+        for i, last in enumerate(self.order):
+            found: list[State] = []
+            for plan in self.plans[last]:
+                if late and len(plan.layers) > 1:
+                    continue
+                first = self.order.index(plan.segment[0][0])
+                prevs = tops[None] if first == 0 else tops.get(self.order[first - 1], [])
+                if prevs:
+                    found += self._segment(plan, prevs)
+                if not late and _time.perf_counter() > deadline:
+                    late = True
+                    self.notes.append(f"time limit reached at layer {last}: the remaining "
+                                      "layers were searched as single-layer segments only")
+            tops[last] = sorted(found, key=lambda s: s.key(self.goal, layers))[:self.width]
+            if not tops[last] and i == len(self.order) - 1:
+                break
+            progress.advance(last)
+        best = tops.get(self.order[-1], [])
+        if not best:
+            raise InfeasibleError(f"{self.scenario.source}: no pipelined schedule of "
+                                  f"{self.net.name} fits the hardware")
+        return best[0]
+
+
+def solve_pipelined(scenario: Scenario, method: str, progress,
+                    rules: ModelRules = DEFAULT_RULES) -> NetworkResult:
+    """Schedule the scenario's network with inter-layer pipelining and/or save-writeback."""
+    if method == "analytical" and scenario.search.gbuf_sharing:
+        raise NnsolveError(f"{scenario.source}: method analytical does not apply with "
+                           "search.gbuf_sharing (nn_dataflow's solver forbids it too); use "
+                           "cpsat or exhaustive")
+    start = _time.perf_counter()
+    search = PipelineSearch(scenario, method, rules)
+    best = search.run(progress, start + scenario.solver.total_time_limit_s)
+    return pipelined_result(scenario, method, search, best, _time.perf_counter() - start)
+
+
+def pipelined_result(scenario: Scenario, method: str, search: PipelineSearch, best: State,
+                     seconds: float) -> NetworkResult:
+    """The NetworkResult of a complete schedule: layers in network order, segments, totals."""
+    layers = len(scenario.network.layers)
+    outcomes = []
+    for name, layer in scenario.network.layers.items():
+        pick = best.picks[name]
+        c = pick.choice
+        schedule = c.schedule
+        region = pick.site.region
+        schedule = replace(schedule, region=Region(region.origin, region.dims),
+                           segment=pick.segment)
+        outcomes.append(LayerOutcome(name, layer, schedule, c.result, c.status, c.bound,
+                                     c.seconds, c.min_energy, c.min_time))
+    segments = []
+    for plan, timing in zip(best.plans, best.timings, strict=True):
+        segments.append(SegmentOutcome(
+            plan.segment, tuple(Region(r.origin, r.dims) for r in plan.regions),
+            timing.time, timing.critical_time, timing.node_time, timing.dram_time,
+            timing.batch_groups, timing.overhead))
+    total_time = best.total_time(layers)
+    total_cost = best.total_cost(layers)
+    static = best.sum_static - (best.sum_static * (1 - total_time / best.sum_time)
+                                if best.sum_time else 0.0)
+    inp = best.input_scheme or search.seeds[0]
+    notes = [f"pipelined search (beam width {scenario.solver.beam_width}): "
+             f"{len(segments)} segments, {search.layer_solves} distinct layer solves; "
+             "each layer is optimal for its segment's constraint and ifmap layout"]
+    return NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
+                         solve_seconds=seconds, notes=notes + search.notes,
+                         input_partition=inp.to_partition(), segments=segments,
+                         pipeline_totals=(total_cost, total_time, static))
+
+
