@@ -84,14 +84,15 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
     scenario = load_scenario(args.scenario, _overrides(args))
-    schedules, input_partition = read_schedules(args.schedule, with_input=True)
-    return _finish(evaluate_schedules(scenario, schedules, input_partition=input_partition),
-                   args, out)
+    schedules, input_partition, segments = read_schedules(args.schedule, with_input=True)
+    return _finish(evaluate_schedules(scenario, schedules, input_partition=input_partition,
+                                      segments=segments), args, out)
 
 
 def read_schedules(path: str, with_input: bool = False):
     """The per-layer schedules of a result JSON, by layer name (and, ``with_input``, how the
-    network input lies in DRAM on a node array: a Partition or None)."""
+    network input lies in DRAM on a node array, a Partition or None, and the pipeline
+    segments, or None)."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
@@ -122,7 +123,20 @@ def read_schedules(path: str, with_input: bool = False):
              "blocking": {"factors": [{"i": 1, "o": 1, "b": 1}] * 3,
                           "orders": [["i", "o", "b"]] * 2}},
             path, "input_partition").partition
-    return schedules, input_partition
+    segments = None
+    if top.get("segments") is not None:
+        segments = []
+        for i, seg in enumerate(fields.sequence(top["segments"], "segments")):
+            where = join("segments", i)
+            if not isinstance(seg, dict) or "layers" not in seg:
+                raise fields.error(where, "must be a mapping with 'layers' (a list of "
+                                   "spatial entries, each a list of layer names)")
+            entries = fields.sequence(seg["layers"], join(where, "layers"))
+            segments.append(tuple(
+                tuple(fields.string(n, join(join(join(where, "layers"), k), j))
+                      for j, n in enumerate(fields.sequence(e, join(join(where, "layers"), k))))
+                for k, e in enumerate(entries)))
+    return schedules, input_partition, segments
 
 
 class ProgressBar:

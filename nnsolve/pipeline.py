@@ -20,9 +20,10 @@ import time as _time
 from dataclasses import dataclass, field, replace
 
 from .errors import InfeasibleError, NnsolveError
-from .formulations.partition_choice import PartitionChoice, choose
+from .formulations.partition_choice import Candidate, PartitionChoice, choose
 from .hardware.regions import NodeRegion
 from .model.dims import Loop
+from .model.evaluate import evaluate_layer
 from .model.layout import DataLayout, ifmap_frng
 from .model.mapping import DEFAULT_RULES, ModelRules
 from .model.network import INPUT
@@ -30,7 +31,7 @@ from .model.partition import PartitionScheme
 from .model.pins import Pins, TopLoops
 from .model.resources import LayerSite, chip_regions, input_schemes
 from .model.sched_dag import sched_dag
-from .model.schedule import Region
+from .model.schedule import LayerSchedule, Region
 from .model.segment import (
     LayerPlace,
     Segment,
@@ -210,7 +211,6 @@ class PipelineSearch:
         net = scenario.network
         self.seeds = input_schemes(net.input.channels, net.input.h, net.input.w,
                                    scenario.batch, self.memory, self.options)
-        self.order, self.plans = segment_plans(scenario)
         self.solved: dict[tuple, PartitionChoice] = {}
         self.notes: list[str] = []
         self.layer_solves = 0
@@ -282,9 +282,14 @@ class PipelineSearch:
         choice = self._solve(name, sites, self._pins(state, name, cons))
         if choice.candidate is None:
             return None
+        return self._extend(state, plan, sp, tm, choice, len(sites) > 1)
+
+    def _extend(self, state: State, plan: SegmentPlan, sp: int, tm: int,
+                choice: PartitionChoice, seeded: bool) -> State:
+        name = plan.segment[sp][tm]
         seg_index = len(state.plans) if (sp, tm) == (0, 0) else len(state.plans) - 1
         input_scheme = state.input_scheme
-        if len(sites) > 1:
+        if seeded:
             input_scheme = self.seeds[choice.candidate.seed]
         site = choice.candidate.site
         pick = Pick(name, choice, site, seg_index, layer_timing(choice, site.region.size))
@@ -319,17 +324,18 @@ class PipelineSearch:
 
     def run(self, progress, deadline: float) -> State:
         """The best complete schedule (raises InfeasibleError when none exists)."""
+        order, plans = segment_plans(self.scenario)
         tops: dict[str | None, list[State]] = {None: [State()]}
         layers = len(self.net.layers)
-        progress.start(len(self.order))
+        progress.start(len(order))
         late = False
-        for i, last in enumerate(self.order):
+        for i, last in enumerate(order):
             found: list[State] = []
-            for plan in self.plans[last]:
+            for plan in plans[last]:
                 if late and len(plan.layers) > 1:
                     continue
-                first = self.order.index(plan.segment[0][0])
-                prevs = tops[None] if first == 0 else tops.get(self.order[first - 1], [])
+                first = order.index(plan.segment[0][0])
+                prevs = tops[None] if first == 0 else tops.get(order[first - 1], [])
                 if prevs:
                     found += self._segment(plan, prevs)
                 if not late and _time.perf_counter() > deadline:
@@ -337,10 +343,10 @@ class PipelineSearch:
                     self.notes.append(f"time limit reached at layer {last}: the remaining "
                                       "layers were searched as single-layer segments only")
             tops[last] = sorted(found, key=lambda s: s.key(self.goal, layers))[:self.width]
-            if not tops[last] and i == len(self.order) - 1:
+            if not tops[last] and i == len(order) - 1:
                 break
             progress.advance(last)
-        best = tops.get(self.order[-1], [])
+        best = tops.get(order[-1], [])
         if not best:
             raise InfeasibleError(f"{self.scenario.source}: no pipelined schedule of "
                                   f"{self.net.name} fits the hardware")
@@ -358,6 +364,48 @@ def solve_pipelined(scenario: Scenario, method: str, progress,
     search = PipelineSearch(scenario, method, rules)
     best = search.run(progress, start + scenario.solver.total_time_limit_s)
     return pipelined_result(scenario, method, search, best, _time.perf_counter() - start)
+
+
+def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
+                       segments: list[Segment], input_partition=None,
+                       rules: ModelRules = DEFAULT_RULES) -> NetworkResult:
+    """Re-score a pipelined schedule: its segments (spatial entries of temporal layers, in
+    order), a schedule per layer and the network input's partition in DRAM."""
+    search = PipelineSearch(scenario, "evaluate", rules)
+    proc, memory = chip_regions(scenario.hardware)
+    placed = [name for seg in segments for entry in seg for name in entry]
+    if sorted(placed) != sorted(scenario.network.layers):
+        raise NnsolveError(f"{scenario.source}: the segments must hold every layer of "
+                           f"{scenario.network.name} once")
+    inp = (PartitionScheme.from_partition(input_partition) if input_partition is not None
+           else search.seeds[0])
+    state = State(input_scheme=inp)
+    for seg in segments:
+        plan = plan_segment(scenario, seg, proc, memory)
+        if isinstance(plan, str):
+            raise NnsolveError(f"segment {[list(e) for e in seg]}: {plan}")
+        for sp, entry in enumerate(seg):
+            for tm, name in enumerate(entry):
+                site = search._sites(state, plan, sp, tm)[0]
+                sched = schedules[name]
+                scheme = PartitionScheme.from_partition(sched.partition)
+                if scheme.dim() != site.region.dims:
+                    raise NnsolveError(f"layer {name}: partition covers "
+                                       f"{list(scheme.dim())} nodes, its region has "
+                                       f"{list(site.region.dims)}")
+                problem = site.problem(scheme)
+                try:
+                    result = evaluate_layer(problem, sched)
+                except ValueError as exc:
+                    raise NnsolveError(f"layer {name}: {exc}") from None
+                if not result.valid:
+                    raise NnsolveError(f"layer {name}: the schedule does not fit this "
+                                       "hardware (buffer capacity or on-chip data rules)")
+                cand = Candidate(0, 0, scheme, problem, site)
+                choice = PartitionChoice("feasible", cand, sched, result, None, None, None,
+                                         0.0, 1, 0)
+                state = search._extend(state, plan, sp, tm, choice, False)
+    return pipelined_result(scenario, "evaluate", search, state, 0.0)
 
 
 def pipelined_result(scenario: Scenario, method: str, search: PipelineSearch, best: State,

@@ -193,10 +193,11 @@ def infeasibility_reason(name: str, problem: LayerProblem, pins: Pins | None = N
 
 
 def evaluate_schedules(scenario: Scenario, schedules: dict[str, LayerSchedule],
-                       rules: ModelRules = DEFAULT_RULES, input_partition=None
-                       ) -> NetworkResult:
+                       rules: ModelRules = DEFAULT_RULES, input_partition=None,
+                       segments=None) -> NetworkResult:
     """Re-score saved schedules (one per layer of the scenario's network); on a node array,
-    ``input_partition`` is how the network input lies in DRAM (the result's field)."""
+    ``input_partition`` is how the network input lies in DRAM, and with pipelining
+    ``segments`` lists the segments (the result's fields of those names)."""
     net = scenario.network
     missing = [n for n in net.layers if n not in schedules]
     if missing:
@@ -204,6 +205,13 @@ def evaluate_schedules(scenario: Scenario, schedules: dict[str, LayerSchedule],
     extra = [n for n in schedules if n not in net.layers]
     if extra:
         raise NnsolveError(f"schedule(s) for {', '.join(extra)}, which {net.name} does not have")
+    if segments is not None:
+        from .pipeline import evaluate_pipelined
+
+        return evaluate_pipelined(scenario, schedules, segments, input_partition, rules)
+    if scenario.search.interlayer or scenario.search.save_writeback:
+        raise NnsolveError(f"{scenario.source}: a pipelined scenario needs the segments of "
+                           "the schedule (the result JSON's 'segments')")
     if scenario.hardware.num_nodes != 1:
         from .multinode import evaluate_node_array
 

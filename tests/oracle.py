@@ -298,3 +298,86 @@ def pipeline_segment(seg, net, region_dims=(16, 16), with_opt=True):
     ps.max_util_drop = 0.05
     ps.with_opt = with_opt
     return ps, ps._init_deps()
+
+
+# -- whole-network search on a node array, pipelining included ---------------------------
+
+
+def chip(scenario):
+    """nn_dataflow's Resource for a scenario's chip, as its command-line tool builds it."""
+    from nnsolve.model.resources import chip_regions
+
+    hw = scenario.hardware
+    proc, memory = chip_regions(hw)
+    dram = nd_region(memory)
+    return nd.Resource(proc_region=nd_region(proc), dram_region=dram, src_data_region=dram,
+                       dst_data_region=dram, dim_array=nd.PhyDim2(*hw.pe_array),
+                       size_gbuf=hw.gbuf_words, size_regf=hw.regf_words,
+                       array_bus_width=hw.array_bus_width, dram_bandwidth=hw.dram_bandwidth,
+                       no_time_mux=False)
+
+
+def scenario_options(scenario, nprocesses: int = 1):
+    """nn_dataflow's Option for a scenario's search fields."""
+    s = scenario.search
+    bypass = [True] * 3
+    for cat, value in zip((nd.DataCategoryEnum.FIL, nd.DataCategoryEnum.IFM,
+                           nd.DataCategoryEnum.OFM), s.bypass_mask, strict=True):
+        bypass[cat] = bool(value)
+    return nd.Option(sw_gbuf_bypass=tuple(bypass), partition_hybrid=s.partition == "hybrid",
+                     partition_batch=s.batch_partition, partition_ifmaps=s.ifmap_partition,
+                     hw_access_forwarding=s.access_forwarding, hw_gbuf_sharing=s.gbuf_sharing,
+                     partition_interlayer=s.interlayer, hw_gbuf_save_writeback=s.save_writeback,
+                     layer_pipeline_time_ovhd=s.pipeline_time_overhead,
+                     layer_pipeline_max_degree=s.pipeline_max_degree,
+                     layer_pipeline_opt=s.interlayer_opt, opt_goal=GOAL_CODES[s.goal],
+                     ntops=scenario.solver.beam_width, nprocesses=nprocesses)
+
+
+def search_scenario(scenario, nprocesses: int = 1):
+    """nn_dataflow's whole-network search of a scenario (its network converted with
+    ``nd_network``): the best NNDataflowScheme, or None."""
+    nnd = nd.NNDataflow(nd_network(scenario.network), scenario.batch, chip(scenario),
+                        cost(scenario.costs), nd.MapStrategyEyeriss)
+    tops, _ = nnd.schedule_search(scenario_options(scenario, nprocesses))
+    return tops[0] if tops else None
+
+
+def replay(scenario, top, rules):
+    """nn_dataflow's network schedule ``top`` in nnsolve's terms: (schedules by layer,
+    segments, input partition). A layer's mapping candidate is the one with nn_dataflow's
+    loop counts and unit sizes."""
+    from nnsolve.model.mapping import map_layer
+    from nnsolve.model.partition import PartitionScheme, part_layer
+    from nnsolve.model.schedule import Blocking, LayerSchedule
+
+    def scheme_of(part):
+        return PartitionScheme(tuple(part.order), tuple((d.h, d.w) for d in part.pdims))
+
+    schedules, seats = {}, {}
+    for name, r in top.res_dict.items():
+        s = r.scheme
+        scheme = scheme_of(s["part"])
+        layer = scenario.network.layers[name]
+        node_layer, node_batch, occupancy = part_layer(layer, scenario.batch, scheme)
+        cands = map_layer(node_layer, node_batch, scenario.hardware.pe_array, occupancy,
+                          rules).candidates
+        tvals = [list(level) for level in s["tvals"]]
+        loopcnt = tuple(tvals[0][lp] * tvals[1][lp] * tvals[2][lp] for lp in range(3))
+        units = [tuple(u) for u in s["unit_size"] if u]
+        index = next(i for i, c in enumerate(cands)
+                     if tuple(c.loopcnt) == loopcnt
+                     and [tuple(c.usize_gbuf), tuple(c.usize_regf)] == units)
+        blocking = Blocking.from_positions(tvals, [list(o) for o in s["orders"]])
+        schedules[name] = LayerSchedule(index, blocking, scheme.to_partition())
+        seats[name] = tuple(r.sched_seq)
+    segments = []
+    for name, (seg, sp, tm) in sorted(seats.items(), key=lambda kv: kv[1]):
+        while len(segments) <= seg:
+            segments.append([])
+        while len(segments[seg]) <= sp:
+            segments[seg].append([])
+        segments[seg][sp].append(name)
+    segs = [tuple(tuple(entry) for entry in seg) for seg in segments]
+    inp = scheme_of(top.input_layout.parts[0]).to_partition()
+    return schedules, segs, inp

@@ -97,7 +97,7 @@ def test_node_array_solve_and_evaluate_round_trip(tmp_path):
     path = tmp_path / "r.json"
     write_json(exact.to_json(), path)
     assert "input_partition" in json.loads(path.read_text())
-    schedules, inp = read_schedules(str(path), with_input=True)
+    schedules, inp, _ = read_schedules(str(path), with_input=True)
     again = evaluate_schedules(sc, schedules, input_partition=inp)
     assert again.energy == exact.energy and again.time == exact.time
 
