@@ -3,8 +3,9 @@
 The problem is set up the way nn_dataflow's own command-line tool
 (`nn_dataflow/tools/nn_dataflow_search.py`) sets it up: the same node regions for 2D and 3D
 memory, unlimited array bus and DRAM bandwidth, time multiplexing allowed, the best schedule
-only; inter-layer pipelining and save-writeback only when asked for. The search runs in a forked child that leads its own
-process group, so at the limit the child and every pool worker it forked are killed together.
+only; inter-layer pipelining and save-writeback only when asked for. The search runs in a
+forked child that leads its own process group, so at the limit the child and every pool
+worker it forked are killed together.
 
     python benchmarks/nnd_runner.py alex_net --nodes 4 4 --array 14 14 --regf 512 \\
         --gbuf 65536 --batch 16 --mem 3D --hybrid --limit 60

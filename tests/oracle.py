@@ -372,7 +372,7 @@ def replay(scenario, top, rules):
         schedules[name] = LayerSchedule(index, blocking, scheme.to_partition())
         seats[name] = tuple(r.sched_seq)
     segments = []
-    for name, (seg, sp, tm) in sorted(seats.items(), key=lambda kv: kv[1]):
+    for name, (seg, sp, _) in sorted(seats.items(), key=lambda kv: kv[1]):
         while len(segments) <= seg:
             segments.append([])
         while len(segments[seg]) <= sp:
