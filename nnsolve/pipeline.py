@@ -361,9 +361,29 @@ def solve_pipelined(scenario: Scenario, method: str, progress,
                            "search.gbuf_sharing (nn_dataflow's solver forbids it too); use "
                            "cpsat or exhaustive")
     start = _time.perf_counter()
+    deadline = start + scenario.solver.total_time_limit_s
     search = PipelineSearch(scenario, method, rules)
-    best = search.run(progress, start + scenario.solver.total_time_limit_s)
-    return pipelined_result(scenario, method, search, best, _time.perf_counter() - start)
+    best = search.run(progress, deadline)
+    beam_seconds = _time.perf_counter() - start
+    bound = None
+    if method != "analytical":
+        from .formulations.segment_selection import selection_bound
+
+        bound = selection_bound(search, scenario.search.goal, deadline)
+    result = pipelined_result(scenario, method, search, best, _time.perf_counter() - start)
+    result.notes.insert(1, f"beam search {beam_seconds:.1f} s")
+    if bound is not None:
+        result.pipeline_bound = bound.bound
+        if bound.bound is None:
+            result.notes.insert(2, "segment-selection bound: "
+                                + ("time limit reached" if not bound.complete
+                                   else "no chain of segments has a bound"))
+        else:
+            chain = " | ".join("+".join("/".join(e) for e in seg) for seg in bound.chain)
+            result.notes.insert(2, f"segment-selection bound over {bound.segments} segments "
+                                f"({bound.solves} layer bounds, {bound.seconds:.1f} s); the "
+                                f"bound's chain: {chain}")
+    return result
 
 
 def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],

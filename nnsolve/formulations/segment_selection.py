@@ -1,0 +1,155 @@
+"""Exact segment selection: a proven lower bound on every pipelined schedule of a network.
+
+A schedule is a chain of candidate segments covering the scheduling order (each segment an
+interval of it), so choosing the chain is a shortest path over layer positions (network
+spec §7.2); the path's network matrix is totally unimodular and a dynamic programme solves
+it exactly. Each segment is priced by a lower bound that holds for *every* way of running
+it, whatever the earlier segments left in DRAM and whatever constraint tuple it takes:
+
+* each layer's dynamic energy (everything but static energy) is at least its exact
+  per-layer bound on its sub-region with its data sources, computed without constraints
+  (constraints only remove schedules) and with NoC hops from the nearest possible source
+  (``partition_choice``'s layout-free bound), with static energy priced at zero;
+* the segment's time is at least, for every spatial entry, the sum of its layers' least
+  times (an entry runs its layers one after another; segment spec §3.9), which also bounds
+  a whole-network segment's critical time;
+* static energy is ``idle x time``, so a segment costs at least its dynamic floor plus
+  ``idle x`` its time floor (network spec §4.1's static correction makes this exact).
+
+The shortest path over these prices bounds the whole network; for EDP the energy and time
+paths are taken separately and multiplied. The beam search's schedule is feasible, so the
+relative difference is the most the beam can have left on the table.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from dataclasses import dataclass, replace
+
+from ..model.layout import DataLayout, ifmap_frng
+from ..model.partition import PartitionScheme
+from .partition_choice import choose
+
+
+@dataclass(frozen=True)
+class SegmentFloor:
+    """Lower bounds on one segment: dynamic energy, time, and their goal price."""
+
+    energy: float
+    time: float
+
+
+@dataclass
+class SelectionBound:
+    """The segment-selection model's answer: the network's goal bound, the energy and time
+    bounds, the chain of segments that attains the bound, and what it took."""
+
+    bound: float | None
+    energy: float | None
+    time: float | None
+    chain: list
+    segments: int
+    solves: int
+    seconds: float
+    complete: bool = True
+
+
+def segment_floor(search, plan, idle: float, deadline: float = math.inf
+                  ) -> SegmentFloor | None:
+    """Lower bounds of one segment plan (None: some layer has no schedule, or the
+    deadline passed)."""
+    costs = replace(search.scenario.costs, idle=0.0)
+    dynamic = 0.0
+    entry_time = []
+    for sp, entry in enumerate(plan.segment):
+        total = 0.0
+        for tm in range(len(entry)):
+            if _time.perf_counter() > deadline:
+                return None
+            sites = [replace(s, costs=costs) for s in _bound_sites(search, plan, sp, tm)]
+            key = ("floor", tuple(sites))
+            if key not in search.solved:
+                search.solved[key] = choose(sites, "exhaustive", "energy")
+                search.layer_solves += 1
+            choice = search.solved[key]
+            if choice.candidate is None or choice.bound is None or choice.min_time is None:
+                return None
+            dynamic += choice.bound
+            total += choice.min_time
+        entry_time.append(total)
+    time = max(entry_time)
+    return SegmentFloor(dynamic + idle * time, time)
+
+
+def _bound_sites(search, plan, sp: int, tm: int):
+    """The layer's sites with every producer's ofmaps in DRAM, split as the first input
+    layout (any layout gives the same bound; one layout lets plans share solves)."""
+    from ..pipeline import State
+
+    name = plan.segment[sp][tm]
+    state = State(input_scheme=search.seeds[0])
+    trivial = PartitionScheme.trivial()
+    for p in search.net.prevs[name]:
+        if p in search.net.layers:
+            c, h, w = search.net.fmap(p)
+            state.ofmaps[p] = DataLayout.of(ifmap_frng(search.scenario.batch, c, h, w),
+                                            search.memory, trivial)
+    return search._sites(state, plan, sp, tm)
+
+
+def select(order, plans, floors: dict, goal: str) -> tuple[float, list]:
+    """The least-price chain of segments covering ``order`` (the plans grouped by their
+    last layer), by dynamic programme over positions: (price, chain)."""
+    position = {name: i for i, name in enumerate(order)}
+    best: list[tuple[float, list]] = [(math.inf, [])] * len(order)
+    for i, last in enumerate(order):
+        for plan in plans[last]:
+            f = floors.get(plan.segment)
+            if f is None:
+                continue
+            first = position[plan.segment[0][0]]
+            before = (0.0, []) if first == 0 else best[first - 1]
+            price = before[0] + (f.time if goal == "delay" else f.energy)
+            if price < best[i][0]:
+                best[i] = (price, before[1] + [plan])
+    return best[-1]
+
+
+def selection_bound(search, goal: str, deadline: float = math.inf) -> SelectionBound:
+    """The proven bound on the network's goal over every chain of the search's segments."""
+    from ..pipeline import segment_plans
+
+    start = _time.perf_counter()
+    solves0 = search.layer_solves
+    order, plans = segment_plans(search.scenario)
+    idle = search.scenario.costs.idle
+    floors = {}
+    complete = True
+    count = 0
+    for last in order:
+        for plan in plans[last]:
+            count += 1
+            f = segment_floor(search, plan, idle, deadline)
+            if f is None and _time.perf_counter() > deadline:
+                complete = False
+                break
+            floors[plan.segment] = f
+        if not complete:
+            break
+    seconds = _time.perf_counter() - start
+    solves = search.layer_solves - solves0
+    if not complete:
+        return SelectionBound(None, None, None, [], count, solves, seconds, False)
+    energy, chain = select(order, plans, floors, "energy")
+    time, time_chain = select(order, plans, floors, "delay")
+    if goal == "delay":
+        bound, chain = time, time_chain
+    elif goal == "edp":
+        bound = energy * time
+    else:
+        bound = energy
+    if not math.isfinite(bound):
+        return SelectionBound(None, None, None, [], count, solves, seconds)
+    return SelectionBound(bound, energy, time, [p.segment for p in chain], count, solves,
+                          seconds)
