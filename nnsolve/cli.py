@@ -15,7 +15,7 @@ from .errors import InputError, NnsolveError
 from .fields import Fields, join
 from .model.network import load_network, load_zoo, zoo_names
 from .model.schedule import schedule_from_json
-from .report import comparison_tables, network_table, result_table, zoo_table
+from .report import comparison_tables, network_table, result_table, segment_table, zoo_table
 from .results import NetworkResult, write_json
 from .scenario import METHODS, load_scenario
 from .search import METHODS as AVAILABLE_METHODS
@@ -49,6 +49,8 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 def _finish(result: NetworkResult, args: argparse.Namespace, out: Console) -> int:
     out.print(result_table(result))
+    if result.segments is not None:
+        out.print(segment_table(result))
     if args.json:
         write_json(result.to_json(), args.json)
         out.print(f"wrote {args.json}")

@@ -106,20 +106,47 @@ def result_table(result: NetworkResult) -> Table:
     if result.bound is not None:
         caption += f"; bound {num(result.bound)}; gap {result.gap:.2%}"
     caption += f"; solved in {result.solve_seconds:.2f} s"
+    piped = result.segments is not None
+    if piped:
+        caption += ("\nseg: pipeline segment and the layer's node region; the total's time "
+                    "overlaps pipelined layers and its static energy follows it")
     table = Table(title=f"{result.scenario}: {result.method}", title_justify="left",
                   caption=caption, caption_justify="left")
     table.add_column("layer")
+    if piped:
+        table.add_column("seg")
     for col in ("energy", *BREAKDOWN_KEYS, "time"):
         table.add_column(col, justify="right")
     table.add_column("schedule")
     for lo in result.layers:
         r = lo.result
-        table.add_row(lo.name, num(r.energy), *(num(r.breakdown[k]) for k in BREAKDOWN_KEYS),
+        seg = [f"{lo.schedule.segment} {_hw(*lo.schedule.region.dims)}"] if piped else []
+        table.add_row(lo.name, *seg, num(r.energy),
+                      *(num(r.breakdown[k]) for k in BREAKDOWN_KEYS),
                       num(r.time), schedule_summary(lo.schedule, r.gbuf_resident, lo.layer.is_conv))
     table.add_section()
     bd = result.breakdown
-    table.add_row("total", num(result.energy), *(num(bd[k]) for k in BREAKDOWN_KEYS),
-                  num(result.time), "")
+    table.add_row("total", *([""] if piped else []), num(result.energy),
+                  *(num(bd[k]) for k in BREAKDOWN_KEYS), num(result.time), "")
+    return table
+
+
+def segment_table(result: NetworkResult) -> Table:
+    """One row per pipeline segment: its spatial entries (temporal layers joined by '>'),
+    node regions and timing."""
+    table = Table(title="Pipeline segments", title_justify="left",
+                  caption="time = max(node time, DRAM time); critical: the longest entry "
+                          "from its first start to its last end; overhead: against the "
+                          "same layers run one after another", caption_justify="left")
+    for col, just in (("seg", "right"), ("spatial entries", "left"), ("regions", "left"),
+                      ("time", "right"), ("critical", "right"), ("dram", "right"),
+                      ("batch groups", "right"), ("overhead", "right")):
+        table.add_column(col, justify=just)
+    for i, seg in enumerate(result.segments or []):
+        table.add_row(str(i), " | ".join(" > ".join(entry) for entry in seg.layers),
+                      " ".join(_hw(*r.dims) for r in seg.regions), num(seg.time),
+                      num(seg.critical_time), num(seg.dram_time), str(seg.batch_groups),
+                      f"{seg.overhead:.1%}")
     return table
 
 

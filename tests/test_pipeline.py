@@ -1,0 +1,108 @@
+"""The pipelined network search: its bound, its round trip through the result JSON, and
+its limits (nn_dataflow equality is in test_pipeline_oracle.py)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnsolve
+from nnsolve.cli import main
+from nnsolve.formulations.segment_selection import SegmentFloor, select
+from nnsolve.results import write_json
+from tests.test_pipeline_oracle import scenario
+
+
+class _Plan:
+    def __init__(self, segment):
+        self.segment = segment
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 6), st.data())
+def test_segment_selection_is_the_best_chain(n, data):
+    """The dynamic programme finds the cheapest chain of intervals, as brute force does."""
+    order = [f"l{i}" for i in range(n)]
+    plans = {name: [] for name in order}
+    floors = {}
+    for a in range(n):
+        for b in range(a, n):
+            if b > a and not data.draw(st.booleans()):
+                continue
+            seg = (tuple(order[a:b + 1]),)
+            plans[order[b]].append(_Plan(seg))
+            floors[seg] = SegmentFloor(data.draw(st.floats(0, 100)), data.draw(st.floats(0, 9)))
+    price, chain = select(order, plans, floors, "energy")
+    best = math.inf
+    for cuts in itertools.product([False, True], repeat=n - 1):
+        bounds = [0] + [i + 1 for i, c in enumerate(cuts) if c] + [n]
+        segs = [(tuple(order[a:b]),) for a, b in itertools.pairwise(bounds)]
+        if all(s in floors for s in segs):
+            best = min(best, sum(floors[s].energy for s in segs))
+    assert price == pytest.approx(best)
+    assert [name for p in chain for name in p.segment[0]] == order
+
+
+@pytest.mark.parametrize("net,goal,width", [
+    ("mlp_m", "energy", 1), ("mlp_m", "delay", 1), ("mlp_m", "edp", 2),
+    ("lstm_phoneme", "energy", 3),
+])
+def test_bound_holds_and_results_re_score(net, goal, width, tmp_path):
+    sc = scenario(net, goal=goal)
+    sc = type(sc)(**{**sc.__dict__, "solver": type(sc.solver)(
+        **{**sc.solver.__dict__, "beam_width": width})})
+    res = nnsolve.solve(sc, "exhaustive")
+    assert res.bound is not None and res.bound <= res.value * (1 + 1e-9)
+    assert res.status in ("optimal", "heuristic")
+    # Every layer's score is the evaluator's, and the result JSON re-scores to the same totals.
+    path = tmp_path / "r.json"
+    write_json(res.to_json(), path)
+    doc = json.loads(path.read_text())
+    assert [seg["layers"] for seg in doc["segments"]] == \
+        [[list(e) for e in s.layers] for s in res.segments]
+    from nnsolve.cli import read_schedules
+
+    schedules, inp, segments = read_schedules(str(path), with_input=True)
+    again = nnsolve.evaluate(sc, schedules, input_partition=inp, segments=segments)
+    assert (again.energy, again.time) == (res.energy, res.time)
+    for a, b in zip(again.layers, res.layers, strict=True):
+        assert a.result.energy == b.result.energy
+
+
+def test_pipelining_never_loses_to_layer_by_layer_here():
+    sc = scenario("mlp_m")
+    flat = scenario("mlp_m", interlayer=False, save_writeback=False)
+    assert nnsolve.solve(sc, "exhaustive").energy <= nnsolve.solve(flat, "exhaustive").energy
+
+
+def test_time_limit_falls_back_to_single_layer_segments():
+    sc = scenario("lstm_phoneme")
+    sc = type(sc)(**{**sc.__dict__, "solver": type(sc.solver)(
+        **{**sc.solver.__dict__, "total_time_limit_s": 0.0})})
+    res = nnsolve.solve(sc, "exhaustive")
+    assert all(len(s.layers) == 1 and len(s.layers[0]) == 1 for s in res.segments[1:])
+    assert any("time limit" in n for n in res.notes)
+    assert res.bound is None
+
+
+def test_cli_solve_and_evaluate_a_pipelined_scenario(tmp_path, capsys):
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("network: mlp_s\nbatch: 4\nhardware: {nodes: [2, 2], pe_array: [4, 4], "
+                   "regf_bytes: 64, gbuf_bytes: 8192}\nsearch: {interlayer: true, "
+                   "save_writeback: true, bypass: [ifmap, ofmap, weight]}\n"
+                   "solver: {method: exhaustive}\n")
+    out = tmp_path / "r.json"
+    assert main(["solve", str(cfg), "--json", str(out)]) == 0
+    assert main(["evaluate", str(cfg), str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "segment" in printed.lower()
+    doc = json.loads(out.read_text())
+    doc.pop("segments")
+    out.write_text(json.dumps(doc))
+    assert main(["evaluate", str(cfg), str(out)]) == 2
+    assert "segments" in capsys.readouterr().err
