@@ -20,7 +20,7 @@ import time as _time
 from dataclasses import dataclass, field, replace
 
 from .errors import InfeasibleError, NnsolveError
-from .formulations.partition_choice import Candidate, PartitionChoice, choose
+from .formulations.partition_choice import Candidate, PartitionChoice, candidates_of, choose
 from .hardware.regions import NodeRegion
 from .model.dims import Loop
 from .model.evaluate import evaluate_layer
@@ -212,6 +212,7 @@ class PipelineSearch:
         self.seeds = input_schemes(net.input.channels, net.input.h, net.input.w,
                                    scenario.batch, self.memory, self.options)
         self.solved: dict[tuple, PartitionChoice] = {}
+        self.built: dict[tuple, list[Candidate]] = {}
         self.notes: list[str] = []
         self.layer_solves = 0
 
@@ -263,13 +264,20 @@ class PipelineSearch:
         return Pins(pins.mapping, pins.factors, pins.innermost, pins.resident,
                     None if top.free else top)
 
+    def candidates(self, sites: list[LayerSite]) -> list[Candidate]:
+        """The (seed, scheme) candidates of the sites, built once per site tuple."""
+        key = tuple(sites)
+        if key not in self.built:
+            self.built[key] = candidates_of(sites)
+        return self.built[key]
+
     def _solve(self, name: str, sites: list[LayerSite], pins: Pins) -> PartitionChoice:
         key = (tuple(sites), pins)
         if key not in self.solved:
             solver = self.scenario.solver
             self.solved[key] = choose(sites, self.method, self.goal, pins,
                                       solver.time_limit_s, max(1, solver.workers),
-                                      solver.milp_solver)
+                                      solver.milp_solver, self.candidates(sites))
             self.layer_solves += 1
             self.notes += [f"{name}: {n}" for n in self.solved[key].notes
                            if f"{name}: {n}" not in self.notes]
@@ -421,7 +429,8 @@ def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
                 if not result.valid:
                     raise NnsolveError(f"layer {name}: the schedule does not fit this "
                                        "hardware (buffer capacity or on-chip data rules)")
-                cand = Candidate(0, 0, scheme, problem, site)
+                cand = Candidate(0, 0, scheme, site.node_problem(scheme), site,
+                                 _problem=problem)
                 choice = PartitionChoice("feasible", cand, sched, result, None, None, None,
                                          0.0, 1, 0)
                 state = search._extend(state, plan, sp, tm, choice, False)

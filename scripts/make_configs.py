@@ -1,6 +1,7 @@
 """Write the shipped multi-node scenarios: TETRIS-style 4x4 nodes with 3D memory and
 TANGRAM-style 16x16 nodes with 2D memory, for the zoo's main networks, with and without
-global-buffer sharing.
+global-buffer sharing; and TANGRAM's full configuration (buffer sharing, save-writeback,
+inter-layer pipelining) for every zoo network.
 
     python scripts/make_configs.py
 """
@@ -52,5 +53,35 @@ def main() -> None:
                 (out / (net + ("_bufshr" if sharing else "") + ".yaml")).write_text(text)
 
 
+def pipeline_configs() -> None:
+    """configs/tangram_pipeline/: TANGRAM's configuration for every zoo network."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from nnsolve.model.network import zoo_names
+
+    f = FAMILIES["tangram_16x16"]
+    out = ROOT / "configs" / "tangram_pipeline"
+    out.mkdir(parents=True, exist_ok=True)
+    for net in zoo_names():
+        text = ("# TANGRAM (Gao et al., ASPLOS'19) in full: 16x16 tiles with 2D memory, 8x8 "
+                "PEs, 64 B register\n# files, 32 kB global buffers, hybrid + batch + "
+                "input-channel partitioning, global-buffer\n# sharing, save-writeback and "
+                "inter-layer pipelining. Written by scripts/make_configs.py.\n"
+                f"name: tangram_pipeline_{net}\nnetwork: {net}\nbatch: {f['batch']}\n"
+                "word_bits: 16\nhardware:\n"
+                f"  nodes: {f['nodes']}\n  pe_array: {f['pe_array']}\n"
+                f"  regf_bytes: {f['regf']}\n  gbuf_bytes: {f['gbuf']}\n"
+                f"  memory: {f['memory']}\n"
+                "costs: {mac: 1, dram: 200, gbuf: 6, itcn: 2, regf: 1, noc_hop: 10, "
+                "idle: 0}\n"
+                "search:\n  goal: energy\n  bypass: [ifmap, ofmap, weight]\n"
+                f"  {f['search']}\n  gbuf_sharing: true\n  save_writeback: true\n"
+                "  interlayer: true\n"
+                "solver:\n  method: exhaustive\n")
+        (out / f"{net}.yaml").write_text(text)
+
+
 if __name__ == "__main__":
     main()
+    pipeline_configs()

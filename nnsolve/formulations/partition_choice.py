@@ -56,14 +56,27 @@ METHODS = ("cpsat", "milp", "exhaustive", "analytical")
 
 @dataclass
 class Candidate:
-    """One (input layout seed, partition scheme) of a layer, with its blocking problem."""
+    """One (input layout seed, partition scheme) of a layer, with its blocking problem.
+
+    ``node_problem`` has no NoC hops; the full ``problem`` needs the ifmap hops from where
+    the ifmaps lie, the dearest part to compute, so it is built only when asked for.
+    ``floor_hops`` are the weight and ofmap hops with a layout-free ifmap floor.
+    """
 
     order: int
     seed: int
     scheme: PartitionScheme
-    problem: LayerProblem
+    node_problem: LayerProblem
     site: LayerSite
-    floor_hops: tuple[float, float, float] = (0.0, 0.0, 0.0)   # layout-free unit hops
+    floor_hops: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    _problem: LayerProblem | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def problem(self) -> LayerProblem:
+        if self._problem is None:
+            hops = (self.floor_hops[0], self.site.ifmap_hops(self.scheme), self.floor_hops[2])
+            self._problem = LayerSite.with_hops(self.node_problem, hops)
+        return self._problem
 
 
 @dataclass
@@ -86,40 +99,39 @@ class PartitionChoice:
     notes: list[str] = field(default_factory=list)
 
 
-def _node_key(problem: LayerProblem) -> LayerProblem:
-    """The problem without NoC unit hops: schemes sharing it form a group."""
-    return replace(problem, env=replace(problem.env, unit_nhops=(0.0, 0.0, 0.0)))
-
-
 def candidates_of(sites: list[LayerSite]) -> list[Candidate]:
     """Every (seed, scheme) of the sites, in nn_dataflow's order."""
     out = []
     for seed, site in enumerate(sites):
         for scheme in site.schemes:
-            problem = site.problem(scheme)
-            floor = ifmap_hops_floor(site.layer, site.batch, site.region, scheme,
-                                     site.source_nodes, site.ifmap_layout.full,
-                                     site.sharing.forwards,
-                                     site.rules.eltwise_ifmaps == "all")
-            uh = problem.env.unit_nhops
-            out.append(Candidate(len(out), seed, scheme, problem, site,
-                                 (uh[0], float(floor), uh[2])))
+            floor = _ifmap_floor(site.placement, scheme, site.ifmap_layout.full)
+            fil, ofm = site.fixed_hops(scheme)
+            out.append(Candidate(len(out), seed, scheme, site.node_problem(scheme), site,
+                                 (float(fil), float(floor), float(ofm))))
     return out
 
 
+@lru_cache(maxsize=1 << 16)
+def _ifmap_floor(placement: LayerSite, scheme: PartitionScheme, stored) -> int:
+    return ifmap_hops_floor(placement.layer, placement.batch, placement.region, scheme,
+                            placement.source_nodes, stored, placement.sharing.forwards,
+                            placement.rules.eltwise_ifmaps == "all")
+
+
 def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins | None = None,
-           time_limit: float = math.inf, workers: int = 1, milp_solver: str = "highs"
-           ) -> PartitionChoice:
-    """The best (seed, scheme, blocking) of a layer by ``method`` (see the module doc)."""
+           time_limit: float = math.inf, workers: int = 1, milp_solver: str = "highs",
+           candidates: list[Candidate] | None = None) -> PartitionChoice:
+    """The best (seed, scheme, blocking) of a layer by ``method`` (see the module doc);
+    ``candidates`` may pass in ``candidates_of(sites)`` computed before."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}")
     start = _time.perf_counter()
     pins = pins or Pins()
-    cands = candidates_of(sites)
+    cands = candidates_of(sites) if candidates is None else candidates
     groups: dict[LayerProblem, list[Candidate]] = {}
     for c in cands:
-        groups.setdefault(_node_key(c.problem), []).append(c)
-    sharing = cands[0].problem.env.sharing is not None if cands else False
+        groups.setdefault(c.node_problem, []).append(c)
+    sharing = cands[0].node_problem.env.sharing is not None if cands else False
     pipelined = _pipelined(cands, pins)
     if method == "analytical":
         choice = _analytical(cands, goal, pins)
@@ -149,12 +161,13 @@ def _pipelined(cands: list[Candidate], pins: Pins) -> bool:
     if pins.top is not None and not pins.top.free:
         return True
     return any(not e.src_is_dram or not e.dst_is_dram or e.no_time_mux
-               for e in (c.problem.env for c in cands[:1]))
+               for e in (c.node_problem.env for c in cands[:1]))
 
 
 def _noc_energy(c: Candidate, fetch0, hops) -> np.ndarray:
     """NoC energy of F0 rows (K, 3) for unit hops ``hops``."""
-    return c.problem.env.costs.noc_hop * (np.asarray(fetch0, float) @ np.asarray(hops, float))
+    return c.node_problem.env.costs.noc_hop * (np.asarray(fetch0, float)
+                                               @ np.asarray(hops, float))
 
 
 def _key(result: LayerResult, goal: str, order: int, rank: int = 0) -> tuple:
@@ -187,7 +200,7 @@ class _Floors:
     def tighten(self, c: Candidate, goal_name: str, fetch0, e0: float | None,
                 t0: float | None) -> None:
         """Raise the candidate's floors with a group bound on E0 and/or time."""
-        noc = c.problem.env.costs.noc_hop
+        noc = c.node_problem.env.costs.noc_hop
         e_free, t_free = self.free[c.order]
         if e0 is not None:
             e_free = max(e_free, _below(e0 + noc * float(np.dot(c.floor_hops, fetch0))))
@@ -228,10 +241,10 @@ def _closed_form_floors(groups: dict[LayerProblem, list[Candidate]], goal: str
             continue
         fetch0[key] = floor.fetch0
         for c in members:
-            noc = c.problem.env.costs.noc_hop
-            own = _below(floor.energy + noc * float(np.dot(c.problem.env.unit_nhops,
-                                                            floor.fetch0)))
+            # The layout-free hops keep the ifmap hops unbuilt until a scheme may win.
+            noc = c.node_problem.env.costs.noc_hop
             free = _below(floor.energy + noc * float(np.dot(c.floor_hops, floor.fetch0)))
+            own = free
             floors.goal[c.order] = goal_value(own, floor.time, goal)
             floors.free[c.order] = (free, floor.time)
     return floors, fetch0
@@ -321,9 +334,12 @@ def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pi
                 floors.drop(c)
             continue
         for c in members:
-            energy = space.energy + _noc_energy(c, space.fetch0, c.problem.env.unit_nhops)
             floor = space.energy + _noc_energy(c, space.fetch0, c.floor_hops)
             floors.free[c.order] = (float(floor.min()), float(space.time.min()))
+            if best is not None and _below(float(np.min(goal_value(floor, space.time, goal)))) \
+                    > best[0][0]:
+                continue      # cannot win whatever its ifmap hops: leave them unbuilt
+            energy = space.energy + _noc_energy(c, space.fetch0, c.problem.env.unit_nhops)
             order = rank_order(energy, space.time, space.rank, goal)
             if c.problem.env.sharing is None:
                 row = int(order[0])
@@ -400,7 +416,7 @@ def _exact(groups, cands, method, goal, pins, deadline, workers, milp_solver
             timed_out = True
             notes.append("time limit reached before every partition scheme was solved")
             break
-        key_problem = _node_key(c.problem)
+        key_problem = c.node_problem
         if key_problem not in group_sol:
             sol = run(key_problem)
             group_sol[key_problem] = sol

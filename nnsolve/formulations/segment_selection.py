@@ -70,7 +70,8 @@ def segment_floor(search, plan, idle: float, deadline: float = math.inf
             sites = [replace(s, costs=costs) for s in _bound_sites(search, plan, sp, tm)]
             key = ("floor", tuple(sites))
             if key not in search.solved:
-                search.solved[key] = choose(sites, "exhaustive", "energy")
+                search.solved[key] = choose(sites, "exhaustive", "energy",
+                                            candidates=search.candidates(sites))
                 search.layer_solves += 1
             choice = search.solved[key]
             if choice.candidate is None or choice.bound is None or choice.min_time is None:

@@ -156,17 +156,39 @@ def tree_weight(roots: np.ndarray, others: np.ndarray) -> int:
 def _group_trees(parts: Parts, kind: str) -> np.ndarray:
     """Spanning-tree weight over the nodes of each ifmap or ofmap group."""
     group = parts.ifmap_group if kind == "ifmap" else parts.ofmap_group
-    return np.asarray([tree_weight(np.zeros((0, 2), np.int64), parts.nodes[m])
-                       for m in parts.members(group)], dtype=np.int64)
+    return np.asarray([_shape_tree(parts.nodes[m]) for m in parts.members(group)],
+                      dtype=np.int64)
+
+
+def _shape_tree(nodes: np.ndarray) -> int:
+    """``tree_weight`` of a rootless node set; it depends only on the set's shape, which
+    the groups of one scheme mostly share (translates of each other)."""
+    if len(nodes) < 2:
+        return 0
+    rel = nodes - nodes.min(axis=0)
+    return _tree_of_shape(len(rel), rel.astype(np.int64).tobytes())
+
+
+@lru_cache(maxsize=1 << 16)
+def _tree_of_shape(count: int, rel: bytes) -> int:
+    nodes = np.frombuffer(rel, dtype=np.int64).reshape(count, 2)
+    return tree_weight(np.zeros((0, 2), np.int64), nodes)
 
 
 @lru_cache(maxsize=4096)
 def _filter_trees(parts: Parts, sources: tuple[Coord, ...]) -> np.ndarray:
     """Spanning-tree weight from the DRAM channels over the nodes of each filter group."""
-    roots = np.asarray(sources, dtype=np.int64)
     keep = parts.filter_group >= 0
-    return np.asarray([tree_weight(roots, parts.nodes[keep][m])
+    nodes = parts.nodes[keep].astype(np.int64)
+    return np.asarray([_rooted_tree(sources, nodes[m].tobytes(), len(m))
                        for m in parts.members(parts.filter_group[keep])], dtype=np.int64)
+
+
+@lru_cache(maxsize=1 << 16)
+def _rooted_tree(sources: tuple[Coord, ...], nodes: bytes, count: int) -> int:
+    """``tree_weight`` from the channels ``sources``, cached on the exact node set."""
+    others = np.frombuffer(nodes, dtype=np.int64).reshape(count, 2)
+    return tree_weight(np.asarray(sources, dtype=np.int64), others)
 
 
 def _group_min(values: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -217,51 +239,65 @@ def unit_nhops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionSc
                ofmap_layout: DataLayout, forwarding: bool,
                eltwise_all: bool = False) -> tuple[int, int, int]:
     """(weight, ifmap, ofmap) word-hops of one top-level fetch."""
+    return (filter_hops(layer, batch, region, scheme, filter_nodes, forwarding, eltwise_all),
+            ifmap_hops(layer, batch, region, scheme, ifmap_layout, forwarding, eltwise_all),
+            ofmap_hops(layer, batch, region, scheme, ofmap_layout, forwarding, eltwise_all))
+
+
+def filter_hops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
+                filter_nodes: tuple[Coord, ...], forwarding: bool,
+                eltwise_all: bool = False) -> int:
+    """Weight word-hops of one top-level fetch from the DRAM channels."""
     parts = scheme_parts(layer, batch, region, scheme, eltwise_all)
     sources = tuple(dict.fromkeys(filter_nodes))
-
-    fil_hops = 0
     keep = None if parts.filters is None else _sizes(parts.filters) > 0
-    if keep is not None and keep.any():
-        words = _sizes(parts.filters[keep]) * (layer.kernel_h * layer.kernel_w)
-        if forwarding:
-            group = parts.filter_group[keep]
-            fil_hops = int((_first(words, group) * _filter_trees(parts, sources)).sum())
-        else:
-            near = distances(parts.nodes[keep], np.asarray(sources, np.int64)).min(axis=1)
-            fil_hops = int((words * near).sum())
-
-    per_part = _fetch_hops(parts.ifmaps, parts.nodes, ifmap_layout)      # (N, m)
+    if keep is None or not keep.any():
+        return 0
+    words = _sizes(parts.filters[keep]) * (layer.kernel_h * layer.kernel_w)
     if forwarding:
-        full = _layout_arrays(ifmap_layout)[2]
-        size = overlaps(parts.ifmaps, full[None])[..., 0]                  # (N, m)
-        group = parts.ifmap_group
-        trees = _group_trees(parts, "ifmap")
-        ifm_hops = sum(int((_group_min(per_part[:, j], group)
-                            + _first(size[:, j], group) * trees).sum())
-                       for j in range(per_part.shape[1]))
-    else:
-        ifm_hops = int(per_part.sum())
+        group = parts.filter_group[keep]
+        return int((_first(words, group) * _filter_trees(parts, sources)).sum())
+    near = distances(parts.nodes[keep], np.asarray(sources, np.int64)).min(axis=1)
+    return int((words * near).sum())
 
-    ofm_hops = 0
+
+def ifmap_hops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
+               ifmap_layout: DataLayout, forwarding: bool, eltwise_all: bool = False) -> int:
+    """Ifmap word-hops of one top-level fetch from where ``ifmap_layout`` stores them."""
+    parts = scheme_parts(layer, batch, region, scheme, eltwise_all)
+    per_part = _fetch_hops(parts.ifmaps, parts.nodes, ifmap_layout)      # (N, m)
+    if not forwarding:
+        return int(per_part.sum())
+    full = _layout_arrays(ifmap_layout)[2]
+    size = overlaps(parts.ifmaps, full[None])[..., 0]                  # (N, m)
+    group = parts.ifmap_group
+    trees = _group_trees(parts, "ifmap")
+    return sum(int((_group_min(per_part[:, j], group)
+                    + _first(size[:, j], group) * trees).sum())
+               for j in range(per_part.shape[1]))
+
+
+def ofmap_hops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
+               ofmap_layout: DataLayout, forwarding: bool, eltwise_all: bool = False) -> int:
+    """Ofmap word-hops of one top-level fetch to where ``ofmap_layout`` stores them."""
     local = ofmap_layout.parts == (scheme,) and ofmap_layout.regions == (region,)
-    if not local:
-        per_part = _fetch_hops(parts.ofmaps, parts.nodes, ofmap_layout)  # (N,)
-        group = parts.ofmap_group
-        if forwarding:
-            full = _layout_arrays(ofmap_layout)[2]
-            size = overlaps(parts.ofmaps, full[None])[:, 0]
-            read = _group_min(per_part, group)
-            tree = read + _first(size, group) * _group_trees(parts, "ofmap")
-            ofm_hops = int((-(-(read + tree) // 2)).sum())
-        else:
-            # Replicas send partial sums to the middle one, which writes the piece out.
-            mid = _middle(group)
-            to_mid = mid[group]
-            far = np.abs(parts.nodes - parts.nodes[to_mid]).sum(axis=1)
-            send = -(-(_sizes(parts.ofmaps) * far) // 2)
-            ofm_hops = int(per_part[mid].sum() + send.sum())
-    return fil_hops, ifm_hops, ofm_hops
+    if local:
+        return 0
+    parts = scheme_parts(layer, batch, region, scheme, eltwise_all)
+    per_part = _fetch_hops(parts.ofmaps, parts.nodes, ofmap_layout)  # (N,)
+    group = parts.ofmap_group
+    if forwarding:
+        full = _layout_arrays(ofmap_layout)[2]
+        size = overlaps(parts.ofmaps, full[None])[:, 0]
+        read = _group_min(per_part, group)
+        tree = read + _first(size, group) * _group_trees(parts, "ofmap")
+        return int((-(-(read + tree) // 2)).sum())
+    # Replicas send partial sums to the middle one, which writes the piece out.
+    mid = _middle(group)
+    to_mid = mid[group]
+    far = np.abs(parts.nodes - parts.nodes[to_mid]).sum(axis=1)
+    send = -(-(_sizes(parts.ofmaps) * far) // 2)
+    return int(per_part[mid].sum() + send.sum())
 
 
 def ifmap_hops_floor(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,

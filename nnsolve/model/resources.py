@@ -10,7 +10,7 @@ top-level fetch of each data category (network spec §1-2).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from ..hardware.regions import NodeRegion, memory_region, processing_region
 from ..hardware.spec import Costs, Hardware
@@ -19,7 +19,7 @@ from .evaluate import BlockingEnv, LayerProblem
 from .layer import Layer
 from .layout import DataLayout, ifmap_frng
 from .mapping import DEFAULT_RULES, ModelRules
-from .noc import unit_nhops
+from .noc import filter_hops, ifmap_hops, ofmap_hops
 from .partition import PartitionOptions, PartitionScheme, gen_partitions, part_layer
 from .schedule import Region
 
@@ -77,18 +77,30 @@ class LayerSite:
 
     def problem(self, scheme: PartitionScheme) -> LayerProblem:
         """The loop-blocking problem of the per-node layer under ``scheme``."""
+        fil, ofm = self.fixed_hops(scheme)
+        return self.with_hops(self.node_problem(scheme), (fil, self.ifmap_hops(scheme), ofm))
+
+    @cached_property
+    def placement(self) -> LayerSite:
+        """This site without its ifmap layout: what the layout-free parts depend on (and
+        the key they are cached on across sites)."""
+        return replace(self, ifmap_layout=None)
+
+    def node_problem(self, scheme: PartitionScheme) -> LayerProblem:
+        """``problem`` without NoC unit hops (all zero): what schemes with the same per-node
+        layer and data groups share."""
+        return _node_problem(self.placement, scheme)
+
+    def _node_problem(self, scheme: PartitionScheme) -> LayerProblem:
         node_layer, node_batch, occupancy = part_layer(self.layer, self.batch, scheme)
         hw = self.hardware
         groups = share_groups(self.region, scheme, self.layer.data_loops) \
             if self.sharing.forwards else None
         accfwd = groups.sizes if groups is not None else (1, 1, 1)
-        nhops = unit_nhops(self.layer, self.batch, self.region, scheme, self.memory.nodes,
-                           self.ifmap_layout, self.ofmap_layout(scheme),
-                           self.sharing.forwards, self.rules.eltwise_ifmaps == "all")
         env = BlockingEnv(hw.regf_words, hw.gbuf_words, tuple(self.bypass), self.costs,
                           num_nodes=self.region.size, array_bus_width=hw.array_bus_width,
                           dram_bandwidth=hw.dram_bandwidth, accfwd=accfwd,
-                          unit_nhops=tuple(float(h) for h in nhops),
+                          unit_nhops=(0.0, 0.0, 0.0),
                           src_is_dram=self.src is None or self.src.kind == "dram",
                           src_is_local=self.src == self.region,
                           dst_is_dram=self.dst is None or self.dst.kind == "dram",
@@ -97,9 +109,41 @@ class LayerSite:
             env = replace(env, sharing=groups)
         return LayerProblem(node_layer, node_batch, hw.pe_array, env, occupancy, self.rules)
 
+    @staticmethod
+    def with_hops(node_problem: LayerProblem, hops) -> LayerProblem:
+        """A node problem with its (weight, ifmap, ofmap) unit hops."""
+        return replace(node_problem, env=replace(node_problem.env,
+                                                 unit_nhops=tuple(float(h) for h in hops)))
+
+    def fixed_hops(self, scheme: PartitionScheme) -> tuple[int, int]:
+        """(weight, ofmap) unit hops: they do not depend on where the ifmaps lie."""
+        return _fixed_hops(self.placement, scheme)
+
+    def _fixed_hops(self, scheme: PartitionScheme) -> tuple[int, int]:
+        eltwise_all = self.rules.eltwise_ifmaps == "all"
+        return (filter_hops(self.layer, self.batch, self.region, scheme, self.memory.nodes,
+                            self.sharing.forwards, eltwise_all),
+                ofmap_hops(self.layer, self.batch, self.region, scheme,
+                           self.ofmap_layout(scheme), self.sharing.forwards, eltwise_all))
+
+    def ifmap_hops(self, scheme: PartitionScheme) -> int:
+        """Ifmap unit hops from where ``ifmap_layout`` stores them."""
+        return ifmap_hops(self.layer, self.batch, self.region, scheme, self.ifmap_layout,
+                          self.sharing.forwards, self.rules.eltwise_ifmaps == "all")
+
     @property
     def region_json(self) -> Region:
         return Region(self.region.origin, self.region.dims)
+
+
+@lru_cache(maxsize=1 << 16)
+def _node_problem(placement: LayerSite, scheme: PartitionScheme) -> LayerProblem:
+    return placement._node_problem(scheme)
+
+
+@lru_cache(maxsize=1 << 16)
+def _fixed_hops(placement: LayerSite, scheme: PartitionScheme) -> tuple[int, int]:
+    return placement._fixed_hops(scheme)
 
 
 def chip_regions(hardware: Hardware) -> tuple[NodeRegion, NodeRegion]:
