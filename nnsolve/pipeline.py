@@ -79,7 +79,12 @@ def plan_segment(scenario: Scenario, seg: Segment, region: NodeRegion, memory: N
         regions = (region,)
     else:
         ops = [sum(net.layers[name].ops(1) for name in entry) for entry in seg]
-        nodes = allocate_nodes(ops, region.dims)
+        if s.region_allocation == "exact":
+            from .formulations.region_allocation import exact_allocation
+
+            nodes = exact_allocation(ops, region.dims)
+        else:
+            nodes = allocate_nodes(ops, region.dims)
         if nodes is None:
             return "no node allocation keeps 95% utilisation"
         regions = tuple(region.allocate(nodes))

@@ -101,6 +101,10 @@ FIELDS: tuple[Field, ...] = (
           "pipelined segment, relative.", minimum=0, allow_inf=True),
     Field("search.pipeline_max_degree", "number", INF, "Most scheduling vertices in one "
           "pipelined segment.", minimum=1, allow_inf=True),
+    Field("search.region_allocation", "choice", "rounding", "How a pipelined segment's nodes "
+          "are split among its spatial entries: rounding (nn_dataflow's proportional rule) "
+          "or exact (the best-balanced split that keeps 95% utilisation, CP-SAT; admits "
+          "segments the rounding rejects).", choices=("rounding", "exact")),
     Field("search.pin", "pins", None, "Partial mappings: per layer name (or '*' for every "
           "layer), a fixed mapping candidate, blocking factors [DRAM, GBUF, REGF] per loop "
           "(null = free), innermost loop of levels 0 and 1, or global-buffer residency; every "
@@ -141,6 +145,7 @@ class SearchOptions:
     interlayer_opt: bool = True
     pipeline_time_overhead: float = INF
     pipeline_max_degree: float = INF
+    region_allocation: str = "rounding"
     pin: dict[str, Pins] = field(default_factory=dict)
 
     def pins_for(self, layer: str) -> Pins:

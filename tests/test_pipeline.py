@@ -106,3 +106,14 @@ def test_cli_solve_and_evaluate_a_pipelined_scenario(tmp_path, capsys):
     out.write_text(json.dumps(doc))
     assert main(["evaluate", str(cfg), str(out)]) == 2
     assert "segments" in capsys.readouterr().err
+
+
+def test_exact_region_allocation_admits_more_segments():
+    from nnsolve.pipeline import segment_plans
+
+    rounding = scenario("mlp_m", nodes=(4, 4))
+    exact = scenario("mlp_m", nodes=(4, 4), region_allocation="exact")
+    count = [sum(len(p) for p in segment_plans(sc)[1].values()) for sc in (rounding, exact)]
+    assert count[1] >= count[0]
+    res = nnsolve.solve(exact, "exhaustive")
+    assert res.bound is not None and res.bound <= res.value * (1 + 1e-9)

@@ -122,9 +122,16 @@ def _sizes(ranges: np.ndarray) -> np.ndarray:
 
 def overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Words in both ranges, for every range of ``a`` (..., 4, 2) against ``b`` (P, 4, 2)."""
-    lo = np.maximum(a[..., None, :, 0], b[:, :, 0])
-    hi = np.minimum(a[..., None, :, 1], b[:, :, 1])
-    return np.clip(hi - lo, 0, None).prod(axis=-1)
+    out = None
+    for d in range(a.shape[-2]):       # one dimension at a time: no 4-D temporaries
+        width = np.minimum(a[..., None, d, 1], b[:, d, 1])
+        width -= np.maximum(a[..., None, d, 0], b[:, d, 0])
+        np.maximum(width, 0, out=width)
+        if out is None:
+            out = width
+        else:
+            out *= width
+    return out
 
 
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
