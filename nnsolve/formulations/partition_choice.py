@@ -295,7 +295,7 @@ def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
                   space.index[keep], space.factors[keep], positions[keep])
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _scored_space(problem: LayerProblem, pins: Pins) -> _Space:
     from ..heuristics.exhaustive import scored_chunks
 

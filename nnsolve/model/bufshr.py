@@ -41,6 +41,7 @@ class ShareGroups:
         return tuple(self.size(d) for d in Data)  # type: ignore[return-value]
 
 
+@lru_cache(maxsize=1 << 15)
 def share_groups(region: NodeRegion, scheme: PartitionScheme,
                  data_loops: tuple[tuple[int, ...], ...]) -> ShareGroups:
     """The sharing groups of a partition scheme on a region, for a layer's data loops."""
