@@ -15,6 +15,7 @@ import nnsolve
 from nnsolve.cli import main
 from nnsolve.formulations.segment_selection import SegmentFloor, select
 from nnsolve.results import write_json
+from tests.model.test_sched_dag_oracle import small_dags
 from tests.test_pipeline_oracle import scenario
 
 
@@ -117,3 +118,18 @@ def test_exact_region_allocation_admits_more_segments():
     assert count[1] >= count[0]
     res = nnsolve.solve(exact, "exhaustive")
     assert res.bound is not None and res.bound <= res.value * (1 + 1e-9)
+
+
+@settings(max_examples=10, deadline=None)
+@given(small_dags())
+def test_bound_chain_only_improves_the_beam(net):
+    from dataclasses import replace
+
+    from nnsolve.pipeline import solve_pipelined
+    from nnsolve.search import Progress
+
+    sc = replace(scenario(), network=net)
+    beam = solve_pipelined(sc, "exhaustive", Progress(), improve=False)
+    best = solve_pipelined(sc, "exhaustive", Progress())
+    assert best.value <= beam.value
+    assert best.bound is not None and best.bound <= best.value * (1 + 1e-9)

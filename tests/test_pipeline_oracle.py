@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 import nnsolve
 from nnsolve.model.mapping import ModelRules
 from nnsolve.model.network import load_zoo
+from nnsolve.pipeline import solve_pipelined
 from nnsolve.scenario import scenario_from_dict
+from nnsolve.search import Progress
 from tests import oracle
 from tests.model.test_sched_dag_oracle import small_dags
 
@@ -55,7 +57,7 @@ def check(sc, search: bool = True) -> None:
     oracle.record("pipelined schedules re-scored equal", 1)
     if not search:
         return
-    ours = nnsolve.solve(sc, "exhaustive", rules=NND_RULES)
+    ours = solve_pipelined(sc, "exhaustive", Progress(), NND_RULES, improve=False)
     for lo in ours.layers:
         r = theirs.res_dict[lo.name]
         assert (lo.schedule.segment, lo.result.energy, lo.result.time) == \

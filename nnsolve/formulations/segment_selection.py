@@ -43,7 +43,7 @@ class SegmentFloor:
 @dataclass
 class SelectionBound:
     """The segment-selection model's answer: the network's goal bound, the energy and time
-    bounds, the chain of segments that attains the bound, and what it took."""
+    bounds, the chain of segment plans that attains the bound, and what it took."""
 
     bound: float | None
     energy: float | None
@@ -152,5 +152,4 @@ def selection_bound(search, goal: str, deadline: float = math.inf) -> SelectionB
         bound = energy
     if not math.isfinite(bound):
         return SelectionBound(None, None, None, [], count, solves, seconds)
-    return SelectionBound(bound, energy, time, [p.segment for p in chain], count, solves,
-                          seconds)
+    return SelectionBound(bound, energy, time, chain, count, solves, seconds)
