@@ -40,8 +40,9 @@ def sharing_options(scenario: Scenario) -> SharingOptions:
                           sharing=scenario.search.gbuf_sharing)
 
 
-class _Placement:
-    """Where the network's data lie in DRAM as layers are scheduled."""
+class Chip:
+    """A scenario's chip as the network search sees it: the processing and memory regions,
+    the partition and sharing options, and the network input's possible layouts."""
 
     def __init__(self, scenario: Scenario, rules: ModelRules) -> None:
         self.scenario = scenario
@@ -52,10 +53,9 @@ class _Placement:
         net = scenario.network
         self.seeds = input_schemes(net.input.channels, net.input.h, net.input.w,
                                    scenario.batch, self.memory, self.options)
-        self.input_scheme: PartitionScheme | None = None
-        self.ofmaps: dict[str, DataLayout] = {}
 
     def source_layout(self, name: str, scheme: PartitionScheme) -> DataLayout:
+        """The network input (or an external input) ``name`` in DRAM, split by ``scheme``."""
         c, h, w = self.scenario.network.fmap(name)
         return DataLayout((ifmap_frng(self.scenario.batch, c, h, w),), (self.memory,),
                           (scheme,))
@@ -64,14 +64,21 @@ class _Placement:
         net = self.scenario.network
         return any(p == INPUT or p in net.external for p in net.prevs[name])
 
-    def ifmap_layout(self, name: str, input_scheme: PartitionScheme | None) -> DataLayout:
-        parts = []
-        for p in self.scenario.network.prevs[name]:
-            if p in self.ofmaps:
-                parts.append(self.ofmaps[p])
-            else:
-                parts.append(self.source_layout(p, input_scheme))
+    def ifmap_layout(self, ofmaps: dict[str, DataLayout], name: str,
+                     input_scheme: PartitionScheme | None) -> DataLayout:
+        """Where a layer's ifmaps lie: its producers' ``ofmaps`` and the inputs, in order."""
+        parts = [ofmaps[p] if p in ofmaps else self.source_layout(p, input_scheme)
+                 for p in self.scenario.network.prevs[name]]
         return DataLayout.concat(parts)
+
+
+class _Placement(Chip):
+    """Where the network's data lie in DRAM as layers are scheduled."""
+
+    def __init__(self, scenario: Scenario, rules: ModelRules) -> None:
+        super().__init__(scenario, rules)
+        self.input_scheme: PartitionScheme | None = None
+        self.ofmaps: dict[str, DataLayout] = {}
 
     def sites(self, name: str) -> list[LayerSite]:
         """One site per possible input layout (several only until the input's is fixed)."""
@@ -81,8 +88,8 @@ class _Placement:
         sc = self.scenario
         layer = sc.network.layers[name]
         return [LayerSite(layer, sc.batch, sc.hardware, sc.costs, sc.search.bypass_mask,
-                          self.proc, self.memory, self.ifmap_layout(name, s), self.options,
-                          self.sharing, self.rules) for s in schemes]
+                          self.proc, self.memory, self.ifmap_layout(self.ofmaps, name, s),
+                          self.options, self.sharing, self.rules) for s in schemes]
 
 
 def solve_node_array(scenario: Scenario, method: str, progress, rules: ModelRules = DEFAULT_RULES

@@ -24,12 +24,11 @@ from .formulations.partition_choice import Candidate, PartitionChoice, candidate
 from .hardware.regions import NodeRegion
 from .model.dims import Loop
 from .model.evaluate import evaluate_layer
-from .model.layout import DataLayout, ifmap_frng
+from .model.layout import DataLayout
 from .model.mapping import DEFAULT_RULES, ModelRules
-from .model.network import INPUT
 from .model.partition import PartitionScheme
 from .model.pins import Pins, TopLoops
-from .model.resources import LayerSite, chip_regions, input_schemes
+from .model.resources import LayerSite, chip_regions
 from .model.sched_dag import sched_dag
 from .model.schedule import LayerSchedule, Region
 from .model.segment import (
@@ -43,7 +42,7 @@ from .model.segment import (
 )
 from .model.segment_constraints import LayerConstraint, SegmentConstraints, segment_constraints
 from .model.segment_timing import LayerTiming, SegmentTiming, segment_timing, top_groups
-from .multinode import partition_options, sharing_options
+from .multinode import Chip
 from .results import LayerOutcome, NetworkResult, SegmentOutcome
 from .scenario import Scenario
 
@@ -199,23 +198,16 @@ def _partial(seg: Segment, names) -> Segment:
 # -- the search -----------------------------------------------------------------------------
 
 
-class PipelineSearch:
+class PipelineSearch(Chip):
     """nn_dataflow's network search (§4.2) with exact per-layer solves; one per solve."""
 
     def __init__(self, scenario: Scenario, method: str, rules: ModelRules = DEFAULT_RULES
                  ) -> None:
-        self.scenario = scenario
+        super().__init__(scenario, rules)
         self.method = method
-        self.rules = rules
         self.net = scenario.network
         self.goal = scenario.search.goal
         self.width = scenario.solver.beam_width
-        self.proc, self.memory = chip_regions(scenario.hardware)
-        self.options = partition_options(scenario)
-        self.sharing = sharing_options(scenario)
-        net = scenario.network
-        self.seeds = input_schemes(net.input.channels, net.input.h, net.input.w,
-                                   scenario.batch, self.memory, self.options)
         self.solved: dict[tuple, PartitionChoice] = {}
         self.built: dict[tuple, list[Candidate]] = {}
         self.notes: list[str] = []
@@ -223,31 +215,17 @@ class PipelineSearch:
 
     # -- layers --
 
-    def _source_layout(self, name: str, scheme: PartitionScheme) -> DataLayout:
-        c, h, w = self.net.fmap(name)
-        return DataLayout((ifmap_frng(self.scenario.batch, c, h, w),), (self.memory,),
-                          (scheme,))
-
-    def _ifmap_layout(self, state: State, name: str, scheme: PartitionScheme | None
-                      ) -> DataLayout:
-        parts = [state.ofmaps[p] if p in state.ofmaps else self._source_layout(p, scheme)
-                 for p in self.net.prevs[name]]
-        return DataLayout.concat(parts)
-
-    def _reads_input(self, name: str) -> bool:
-        return any(p == INPUT or p in self.net.external for p in self.net.prevs[name])
-
-    def _sites(self, state: State, plan: SegmentPlan, sp: int, tm: int) -> list[LayerSite]:
+    def sites(self, state: State, plan: SegmentPlan, sp: int, tm: int) -> list[LayerSite]:
         name = plan.segment[sp][tm]
         place = plan.places[sp][tm]
         schemes = [state.input_scheme]
-        if self._reads_input(name) and state.input_scheme is None:
+        if self.reads_input(name) and state.input_scheme is None:
             schemes = self.seeds
         fwd = plan.forwarded.get((sp, tm))
         sc = self.scenario
         out = []
         for scheme in schemes:
-            layout = self._ifmap_layout(state, name, scheme)
+            layout = self.ifmap_layout(state.ofmaps, name, scheme)
             if fwd is not None:
                 layout = DataLayout(layout.frngs, (fwd,) * len(layout.frngs),
                                     tuple(p.projection(fwd, fmap=True) for p in layout.parts))
@@ -291,13 +269,13 @@ class PipelineSearch:
     def _add_layer(self, state: State, plan: SegmentPlan, sp: int, tm: int,
                    cons: LayerConstraint) -> State | None:
         name = plan.segment[sp][tm]
-        sites = self._sites(state, plan, sp, tm)
+        sites = self.sites(state, plan, sp, tm)
         choice = self._solve(name, sites, self._pins(state, name, cons))
         if choice.candidate is None:
             return None
-        return self._extend(state, plan, sp, tm, choice, len(sites) > 1)
+        return self.extend_state(state, plan, sp, tm, choice, len(sites) > 1)
 
-    def _extend(self, state: State, plan: SegmentPlan, sp: int, tm: int,
+    def extend_state(self, state: State, plan: SegmentPlan, sp: int, tm: int,
                 choice: PartitionChoice, seeded: bool) -> State:
         name = plan.segment[sp][tm]
         seg_index = len(state.plans) if (sp, tm) == (0, 0) else len(state.plans) - 1
@@ -443,7 +421,7 @@ def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
             raise NnsolveError(f"segment {[list(e) for e in seg]}: {plan}")
         for sp, entry in enumerate(seg):
             for tm, name in enumerate(entry):
-                site = search._sites(state, plan, sp, tm)[0]
+                site = search.sites(state, plan, sp, tm)[0]
                 sched = schedules[name]
                 scheme = PartitionScheme.from_partition(sched.partition)
                 if scheme.dim() != site.region.dims:
@@ -462,7 +440,7 @@ def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
                                  _problem=problem)
                 choice = PartitionChoice("feasible", cand, sched, result, None, None, None,
                                          0.0, 1, 0)
-                state = search._extend(state, plan, sp, tm, choice, False)
+                state = search.extend_state(state, plan, sp, tm, choice, False)
     return pipelined_result(scenario, "evaluate", search, state, 0.0)
 
 

@@ -96,7 +96,7 @@ def _bound_sites(search, plan, sp: int, tm: int):
             c, h, w = search.net.fmap(p)
             state.ofmaps[p] = DataLayout.of(ifmap_frng(search.scenario.batch, c, h, w),
                                             search.memory, trivial)
-    return search._sites(state, plan, sp, tm)
+    return search.sites(state, plan, sp, tm)
 
 
 def select(order, plans, floors: dict, goal: str) -> tuple[float, list]:
