@@ -379,7 +379,9 @@ def solve_pipelined(scenario: Scenario, method: str, progress,
         notes.append("segment-selection bound: " + ("time limit reached" if not bound.complete
                                                     else "no chain of segments has a bound"))
     elif bound is not None:
-        chain = " || ".join(" | ".join(" > ".join(e) for e in p.segment) for p in bound.chain)
+        shown = [" | ".join(" > ".join(e) for e in p.segment) for p in bound.chain[:12]]
+        chain = " || ".join(shown) + (f" || ... ({len(bound.chain)} segments)"
+                                      if len(bound.chain) > 12 else "")
         notes.append(f"segment-selection bound over {bound.segments} segments "
                      f"({bound.solves} layer bounds, {bound.seconds:.1f} s); the bound's "
                      f"chain: {chain}")

@@ -133,3 +133,16 @@ def test_bound_chain_only_improves_the_beam(net):
     best = solve_pipelined(sc, "exhaustive", Progress())
     assert best.value <= beam.value
     assert best.bound is not None and best.bound <= best.value * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("net", ["googlenet", "resnet50", "lstm_gnmt", "lstm_showtell"])
+def test_zoo_dags_solve_end_to_end(net):
+    from dataclasses import replace
+
+    sc = scenario(net, batch=1)
+    sc = replace(sc, hardware=replace(sc.hardware, pe_array=(8, 8)))
+    res = nnsolve.solve(sc, "exhaustive")
+    placed = sorted(name for seg in res.segments for entry in seg.layers for name in entry)
+    assert placed == sorted(sc.network.layers)
+    assert res.bound is not None and res.bound <= res.value * (1 + 1e-9)
+    assert res.time <= sum(lo.result.time for lo in res.layers)
