@@ -14,6 +14,11 @@ Both sides use nn_dataflow's element-wise rule (nnsolve: ``ModelRules(eltwise_if
     python benchmarks/pipelining.py                           # every zoo network
     python benchmarks/pipelining.py --nets mlp_s,alex_net     # some
     python benchmarks/pipelining.py --limit 600 --no-nnd      # nn_dataflow limit, or none
+    python benchmarks/pipelining.py --family tetris --nets mlp_s,mlp_m,lstm_phoneme
+
+``--family tetris`` takes configs/tetris_4x4/ (4x4 nodes, 3D memory, hybrid partitioning,
+batch 16) with pipelining and save-writeback switched on: a size on which nn_dataflow's
+search finishes, so energies can be compared.
 """
 
 from __future__ import annotations
@@ -41,11 +46,15 @@ from nnsolve.scenario import load_scenario  # noqa: E402
 from nnsolve.search import solve  # noqa: E402
 
 NND_RULES = ModelRules(eltwise_ifmaps="nn_dataflow")
-CONFIG = "configs/tangram_pipeline/{net}.yaml"
+FAMILIES = {"tangram": ("configs/tangram_pipeline/{net}.yaml", []),
+            "tetris": ("configs/tetris_4x4/{net}.yaml",
+                       ["search.interlayer=true", "search.save_writeback=true"])}
 
 
-def run(net: str, limit: float, nnd: bool, total_limit: float | None) -> dict:
-    sc = load_scenario(ROOT / CONFIG.format(net=net))
+def run(net: str, limit: float, nnd: bool, total_limit: float | None,
+        family: str = "tangram") -> dict:
+    config, overrides = FAMILIES[family]
+    sc = load_scenario(ROOT / config.format(net=net), overrides)
     if total_limit is not None:
         sc = replace(sc, solver=replace(sc.solver, total_time_limit_s=total_limit))
     start = time.perf_counter()
@@ -73,18 +82,23 @@ def main() -> None:
     parser.add_argument("--total-limit", type=float, default=None,
                         help="nnsolve's solver.total_time_limit_s (default: the config's)")
     parser.add_argument("--no-nnd", action="store_true", help="skip nn_dataflow")
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="tangram",
+                        help="tangram: configs/tangram_pipeline; tetris: configs/tetris_4x4 "
+                             "with pipelining on")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
     console = Console(width=200)
     rows = []
     for net in args.nets.split(","):
         console.print(f"running {net} ...")
-        rows.append(run(net.strip(), args.limit, not args.no_nnd, args.total_limit))
+        rows.append(run(net.strip(), args.limit, not args.no_nnd, args.total_limit,
+                        args.family))
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))
 
-    table = Table(title="TANGRAM 16x16 with pipelining, whole network: nnsolve (beam width "
-                        "1, exact layers, segment-selection bound) vs nn_dataflow",
+    title = {"tangram": "TANGRAM 16x16", "tetris": "TETRIS 4x4"}[args.family]
+    table = Table(title=f"{title} with pipelining, whole network: nnsolve (beam width 1, "
+                        "exact layers, segment-selection bound) vs nn_dataflow",
                   title_justify="left")
     for col in ("network", "nnsolve s", "energy", "time", "bound gap", "segments",
                 "nn_dataflow s", "nn_dataflow energy", "nn_dataflow time",
