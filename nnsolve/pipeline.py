@@ -216,6 +216,8 @@ class PipelineSearch(Chip):
     # -- layers --
 
     def sites(self, state: State, plan: SegmentPlan, sp: int, tm: int) -> list[LayerSite]:
+        """The layer at (sp, tm) of ``plan`` placed after ``state``: one site, or one per
+        input layout while the input's layout is open."""
         name = plan.segment[sp][tm]
         place = plan.places[sp][tm]
         schemes = [state.input_scheme]
@@ -276,7 +278,9 @@ class PipelineSearch(Chip):
         return self.extend_state(state, plan, sp, tm, choice, len(sites) > 1)
 
     def extend_state(self, state: State, plan: SegmentPlan, sp: int, tm: int,
-                choice: PartitionChoice, seeded: bool) -> State:
+                     choice: PartitionChoice, seeded: bool) -> State:
+        """``state`` with the layer at (sp, tm) of ``plan`` scheduled as ``choice`` (whose
+        seed fixes the input's layout when ``seeded``), its segment's timing updated."""
         name = plan.segment[sp][tm]
         seg_index = len(state.plans) if (sp, tm) == (0, 0) else len(state.plans) - 1
         input_scheme = state.input_scheme
