@@ -78,7 +78,9 @@ def pipeline_configs() -> None:
                 "search:\n  goal: energy\n  bypass: [ifmap, ofmap, weight]\n"
                 f"  {f['search']}\n  gbuf_sharing: true\n  save_writeback: true\n"
                 "  interlayer: true\n"
-                "solver:\n  method: exhaustive\n")
+                "solver:\n  method: exhaustive\n"
+                "  total_time_limit_s: 600     # the big networks' segment search needs "
+                "longer; see the result's notes\n")
         (out / f"{net}.yaml").write_text(text)
 
 
