@@ -2,11 +2,14 @@
 
 import math
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from nnsolve.errors import InputError
 from nnsolve.scenario import FIELDS, load_scenario
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 DESIGN_EXAMPLE = """\
 name: eyeriss-isscc16-alexnet
@@ -147,3 +150,12 @@ def test_mistakes_name_file_field_and_rule(tmp_path, text, field, words):
 def test_every_field_is_documented():
     for f in FIELDS:
         assert f.doc and f.doc.endswith("."), f.key
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT_DIR))
+                                        for p in (ROOT_DIR / "configs").rglob("*.yaml")))
+def test_every_shipped_scenario_loads(path):
+    sc = load_scenario(ROOT_DIR / path)
+    assert sc.network.layers
+    if "tangram_pipeline" in path:
+        assert sc.search.interlayer and sc.search.save_writeback and sc.search.gbuf_sharing
