@@ -30,6 +30,19 @@ FAMILIES = {
 }
 
 
+def _scenario(header: str, name: str, net: str, f: dict, tail: str) -> str:
+    """One scenario file: the header comment, the family's chip and costs, then ``tail``
+    (the search options after goal and bypass, and any solver section)."""
+    return (f"# {header} Written by scripts/make_configs.py.\n"
+            f"name: {name}\nnetwork: {net}\nbatch: {f['batch']}\nword_bits: 16\n"
+            "hardware:\n"
+            f"  nodes: {f['nodes']}\n  pe_array: {f['pe_array']}\n"
+            f"  regf_bytes: {f['regf']}\n  gbuf_bytes: {f['gbuf']}\n"
+            f"  memory: {f['memory']}\n"
+            "costs: {mac: 1, dram: 200, gbuf: 6, itcn: 2, regf: 1, noc_hop: 10, idle: 0}\n"
+            "search:\n  goal: energy\n  bypass: [ifmap, ofmap, weight]\n" + tail)
+
+
 def main() -> None:
     for family, f in FAMILIES.items():
         out = ROOT / "configs" / family
@@ -38,18 +51,9 @@ def main() -> None:
             for sharing in (False, True):
                 name = f"{family}_{net}" + ("_bufshr" if sharing else "")
                 extra = "\n  gbuf_sharing: true" if sharing else ""
-                text = (f"# {f['about']}\n"
-                        f"# {'With' if sharing else 'Without'} global-buffer sharing. "
-                        "Written by scripts/make_configs.py.\n"
-                        f"name: {name}\nnetwork: {net}\nbatch: {f['batch']}\nword_bits: 16\n"
-                        "hardware:\n"
-                        f"  nodes: {f['nodes']}\n  pe_array: {f['pe_array']}\n"
-                        f"  regf_bytes: {f['regf']}\n  gbuf_bytes: {f['gbuf']}\n"
-                        f"  memory: {f['memory']}\n"
-                        "costs: {mac: 1, dram: 200, gbuf: 6, itcn: 2, regf: 1, noc_hop: 10, "
-                        "idle: 0}\n"
-                        "search:\n  goal: energy\n  bypass: [ifmap, ofmap, weight]\n"
-                        f"  {f['search']}{extra}\n")
+                header = (f"{f['about']}\n# {'With' if sharing else 'Without'} "
+                          "global-buffer sharing.")
+                text = _scenario(header, name, net, f, f"  {f['search']}{extra}\n")
                 (out / (net + ("_bufshr" if sharing else "") + ".yaml")).write_text(text)
 
 
@@ -64,23 +68,16 @@ def pipeline_configs() -> None:
     out = ROOT / "configs" / "tangram_pipeline"
     out.mkdir(parents=True, exist_ok=True)
     for net in zoo_names():
-        text = ("# TANGRAM (Gao et al., ASPLOS'19) in full: 16x16 tiles with 2D memory, 8x8 "
-                "PEs, 64 B register\n# files, 32 kB global buffers, hybrid + batch + "
-                "input-channel partitioning, global-buffer\n# sharing, save-writeback and "
-                "inter-layer pipelining. Written by scripts/make_configs.py.\n"
-                f"name: tangram_pipeline_{net}\nnetwork: {net}\nbatch: {f['batch']}\n"
-                "word_bits: 16\nhardware:\n"
-                f"  nodes: {f['nodes']}\n  pe_array: {f['pe_array']}\n"
-                f"  regf_bytes: {f['regf']}\n  gbuf_bytes: {f['gbuf']}\n"
-                f"  memory: {f['memory']}\n"
-                "costs: {mac: 1, dram: 200, gbuf: 6, itcn: 2, regf: 1, noc_hop: 10, "
-                "idle: 0}\n"
-                "search:\n  goal: energy\n  bypass: [ifmap, ofmap, weight]\n"
-                f"  {f['search']}\n  gbuf_sharing: true\n  save_writeback: true\n"
-                "  interlayer: true\n"
-                "solver:\n  method: exhaustive\n"
-                "  total_time_limit_s: 600     # the big networks' segment search needs "
-                "longer; see the result's notes\n")
+        header = ("TANGRAM (Gao et al., ASPLOS'19) in full: 16x16 tiles with 2D memory, 8x8 "
+                  "PEs, 64 B register\n# files, 32 kB global buffers, hybrid + batch + "
+                  "input-channel partitioning, global-buffer\n# sharing, save-writeback and "
+                  "inter-layer pipelining.")
+        text = _scenario(header, f"tangram_pipeline_{net}", net, f,
+                         f"  {f['search']}\n  gbuf_sharing: true\n  save_writeback: true\n"
+                         "  interlayer: true\n"
+                         "solver:\n  method: exhaustive\n"
+                         "  total_time_limit_s: 600     # the big networks' segment search "
+                         "needs longer; see the result's notes\n")
         (out / f"{net}.yaml").write_text(text)
 
 

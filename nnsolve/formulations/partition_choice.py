@@ -244,8 +244,7 @@ def _closed_form_floors(groups: dict[LayerProblem, list[Candidate]], goal: str
             # The layout-free hops keep the ifmap hops unbuilt until a scheme may win.
             noc = c.node_problem.env.costs.noc_hop
             free = _below(floor.energy + noc * float(np.dot(c.floor_hops, floor.fetch0)))
-            own = free
-            floors.goal[c.order] = goal_value(own, floor.time, goal)
+            floors.goal[c.order] = goal_value(free, floor.time, goal)
             floors.free[c.order] = (free, floor.time)
     return floors, fetch0
 
