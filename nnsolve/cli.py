@@ -11,13 +11,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
+from .documents import result_document, scenario_inputs
 from .errors import InputError, NnsolveError
 from .fields import Fields, join
 from .model.network import load_network, load_zoo, zoo_names
 from .model.schedule import schedule_from_json
 from .report import comparison_tables, network_table, result_table, segment_table, zoo_table
 from .results import NetworkResult, write_json
-from .scenario import METHODS, load_scenario
+from .scenario import METHODS, Scenario, load_scenario
 from .search import METHODS as AVAILABLE_METHODS
 from .search import Progress, evaluate_schedules, solve
 
@@ -47,13 +48,19 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return items
 
 
-def _finish(result: NetworkResult, args: argparse.Namespace, out: Console) -> int:
+def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
+            scenario: Scenario) -> int:
     out.print(result_table(result))
     if result.segments is not None:
         out.print(segment_table(result))
     if args.json:
-        write_json(result.to_json(), args.json)
+        write_json(result_document(result, scenario), args.json)
         out.print(f"wrote {args.json}")
+    if getattr(args, "plot", None):
+        from .plots import plot_result
+
+        plot_result(result, scenario, args.plot)
+        out.print(f"wrote {args.plot}")
     return 0
 
 
@@ -61,7 +68,7 @@ def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
     scenario = load_scenario(args.scenario, _overrides(args))
     with ProgressBar() as progress:
         result = solve(scenario, scenario.solver.method, progress)
-    return _finish(result, args, out)
+    return _finish(result, args, out, scenario)
 
 
 def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
@@ -79,8 +86,15 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
     for table in comparison_tables(result):
         out.print(table)
     if args.json:
-        write_json(result.to_json(), args.json)
+        doc = result.to_json()
+        doc["inputs"] = scenario_inputs(scenario)
+        write_json(doc, args.json)
         out.print(f"wrote {args.json}")
+    if args.plot:
+        from .plots import plot_comparison
+
+        plot_comparison(result, args.plot)
+        out.print(f"wrote {args.plot}")
     return 0
 
 
@@ -88,7 +102,38 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
     scenario = load_scenario(args.scenario, _overrides(args))
     schedules, input_partition, segments = read_schedules(args.schedule, with_input=True)
     return _finish(evaluate_schedules(scenario, schedules, input_partition=input_partition,
-                                      segments=segments), args, out)
+                                      segments=segments), args, out, scenario)
+
+
+def _cmd_explain(args: argparse.Namespace, out: Console) -> int:
+    from .explain import cli_explain
+
+    return cli_explain(args, out)
+
+
+def _cmd_schema(args: argparse.Namespace, out: Console) -> int:
+    from .schema import scenario_schema
+
+    text = json.dumps(scenario_schema(), indent=2) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+        out.print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace, out: Console) -> int:
+    from .model.onnx_import import cli_import
+
+    return cli_import(args, out)
+
+
+def _cmd_sweep(args: argparse.Namespace, out: Console) -> int:
+    from .sweep import cli_sweep
+
+    return cli_sweep(args, out)
 
 
 def read_schedules(path: str, with_input: bool = False):
@@ -192,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a scenario field, e.g. hardware.gbuf_bytes=65536 "
                             "(repeatable)")
         p.add_argument("--json", metavar="OUT", help="write the result JSON here")
+        p.add_argument("--plot", metavar="OUT.png", help="draw the result to a PNG (needs "
+                                                           "the plot extra: matplotlib)")
 
     p = sub.add_parser("solve", help="schedule every layer of a scenario's network")
     p.add_argument("scenario", help="scenario YAML file")
@@ -214,6 +261,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("schedule", help="a result JSON written by solve --json")
     scenario_args(p)
     p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser("explain", help="show a layer's schedule as a loop nest, with the "
+                                       "accesses and energy of each level")
+    p.add_argument("target", help="a scenario YAML (solved first) or a result JSON written "
+                                  "by solve --json")
+    p.add_argument("--layer", metavar="NAME", help="the layer to explain (default: all)")
+    p.add_argument("--method", choices=METHODS, help="override solver.method (scenario only)")
+    p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a scenario field (scenario only; repeatable)")
+    p.set_defaults(run=_cmd_explain)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
+    p.add_argument("-o", "--output", metavar="OUT.json", help="write it here instead")
+    p.set_defaults(run=_cmd_schema)
+
+    p = sub.add_parser("import", help="convert an ONNX model into a network YAML")
+    p.add_argument("model", help="an .onnx file")
+    p.add_argument("-o", "--output", metavar="OUT.yaml", required=True,
+                   help="the network YAML to write")
+    p.add_argument("--name", help="the network's name (default: the file name)")
+    p.set_defaults(run=_cmd_import)
+
+    p = sub.add_parser("sweep", help="solve a grid of scenario variants; results are written "
+                                     "as they finish and a rerun resumes")
+    p.add_argument("sweep", help="sweep YAML (base scenario, grid and/or runs, out)")
+    p.add_argument("--jobs", type=_positive_int, metavar="N",
+                   help="local worker processes (default: the number of cores)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on a Dask cluster at ADDRESS (tcp://host:port), or 'local' for "
+                        "a LocalCluster on this machine (needs the dask extra)")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="draw energy against delay with the Pareto front")
+    p.set_defaults(run=_cmd_sweep)
     return parser
 
 

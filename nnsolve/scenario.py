@@ -229,8 +229,10 @@ def parse_override(item: str) -> tuple[str, Any]:
 
 
 def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
-                       default_name: str = "scenario") -> Scenario:
-    """Validate a parsed scenario document; every mistake is an InputError naming the field."""
+                       default_name: str = "scenario", network: Network | None = None
+                       ) -> Scenario:
+    """Validate a parsed scenario document; every mistake is an InputError naming the field.
+    ``network``, when given, is used instead of resolving the document's ``network``."""
     f = Fields(source)
     top_keys = [k for k in FIELD_BY_KEY if "." not in k] + list(SECTIONS)
     top = f.mapping(doc, "", top_keys)
@@ -276,7 +278,8 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
     solver = SolverOptions(**{k.split(".")[1]: v for k, v in values.items()
                               if k.startswith("solver.")})
     try:
-        network = resolve_network(values["network"], base_dir)
+        if network is None:
+            network = resolve_network(values["network"], base_dir)
     except InputError:
         raise
     except NnsolveError as exc:
