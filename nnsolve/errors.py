@@ -18,7 +18,9 @@ class InputError(NnsolveError):
         self.field = field
         self.message = message
         where = ": ".join(part for part in (source, field) if part)
-        super().__init__(f"{where}: {message}" if where else message)
+        text = f"{where}: {message}" if where else message
+        # One line, whatever the input held (values and keys may contain line breaks).
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class InfeasibleError(NnsolveError):

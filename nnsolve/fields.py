@@ -7,6 +7,7 @@ mistake is always reported the same way: ``file: field.path: what is wrong (what
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import yaml
 
 from .errors import InputError, did_you_mean
+
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -60,6 +63,7 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(problem).split())      # one line, whatever PyYAML printed
         raise InputError(source, None, f"invalid YAML: {where}{problem}") from None
 
 
@@ -67,6 +71,8 @@ def join(field: str, key: str | int) -> str:
     """The dotted path of a nested field, e.g. ``hardware.nodes`` or ``layers[3].kernel``."""
     if isinstance(key, int):
         return f"{field}[{key}]"
+    if not key.isprintable() or key != key.strip() or not key:
+        return f"{field}[{key!r}]"            # keep odd keys visible and on one line
     return f"{field}.{key}" if field else key
 
 
@@ -125,6 +131,9 @@ class Fields:
             what += " or inf"
         if isinstance(value, str) and value.strip().lower() in ("inf", ".inf", "infinity"):
             value = math.inf
+        elif isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            # YAML 1.1 reads 2e-12 (no dot) as text; it is meant as a number.
+            value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise self.error(field, f"must be {what}, got {_show(value)}")
         value = float(value)
@@ -159,15 +168,16 @@ class Fields:
         hint = did_you_mean(value, choices) if isinstance(value, str) else ""
         raise self.error(field, f"must be one of {', '.join(choices)}, got {shown}{hint}")
 
-    def pair(self, value: Any, field: str, unit: str = "") -> tuple[int, int]:
+    def pair(self, value: Any, field: str, unit: str = "",
+             maximum: int | None = None) -> tuple[int, int]:
         """A positive integer (square) or a list [h, w] of two positive integers."""
         if isinstance(value, (list, tuple)):
             if len(value) != 2:
                 raise self.error(field, f"must be an integer or a list [h, w] of two integers, "
                                         f"got a list of {len(value)}")
-            return (self.integer(value[0], join(field, 0), unit=unit),
-                    self.integer(value[1], join(field, 1), unit=unit))
-        n = self.integer(value, field, unit=unit)
+            return (self.integer(value[0], join(field, 0), maximum=maximum, unit=unit),
+                    self.integer(value[1], join(field, 1), maximum=maximum, unit=unit))
+        n = self.integer(value, field, maximum=maximum, unit=unit)
         return n, n
 
     def sequence(self, value: Any, field: str) -> list[Any]:
@@ -178,8 +188,10 @@ class Fields:
 
 
 def _range_rule(what: str, minimum: int | None, maximum: int | None, unit: str) -> str:
-    if minimum is not None and maximum is not None:
-        rule = f"{what} from {minimum} to {maximum}"
+    if minimum == 1 and maximum is not None:
+        rule = f"a positive {what.removeprefix('an ')} up to {maximum:,}"
+    elif minimum is not None and maximum is not None:
+        rule = f"{what} from {minimum} to {maximum:,}"
     elif minimum == 1:
         rule = f"a positive {what.removeprefix('an ')}"
     elif minimum is not None:

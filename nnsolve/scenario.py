@@ -36,6 +36,7 @@ class Field:
     unit: str = ""
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    maximum: int | None = None        # integers and pairs: a sanity limit on sizes
     allow_inf: bool = False
     required: bool = False
     positive: bool = False
@@ -46,16 +47,19 @@ INF = math.inf
 FIELDS: tuple[Field, ...] = (
     Field("name", "str", None, "Scenario name, used in reports; defaults to the file name."),
     Field("network", "str", None, "A network of nets/ by name (e.g. alex_net), or a path to a "
-          "network YAML file (relative to the scenario file).", required=True),
-    Field("batch", "int", 4, "Samples processed together.", "samples", minimum=1),
+          "network YAML or ONNX file (relative to the scenario file).", required=True),
+    Field("batch", "int", 4, "Samples processed together.", "samples", minimum=1,
+          maximum=2**20),
     Field("word_bits", "int", 16, "Bits per data word; buffer sizes in bytes are divided by "
-          "ceil(word_bits / 8) to count words.", "bits", minimum=1),
+          "ceil(word_bits / 8) to count words.", "bits", minimum=1, maximum=1024),
     Field("hardware.nodes", "pair", (1, 1), "Node array, [rows, cols] (an int means square).",
-          "nodes"),
-    Field("hardware.pe_array", "pair", (12, 14), "PE array of each node, [rows, cols].", "PEs"),
-    Field("hardware.regf_bytes", "int", 522, "Register file of each PE.", "bytes", minimum=1),
+          "nodes", maximum=1024),
+    Field("hardware.pe_array", "pair", (12, 14), "PE array of each node, [rows, cols].", "PEs",
+          maximum=4096),
+    Field("hardware.regf_bytes", "int", 522, "Register file of each PE.", "bytes", minimum=1,
+          maximum=2**30),
     Field("hardware.gbuf_bytes", "int", 110592, "Global buffer of each node.", "bytes",
-          minimum=1),
+          minimum=1, maximum=2**40),
     Field("hardware.array_bus_width", "number", INF, "Array bus of a node, per data category; "
           "inf for no multicast limit.", "bits per cycle", minimum=1, allow_inf=True),
     Field("hardware.dram_bandwidth", "number", INF, "DRAM bandwidth of the whole chip; inf for "
@@ -298,7 +302,8 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
 def read_field(f: Fields, fld: Field, value: Any) -> Any:
     """Check one value against its field's rule."""
     if fld.kind == "int":
-        return f.integer(value, fld.key, minimum=int(fld.minimum or 0), unit=fld.unit)
+        return f.integer(value, fld.key, minimum=int(fld.minimum or 0), maximum=fld.maximum,
+                         unit=fld.unit)
     if fld.kind == "number":
         return f.number(value, fld.key, minimum=fld.minimum, allow_inf=fld.allow_inf,
                         positive=fld.positive, unit=fld.unit)
@@ -307,7 +312,7 @@ def read_field(f: Fields, fld: Field, value: Any) -> Any:
     if fld.kind == "choice":
         return f.choice(value, fld.key, fld.choices)
     if fld.kind == "pair":
-        return f.pair(value, fld.key, unit=fld.unit)
+        return f.pair(value, fld.key, unit=fld.unit, maximum=fld.maximum)
     if fld.kind == "str":
         return f.string(value, fld.key)
     if fld.kind == "pins":
@@ -349,6 +354,8 @@ def reference_table() -> str:
             allowed = "true | false"
         if fld.allow_inf:
             allowed = f"{allowed}; inf" if allowed else "inf"
+        if fld.maximum is not None:
+            allowed = f"{allowed}; at most {fld.maximum:,}"
         rows.append(f"| `{fld.key}` | {default} | {allowed.replace('|', '&#124;')} | "
                     f"{fld.doc} |")
     return "\n".join(rows) + "\n"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .errors import InfeasibleError, NnsolveError
+from .formulations.backend import ModelTooLarge
 from .heuristics import analytical, exhaustive
 from .model.evaluate import LayerProblem, evaluate_layer
 from .model.goals import goal_value
@@ -126,7 +127,10 @@ def solve_layer(name: str, problem: LayerProblem, method: str, goal: str = "ener
     start = _time.perf_counter()
     form = build_cpsat(problem, goal, pins) if method == "cpsat" else \
         build_milp(problem, goal, pins, solver=milp_solver)
-    sol = form.solve(time_limit=time_limit, workers=workers if method == "cpsat" else 1)
+    try:
+        sol = form.solve(time_limit=time_limit, workers=workers if method == "cpsat" else 1)
+    except ModelTooLarge as exc:
+        raise NnsolveError(f"layer {name}: {exc}") from None
     seconds = _time.perf_counter() - start
     if sol.status == "infeasible":
         raise InfeasibleError(infeasibility_reason(name, problem, pins, sol.notes))

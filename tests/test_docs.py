@@ -25,3 +25,62 @@ def test_methods_example_runs(monkeypatch):
     exec(compile(code, "docs/methods.md", "exec"), scope)
     sol = scope["sol"]
     assert sol.status == "optimal" and sol.schedule.blocking.factors[0][2] == 1
+
+
+GUIDE = DOCS / "guide.md"
+
+
+def _blocks(text: str, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
+
+
+def test_guide_links_resolve():
+    for doc in (GUIDE, DOCS / "scenarios.md", DOCS / "results.md", DOCS.parent / "README.md"):
+        text = doc.read_text()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://")):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (doc.parent / path).resolve() if path else doc
+            assert file.exists(), f"{doc.name}: broken link {target}"
+            if anchor:
+                headings = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+                            for h in re.findall(r"^#+ (.*)$", file.read_text(), re.M)}
+                assert anchor in headings, f"{doc.name}: no heading for #{anchor}"
+
+
+def test_guide_commands_parse():
+    from nnsolve.cli import build_parser
+
+    parser = build_parser()
+    commands = [line for block in _blocks(GUIDE.read_text(), "sh")
+                for line in block.splitlines() if line.startswith("nnsolve ")]
+    assert len(commands) >= 5
+    for line in commands:
+        parser.parse_args(line.split("#")[0].split()[1:])   # exits on a wrong option
+
+
+def test_guide_explain_output_is_current(capsys, monkeypatch):
+    """The pasted ``nnsolve explain`` output is what the command prints today (the result
+    JSON of the guide's solve gives the same output as the scenario; see test_explain)."""
+    from nnsolve.cli import main
+
+    text = GUIDE.read_text()
+    pasted = next(b for b in _blocks(text, "text") if "Loop nest" in b)
+    monkeypatch.chdir(DOCS.parent)
+    assert main(["explain", "configs/eyeriss_isca16_alexnet.yaml", "--layer", "conv2_a"]) == 0
+    fresh = "\n".join(line.rstrip() for line in capsys.readouterr().out.splitlines())
+    assert pasted.strip("\n") == fresh.strip("\n"), \
+        "docs/guide.md's explain output is stale: paste the command's output again"
+
+
+def test_guide_schema_example_validates():
+    import jsonschema
+    import yaml
+
+    from nnsolve.schema import scenario_schema
+
+    examples = [b for b in _blocks(GUIDE.read_text(), "yaml") if "$schema=" in b]
+    assert examples
+    for block in examples:
+        jsonschema.validate(yaml.safe_load(block), scenario_schema())

@@ -18,9 +18,15 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import NnsolveError
+
 Terms = list[tuple[int, Any]]
 
 OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN = "optimal", "feasible", "infeasible", "unknown"
+
+
+class ModelTooLarge(NnsolveError):
+    """A model whose integer coefficients the solver cannot represent."""
 
 
 @dataclass
@@ -119,6 +125,9 @@ class CpSatBackend:
             code, UNKNOWN)
         if code == cp.MODEL_INVALID:
             reason = self.model.validate().splitlines()[0]
+            if "overflow" in reason:
+                raise ModelTooLarge("the CP-SAT model's coefficients overflow 64-bit integers "
+                                    "for sizes this large; method exhaustive handles them")
             raise RuntimeError(f"CP-SAT rejected the model: {reason}")
         if status in (OPTIMAL, FEASIBLE):
             values = {v.index: solver.value(v) for v in self._vars}
@@ -208,7 +217,14 @@ class PulpBackend:
                                            threads=workers or None, gapRel=0.0, gapAbs=0.0,
                                            options=[f"randomSeed {seed}"])
         start = _time.perf_counter()
-        self.model.solve(solver)
+        try:
+            self.model.solve(solver)
+        except (IndexError, ValueError, OverflowError, pulp.PulpSolverError) as exc:
+            # Seen with HiGHS on coefficients near 1e15 (batch ~ 1e6): PuLP cannot read
+            # the solution back. Say so instead of a traceback.
+            raise ModelTooLarge(f"the MILP solver ({self.solver}) failed on this model "
+                                f"({type(exc).__name__}); coefficients this large are beyond "
+                                "it; method exhaustive handles them") from None
         seconds = _time.perf_counter() - start
         sol = self.model.sol_status
         if self.model.status == pulp.LpStatusInfeasible or sol == pulp.LpSolutionInfeasible:

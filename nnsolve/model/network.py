@@ -129,6 +129,11 @@ _LAYER_KEYS = {
 }
 
 
+#: Largest channel count, fmap size, kernel or stride a network file may give (a sanity
+#: limit: beyond it the cost model's integer counts would overflow 64 bits).
+MAX_DIM = 2**20
+
+
 def _zoo_dir():
     """Where the shipped networks are: installed package data, or nets/ of a source checkout."""
     try:
@@ -154,7 +159,8 @@ def load_zoo(name: str) -> Network:
 
 
 def resolve_network(ref: str, base_dir: Path | None = None) -> Network:
-    """A network given as a zoo name, or as a path to a YAML file (relative to ``base_dir``)."""
+    """A network given as a zoo name, or as a path to a YAML or ONNX file (relative to
+    ``base_dir``)."""
     looks_like_path = ref.endswith((".yaml", ".yml", ".onnx")) or "/" in ref or "\\" in ref
     if not looks_like_path:
         return load_zoo(ref)
@@ -162,7 +168,9 @@ def resolve_network(ref: str, base_dir: Path | None = None) -> Network:
     if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
         path = base_dir / path
     if path.suffix == ".onnx":
-        raise NnsolveError(f"{ref}: ONNX import is not available yet; give a network YAML")
+        from .onnx_import import load_onnx
+
+        return load_onnx(path)
     return load_network(path)
 
 
@@ -195,8 +203,8 @@ def network_from_dict(doc: Any, source: str, default_name: str = "network") -> N
 
 def _read_fmap(f: Fields, value: Any, where: str) -> Fmap:
     spec = f.mapping(value, where, ("channels", "size"), required=("channels", "size"))
-    h, w = f.pair(spec["size"], join(where, "size"))
-    return Fmap(f.integer(spec["channels"], join(where, "channels")), h, w)
+    h, w = f.pair(spec["size"], join(where, "size"), maximum=MAX_DIM)
+    return Fmap(f.integer(spec["channels"], join(where, "channels"), maximum=MAX_DIM), h, w)
 
 
 def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
@@ -230,14 +238,14 @@ def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
 
     def get_pair(key: str, default: tuple[int, int] | None = None) -> tuple[int, int]:
         if key in spec:
-            return f.pair(spec[key], join(where, key))
+            return f.pair(spec[key], join(where, key), maximum=MAX_DIM)
         if default is None:
             raise f.error(join(where, key), f"required for a {kind} layer")
         return default
 
     def get_int(key: str, default: int | None = None) -> int:
         if key in spec:
-            return f.integer(spec[key], join(where, key))
+            return f.integer(spec[key], join(where, key), maximum=MAX_DIM)
         if default is None:
             raise f.error(join(where, key), f"required for a {kind} layer")
         return default
@@ -265,7 +273,7 @@ def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
     except ValueError as exc:
         raise f.error(where, str(exc)) from None
     if "in_channels" in spec:
-        given = f.integer(spec["in_channels"], join(where, "in_channels"))
+        given = f.integer(spec["in_channels"], join(where, "in_channels"), maximum=MAX_DIM)
         if given != in_channels:
             raise f.error(join(where, "in_channels"),
                           f"is {given}, but the predecessors {', '.join(actual_prevs)} give "

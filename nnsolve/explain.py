@@ -1,0 +1,369 @@
+"""``nnsolve explain``: one layer's schedule as a loop nest, with what each level costs.
+
+For a scenario YAML the network is solved first (with the scenario's method); for a result
+JSON written by ``solve --json`` its schedules are re-scored by the one evaluator, on the
+scenario stored in the JSON. Then, for each layer (or the one named by ``--layer``): the
+layer and its status, the partition over nodes, the row-stationary array mapping, the loop
+nest from DRAM down to the PE array with the data each loop re-fetches or reuses, the
+fetch counts and global-buffer residency of each data category, and the accesses and energy
+of every level, adding up to the layer's energy. The numbers are arranged by
+``explanation``; this module renders them with rich and runs the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .errors import InputError, NnsolveError, did_you_mean
+from .explanation import (
+    BLOCKING_LEVELS,
+    NEW,
+    REFETCH,
+    REUSE,
+    LayerExplanation,
+    explain,
+    width_to_height,
+)
+from .model.dims import DATA_NAMES, Data
+from .model.layer import Layer
+from .model.mapping import DEFAULT_RULES, ModelRules
+from .model.schedule import PARTITION_KINDS
+from .report import si
+from .results import LayerOutcome, NetworkResult
+from .scenario import Scenario
+
+ENERGY_UNIT = "energy units"
+EFFECT_STYLE = {NEW: "cyan", REFETCH: "bold red", REUSE: "green", "": ""}
+PARTITION_TITLES = {"output": "output channels", "ofmap": "ofmap (rows x cols)",
+                    "batch": "batch", "input": "input channels"}
+
+
+def explain_layer(outcome: LayerOutcome, scenario: Scenario,
+                  rules: ModelRules = DEFAULT_RULES) -> Group:
+    """Everything about one layer's schedule, as rich renderables (see the module doc)."""
+    return render(explain(outcome, scenario, rules))
+
+
+def render(ex: LayerExplanation) -> Group:
+    """The renderables of one explanation, top to bottom."""
+    parts: list[RenderableType] = [_header(ex)]
+    if ex.num_nodes > 1 or ex.scenario.hardware.num_nodes > 1:
+        parts.append(_nodes(ex))
+    parts += [_array_mapping(ex), loop_nest_table(ex), data_table(ex), energy_table(ex)]
+    return Group(*parts)
+
+
+def _num(value: float) -> str:
+    """A count or energy: exact below 10,000, four significant digits with a suffix above."""
+    if value == int(value) and abs(value) < 1e4:
+        return str(int(value))
+    return si(value, 4)
+
+
+def layer_shape(layer: Layer) -> str:
+    """One line: kind, input and output fmaps (channels x rows x cols), kernel, stride."""
+    fin = f"{layer.in_channels}x{layer.in_h}x{layer.in_w}"
+    fout = f"{layer.out_channels}x{layer.out_h}x{layer.out_w}"
+    if layer.kind == "fc":
+        return f"fc {fin} -> {layer.out_channels}"
+    if layer.kind == "eltwise":
+        return f"eltwise of {layer.inputs} inputs {layer.out_channels}x{layer.out_h}x" \
+               f"{layer.out_w} -> {fout}"
+    window = "kernel" if layer.kind == "conv" else "window"
+    return (f"{layer.kind} {fin} -> {fout}, {window} {layer.kernel_h}x{layer.kernel_w}, "
+            f"stride {layer.stride_h}x{layer.stride_w}")
+
+
+def _header(ex: LayerExplanation) -> RenderableType:
+    lo, r, sc = ex.outcome, ex.outcome.result, ex.scenario
+    text = Text()
+    text.append(f"{lo.name}", style="bold")
+    text.append(f": {layer_shape(lo.layer)}; batch {sc.batch}; {_num(r.ops)} ops\n")
+    bound = "none proven" if lo.bound is None else _num(lo.bound)
+    text.append(f"energy {_num(r.energy)} {ENERGY_UNIT}; status {lo.status}; bound on "
+                f"{sc.search.goal}: {bound}\n")
+    text.append(f"time {_num(r.time)} cycles, the longest of: processing "
+                f"{_num(r.proc_time)}, array bus {_num(r.bus_time)}, DRAM {_num(r.dram_time)}")
+    return text
+
+
+def _nodes(ex: LayerExplanation) -> RenderableType:
+    sched = ex.outcome.schedule
+    part, region = sched.partition, sched.region
+    hw = ex.scenario.hardware
+    lines = [f"region: {region.dims[0]}x{region.dims[1]} nodes at row {region.origin[0]}, "
+             f"col {region.origin[1]} of the {hw.nodes[0]}x{hw.nodes[1]} array"]
+    search = ex.scenario.search
+    if search.interlayer or search.save_writeback:
+        lines[0] += f"; pipeline segment {sched.segment}"
+    splits = [f"{PARTITION_TITLES[k]} {h}x{w}" for k, (h, w)
+              in zip(PARTITION_KINDS, part.factors, strict=True) if h * w > 1]
+    lines.append(f"partition over {part.size} nodes: {', '.join(splits) or 'none'}")
+    lines.append(f"  nested coarse to fine: {', '.join(part.order)}")
+    lines.append(f"each node: {layer_shape(ex.node_layer)}, batch {ex.node_batch}")
+    if ex.occupancy < 1:
+        lines.append(f"  {ex.occupancy:.1%} of its work is real (uneven splits pad the rest)")
+    r = ex.outcome.result
+    for d in (Data.IFM, Data.OFM):
+        if r.remote_gbuf[d]:
+            verb = "read from" if d == Data.IFM else "written to"
+            lines.append(f"{DATA_NAMES[d]}s {verb} on-chip buffers of the segment")
+    if r.fetch[0][Data.FIL] == 0 and ex.outcome.layer.is_conv:
+        lines.append("weights stay on chip for the whole run (no DRAM fetch)")
+    if r.sharing is not None:
+        groups = ", ".join(f"{n} {g}" for n, g in zip(DATA_NAMES, r.sharing.subgroup,
+                                                      strict=True))
+        if max(r.sharing.subgroup) > 1:
+            lines.append(f"global buffers shared: each category's data spread over "
+                         f"subgroups of nodes ({groups})")
+            lines.append("  (rotation and wide fetches between them are NoC word-hops)")
+        else:
+            lines.append("global-buffer sharing is on, but every node keeps its own data "
+                         "here")
+    return _section("Nodes", lines)
+
+
+def _section(title: str, lines: list[str]) -> Text:
+    text = Text()
+    text.append(title, style="bold")
+    for line in lines:
+        text.append("\n  " + line)
+    return text
+
+
+def _array_mapping(ex: LayerExplanation) -> RenderableType:
+    m, nld, layer = ex.mapping, ex.nld, ex.node_layer
+    row = "filter row" if layer.is_conv else "window row"
+    strips = width_to_height(m)
+    folded = (f"folded {m.fold[0]}x{m.fold[1]} (rows x cols) to {m.folded_set[0]}x"
+              f"{m.folded_set[1]}, replicated {m.repl[0]}x{m.repl[1]}")
+    if strips > 1:
+        folded += f", ofmap rows in {strips} strips down the array"
+    ifms = nld.repl_counts[Data.IFM]
+    per_pass = (f"{ifms} input x {nld.repl_counts[Data.OFM]} output channels"
+                if layer.is_conv else f"{nld.repl_counts[Data.OFM]} channels")
+    regf = ", ".join(f"{n} {_num(v)}" for n, v in zip(DATA_NAMES, nld.usize_regf, strict=True)
+                     if n in ex.data_names)
+    return _section(f"Row-stationary mapping on the {m.pe_array[0]}x{m.pe_array[1]} PE array", [
+        f"logical PE set {m.logical_set[0]}x{m.logical_set[1]}: one PE per {row} and ofmap "
+        "row, for one input and one output channel",
+        folded,
+        f"busy: {m.physical_set[0]}x{m.physical_set[1]} PEs, utilisation {m.utilization:.1%}",
+        f"candidate #{ex.outcome.schedule.mapping_index} of {len(m.candidates)}: a processing "
+        f"pass covers {per_pass} in {_num(nld.unit_time)} cycles",
+        f"loop counts i {nld.loopcnt[0]}, o {nld.loopcnt[1]}, b {nld.loopcnt[2]}; a pass "
+        f"holds per PE (words): {regf}",
+    ])
+
+
+def loop_nest_table(ex: LayerExplanation) -> Table:
+    """The loops from DRAM (outermost) to the PE array, and what each does to the data."""
+    table = Table(title="Loop nest (outermost first)", title_justify="left",
+                  caption=_nest_caption(ex), caption_justify="left")
+    for col, just in (("level", "left"), ("loop", "left"), ("factor", "right"),
+                      ("iterates over", "left")):
+        table.add_column(col, justify=just)
+    for name in ex.data_names:
+        table.add_column(name, justify="left")
+    depth = 0
+    level = None
+    for row in ex.loops:
+        if row.level != level:
+            if level is not None:
+                table.add_section()
+            depth = 0
+        shown_level = row.level if row.level != level else ""
+        level = row.level
+        keyword = "par" if row.spatial else "for"
+        loop = Text("  " * depth + f"{keyword} {row.loop}")
+        if row.factor == 1:
+            loop.stylize("dim")
+        elif row.level in ("DRAM", "GBUF"):
+            depth += 1
+        if row.innermost:
+            loop.append(" *", style="bold")
+        effects = [Text(row.effects.get(n, ""), style=EFFECT_STYLE[row.effects.get(n, "")])
+                   for n in ex.data_names]
+        table.add_row(shown_level, loop, str(row.factor),
+                      Text(row.meaning, style="dim" if row.factor == 1 else ""), *effects)
+    return table
+
+
+def _nest_caption(ex: LayerExplanation) -> str:
+    levels = "; ".join(f"{name}: {what}" for name, what in BLOCKING_LEVELS)
+    return (f"{levels}; REGF loops have no order. * innermost non-trivial loop of its "
+            f"level (only it decides reuse). new: the loop walks through the data; "
+            f"re-fetch: the same data comes again from the level above each iteration; "
+            f"reuse: it stays on chip, below this level. For ofmaps a re-fetch is a partial-sum "
+            f"round trip. par: PEs side by side; one processing pass takes "
+            f"{_num(ex.nld.unit_time)} cycles.")
+
+
+def data_table(ex: LayerExplanation) -> Group:
+    """Fetch counts, their causes, residency and buffer use per data category."""
+    r = ex.outcome.result
+    hw = ex.scenario.hardware
+    table = Table(title="Data", title_justify="left", caption_justify="left",
+                  caption=f"fetches: how often the whole data set crosses over (ofmaps: "
+                          f"2f - 1 for f passes); because of: the loops (factor, level) "
+                          f"whose iterations fetch it again; words used per node of "
+                          f"{hw.gbuf_words} in the global buffer and per PE of "
+                          f"{hw.regf_words} in the register file.")
+    for col, just in (("data", "left"), ("GBUF", "left"), ("DRAM→GBUF", "right"),
+                      ("because of", "left"), ("GBUF→REGF", "right"), ("because of", "left"),
+                      ("GBUF words", "right"), ("REGF words", "right")):
+        table.add_column(col, justify=just)
+    for flow in ex.flows:
+        causes0 = _causes(flow.causes[0])
+        causes1 = "as DRAM→GBUF" if flow.same_as_above else _causes(flow.causes[1])
+        if flow.pinned:
+            causes0 = "none: pinned on chip"
+        table.add_row(flow.data, "kept" if flow.resident else "bypass", str(flow.fetch[0]),
+                      causes0, str(flow.fetch[1]), causes1, _num(flow.gbuf_words),
+                      _num(flow.regf_words))
+    table.add_section()
+    table.add_row("total", "", "", "", "", "", _num(sum(r.size_gbuf)), _num(sum(r.size_regf)))
+    notes = Table.grid(padding=(0, 1))
+    for flow in ex.flows:
+        notes.add_row(Text(flow.data, style="bold"), flow.why)
+    return Group(table, notes)
+
+
+def _causes(causes) -> str:
+    if not causes:
+        return "-"
+    return " x ".join(f"{loop}{factor} ({level})" for level, loop, factor in causes)
+
+
+def energy_table(ex: LayerExplanation) -> Table:
+    """Accesses per level and data category, and each level's energy; rows add up to the
+    layer's energy."""
+    r = ex.outcome.result
+    table = Table(title=f"Accesses and energy ({ENERGY_UNIT})", title_justify="left",
+                  caption="counts are words (word-hops on the NoC) over all nodes; the global "
+                          "buffer row includes reads of other nodes' buffers; energy = "
+                          "cost x count.", caption_justify="left")
+    table.add_column("level")
+    table.add_column("cost", justify="right")
+    for name in ex.data_names:
+        table.add_column(name, justify="right")
+    for col in ("count", "unit", "energy", "share"):
+        table.add_column(col, justify="right" if col != "unit" else "left")
+    offset = len(DATA_NAMES) - len(ex.data_names)
+    for row in ex.energy_rows:
+        counts = [_num(c) for c in row.counts[offset:]] if row.counts else \
+            [""] * len(ex.data_names)
+        share = row.energy / r.energy if r.energy else 0.0
+        table.add_row(row.title, f"{row.unit_cost:g}", *counts, _num(row.total), row.unit,
+                      _num(row.energy), f"{share:.1%}")
+    table.add_section()
+    table.add_row("total", "", *[""] * len(ex.data_names), "", "", _num(r.energy), "100.0%",
+                  style="bold")
+    return table
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def cli_explain(args: argparse.Namespace, out: Console) -> int:
+    """Run ``nnsolve explain TARGET [--layer NAME] ...``; returns the exit code."""
+    target = args.target
+    doc = _result_document(target)
+    if doc is None:
+        result, scenario = _solve_scenario(args)
+    else:
+        result, scenario = _rescore(args, target, doc)
+    names = [args.layer] if args.layer else [lo.name for lo in result.layers]
+    for i, name in enumerate(names):
+        if i:
+            out.print()
+        out.print(Text(f"━━ {scenario.name}: {name} ━━", style="bold"))
+        out.print(explain_layer(result.layers[name], scenario))
+    return 0
+
+
+def _check_layer(args: argparse.Namespace, scenario: Scenario) -> None:
+    name = args.layer
+    layers = scenario.network.layers
+    if name is not None and name not in layers:
+        raise InputError("--layer", None, f"{scenario.network.name} has no layer {name!r}"
+                         f"{did_you_mean(name, layers)}; layers: {', '.join(layers)}")
+
+
+def _solve_scenario(args: argparse.Namespace) -> tuple[NetworkResult, Scenario]:
+    from .cli import ProgressBar, _overrides
+    from .scenario import load_scenario
+    from .search import solve
+
+    scenario = load_scenario(args.target, _overrides(args))
+    _check_layer(args, scenario)
+    with ProgressBar() as progress:
+        result = solve(scenario, scenario.solver.method, progress)
+    return result, scenario
+
+
+def _result_document(path: str) -> dict[str, Any] | None:
+    """The parsed result JSON at ``path``, or None when it is not one (a scenario YAML)."""
+    p = Path(path)
+    if p.suffix.lower() in (".yaml", ".yml"):
+        return None
+    if not p.is_file():
+        if p.suffix.lower() == ".json":
+            raise InputError(path, None, "result file not found")
+        return None
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, None, f"cannot read the file: {exc}") from None
+    if p.suffix.lower() != ".json" and not text.lstrip().startswith("{"):
+        return None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, None, f"invalid JSON: line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(doc, dict):
+        raise InputError(path, None, "expected a result JSON object written by solve --json")
+    if "results" in doc and "methods" in doc:
+        raise InputError(path, None, "this is a compare result; explain the result of one "
+                                     "method (solve --method M --json OUT)")
+    return doc
+
+
+def _rescore(args: argparse.Namespace, path: str, doc: dict[str, Any]
+             ) -> tuple[NetworkResult, Scenario]:
+    """The result JSON's schedules re-scored on the scenario it carries (--set applied)."""
+    from .cli import read_schedules
+    from .documents import scenario_from_result
+    from .scenario import apply_overrides
+    from .search import evaluate_schedules
+
+    if args.method or args.time_limit is not None:
+        raise NnsolveError("--method and --time-limit apply to a scenario YAML; a result "
+                           "JSON is re-scored as it is")
+    if args.set and isinstance(doc.get("inputs"), dict):
+        inputs = dict(doc["inputs"])
+        inputs["scenario"] = apply_overrides(inputs.get("scenario"), args.set)
+        doc = {**doc, "inputs": inputs}
+    scenario = scenario_from_result(doc, path)
+    _check_layer(args, scenario)
+    schedules, input_partition, segments = read_schedules(path, with_input=True)
+    result = evaluate_schedules(scenario, schedules, input_partition=input_partition,
+                                segments=segments)
+    if not args.set:
+        # The same problem: what the solver proved about it still holds.
+        saved = {e.get("name"): e for e in doc.get("layers", []) if isinstance(e, dict)}
+        for i, lo in enumerate(result.layers):
+            entry = saved.get(lo.name, {})
+            status, bound = entry.get("status"), entry.get("bound")
+            result.layers[i] = replace(
+                lo, status=status if isinstance(status, str) else lo.status,
+                bound=float(bound) if isinstance(bound, (int, float)) else None)
+    return result, scenario
