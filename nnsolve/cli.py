@@ -17,7 +17,7 @@ from .fields import Fields, join
 from .model.network import load_network, load_zoo, zoo_names
 from .model.schedule import schedule_from_json
 from .report import comparison_tables, network_table, result_table, segment_table, zoo_table
-from .results import NetworkResult, write_json
+from .results import NetworkResult, SolveInterrupted, write_json
 from .scenario import METHODS, Scenario, load_scenario
 from .search import METHODS as AVAILABLE_METHODS
 from .search import Progress, evaluate_schedules, solve
@@ -66,8 +66,15 @@ def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
 
 def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
     scenario = load_scenario(args.scenario, _overrides(args))
-    with ProgressBar() as progress:
-        result = solve(scenario, scenario.solver.method, progress)
+    try:
+        with ProgressBar() as progress:
+            result = solve(scenario, scenario.solver.method, progress)
+    except SolveInterrupted as stop:
+        if stop.result is None or not stop.result.layers:
+            raise
+        # Ctrl-C: show and save what was finished (status interrupted), then exit 130.
+        _finish(stop.result, args, out, scenario)
+        raise
     return _finish(result, args, out, scenario)
 
 

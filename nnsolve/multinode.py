@@ -21,7 +21,7 @@ from .model.mapping import DEFAULT_RULES, ModelRules
 from .model.network import INPUT
 from .model.partition import PartitionOptions, PartitionScheme
 from .model.resources import LayerSite, SharingOptions, chip_regions, input_schemes
-from .results import LayerOutcome, NetworkResult
+from .results import LayerOutcome, NetworkResult, interrupted
 from .scenario import Scenario
 
 NOTE = ("node array: each layer is optimal for the ifmap layout its producers left in DRAM "
@@ -107,7 +107,25 @@ def solve_node_array(scenario: Scenario, method: str, progress, rules: ModelRule
     progress.start(len(net.layers))
     solved: dict[tuple, tuple] = {}
     outcomes, notes = [], [NOTE]
-    for name, layer in net.layers.items():
+    try:
+        _place_layers(scenario, method, place, deadline, solved, outcomes, notes, progress)
+    except KeyboardInterrupt:
+        inp = place.input_scheme or place.seeds[0]
+        raise interrupted(NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
+                                        solve_seconds=_time.perf_counter() - start,
+                                        notes=notes, input_partition=inp.to_partition()),
+                          net.layers) from None
+    inp = place.input_scheme or place.seeds[0]
+    return NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
+                         solve_seconds=_time.perf_counter() - start, notes=notes,
+                         input_partition=inp.to_partition())
+
+
+def _place_layers(scenario: Scenario, method: str, place: _Placement, deadline: float,
+                  solved: dict, outcomes: list, notes: list, progress) -> None:
+    """Solve the layers in network order, appending to ``outcomes`` and ``notes``."""
+    solver = scenario.solver
+    for name, layer in scenario.network.layers.items():
         pins = scenario.search.pins_for(name)
         sites = place.sites(name)
         key = (layer, pins, tuple(s.ifmap_layout for s in sites))
@@ -128,10 +146,6 @@ def solve_node_array(scenario: Scenario, method: str, progress, rules: ModelRule
                                      choice.bound, choice.seconds, choice.min_energy,
                                      choice.min_time))
         progress.advance(name)
-    inp = place.input_scheme or place.seeds[0]
-    return NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
-                         solve_seconds=_time.perf_counter() - start, notes=notes,
-                         input_partition=inp.to_partition())
 
 
 def _reason(name: str, sites: list[LayerSite], status: str) -> str:

@@ -43,7 +43,13 @@ from .model.segment import (
 from .model.segment_constraints import LayerConstraint, SegmentConstraints, segment_constraints
 from .model.segment_timing import LayerTiming, SegmentTiming, segment_timing, top_groups
 from .multinode import Chip
-from .results import LayerOutcome, NetworkResult, SegmentOutcome
+from .results import (
+    LayerOutcome,
+    NetworkResult,
+    SegmentOutcome,
+    SolveInterrupted,
+    interrupted,
+)
 from .scenario import Scenario
 
 Index = tuple[int, int]
@@ -333,6 +339,17 @@ class PipelineSearch(Chip):
         layers = len(self.net.layers)
         progress.start(len(order))
         late = False
+        try:
+            return self._run(order, plans, tops, layers, progress, deadline, late)
+        except KeyboardInterrupt:
+            # The best schedule of the longest finished prefix of the layer order.
+            done = [o for o in order if tops.get(o)]
+            prefix = 0
+            while prefix < len(order) and order[prefix] in done:
+                prefix += 1
+            raise BeamInterrupted(tops[order[prefix - 1]][0] if prefix else None) from None
+
+    def _run(self, order, plans, tops, layers, progress, deadline, late) -> State:
         for i, last in enumerate(order):
             found: list[State] = []
             for plan in plans[last]:
@@ -357,6 +374,14 @@ class PipelineSearch(Chip):
         return best[0]
 
 
+class BeamInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the beam: the best state of the longest finished prefix, or None."""
+
+    def __init__(self, state: State | None):
+        super().__init__()
+        self.state = state
+
+
 def solve_pipelined(scenario: Scenario, method: str, progress,
                     rules: ModelRules = DEFAULT_RULES, improve: bool = True) -> NetworkResult:
     """Schedule the scenario's network with inter-layer pipelining and/or save-writeback.
@@ -372,7 +397,25 @@ def solve_pipelined(scenario: Scenario, method: str, progress,
     deadline = start + scenario.solver.total_time_limit_s
     search = PipelineSearch(scenario, method, rules)
     # Under a time limit the beam gets 60% of it, the bound (and its chain) the rest.
-    best = search.run(progress, start + 0.6 * scenario.solver.total_time_limit_s)
+    try:
+        best = search.run(progress, start + 0.6 * scenario.solver.total_time_limit_s)
+    except BeamInterrupted as stop:
+        partial = None if stop.state is None else pipelined_result(
+            scenario, method, search, stop.state, _time.perf_counter() - start)
+        if partial is None:
+            raise SolveInterrupted(None) from None
+        raise interrupted(partial, scenario.network.layers) from None
+    try:
+        return _bound_and_improve(scenario, method, search, best, start, deadline, improve)
+    except KeyboardInterrupt:
+        result = pipelined_result(scenario, method, search, best,
+                                  _time.perf_counter() - start)
+        raise interrupted(result, scenario.network.layers) from None
+
+
+def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, best: State,
+                       start: float, deadline: float, improve: bool) -> NetworkResult:
+    """The segment-selection bound after the beam, and its chain when that is better."""
     beam_seconds = _time.perf_counter() - start
     bound = None
     if method != "analytical":
@@ -453,10 +496,13 @@ def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
 
 def pipelined_result(scenario: Scenario, method: str, search: PipelineSearch, best: State,
                      seconds: float) -> NetworkResult:
-    """The NetworkResult of a complete schedule: layers in network order, segments, totals."""
+    """The NetworkResult of a schedule (complete, or a prefix of the layer order after
+    Ctrl-C): layers in network order, segments, totals."""
     layers = len(scenario.network.layers)
     outcomes = []
     for name, layer in scenario.network.layers.items():
+        if name not in best.picks:      # an interrupted search's prefix
+            continue
         pick = best.picks[name]
         c = pick.choice
         schedule = c.schedule

@@ -183,6 +183,8 @@ class NetworkResult:
         Pipelined segments overlap layers, so there the segment-selection model's bound
         is used instead.
         """
+        if self.status_override == "interrupted":
+            return None                 # a partial network: no bound on the whole
         if self.segments is not None:
             return self.pipeline_bound
         if self.goal == "edp":
@@ -239,3 +241,30 @@ def write_json(doc: Any, path: str | Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class SolveInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a solve. ``result`` holds the layers finished before it (status
+    ``interrupted``), or None when none was; it is still a KeyboardInterrupt."""
+
+    def __init__(self, result: NetworkResult | None):
+        super().__init__()
+        self.result = result
+
+
+def interrupted(result: NetworkResult, layer_names) -> SolveInterrupted:
+    """Mark a partial result as interrupted, noting the layers it lacks."""
+    done = {lo.name for lo in result.layers}
+    missing = [n for n in layer_names if n not in done]
+    result.status_override = "interrupted"
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more"
+                                          if len(missing) > 8 else "")
+        result.notes.insert(0, f"interrupted (Ctrl-C): {len(missing)} of "
+                               f"{len(missing) + len(done)} layers not solved: {shown}; the "
+                               "totals cover the solved layers only")
+    else:
+        result.notes.insert(0, "interrupted (Ctrl-C) after every layer was solved; the "
+                               "bound was not finished")
+    return SolveInterrupted(result)
+

@@ -21,7 +21,7 @@ from .model.layer import Layer
 from .model.mapping import DEFAULT_RULES, ModelRules
 from .model.pins import Pins
 from .model.schedule import LayerSchedule
-from .results import LayerOutcome, NetworkResult
+from .results import LayerOutcome, NetworkResult, interrupted
 from .scenario import Scenario
 
 #: Methods, and what they promise.
@@ -80,20 +80,25 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
     solved: dict[tuple, LayerOutcome] = {}
     outcomes = []
     notes: list[str] = []
-    for name, layer in net.layers.items():
-        pins = scenario.search.pins_for(name)
-        key = (layer, pins)
-        if key not in solved:
-            problem = layer_problem(scenario, layer, rules)
-            limit = max(0.0, min(solver.time_limit_s, deadline - _time.perf_counter()))
-            solved[key] = solve_layer(name, problem, method, goal, pins, limit,
-                                      _workers(solver.workers), solver.milp_solver)
-            notes += [f"{name}: {n}" for n in solved[key].notes]
-        first = solved[key]
-        outcomes.append(LayerOutcome(name, layer, first.schedule, first.result, first.status,
-                                     first.bound, first.seconds, first.min_energy,
-                                     first.min_time))
-        progress.advance(name)
+    try:
+        for name, layer in net.layers.items():
+            pins = scenario.search.pins_for(name)
+            key = (layer, pins)
+            if key not in solved:
+                problem = layer_problem(scenario, layer, rules)
+                limit = max(0.0, min(solver.time_limit_s, deadline - _time.perf_counter()))
+                solved[key] = solve_layer(name, problem, method, goal, pins, limit,
+                                          _workers(solver.workers), solver.milp_solver)
+                notes += [f"{name}: {n}" for n in solved[key].notes]
+            first = solved[key]
+            outcomes.append(LayerOutcome(name, layer, first.schedule, first.result,
+                                         first.status, first.bound, first.seconds,
+                                         first.min_energy, first.min_time))
+            progress.advance(name)
+    except KeyboardInterrupt:
+        raise interrupted(NetworkResult(scenario.name, method, goal, outcomes,
+                                        solve_seconds=_time.perf_counter() - start,
+                                        notes=notes), net.layers) from None
     return NetworkResult(scenario.name, method, goal, outcomes,
                          solve_seconds=_time.perf_counter() - start, notes=notes)
 

@@ -25,6 +25,19 @@ Terms = list[tuple[int, Any]]
 OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN = "optimal", "feasible", "infeasible", "unknown"
 
 
+def cpsat_solver(cp_model_module: Any):
+    """A CP-SAT solver that leaves Ctrl-C to Python.
+
+    CP-SAT's own SIGINT catching (on by default) ends the search quietly and then leaves
+    SIGINT at the system default, so a later Ctrl-C kills the process without cleanup (seen
+    with ortools 9.15). Without it, Ctrl-C reaches Python when the current solve returns
+    (each solve is bounded by its time limit).
+    """
+    solver = cp_model_module.CpSolver()
+    solver.parameters.catch_sigint_signal = False
+    return solver
+
+
 class ModelTooLarge(NnsolveError):
     """A model whose integer coefficients the solver cannot represent."""
 
@@ -105,7 +118,7 @@ class CpSatBackend:
 
     def solve(self, time_limit: float, workers: int, seed: int = 0) -> Outcome:
         cp = self._cp
-        solver = cp.CpSolver()
+        solver = cpsat_solver(cp)
         if math.isfinite(time_limit):
             solver.parameters.max_time_in_seconds = max(0.001, time_limit)
         solver.parameters.num_workers = workers if workers > 0 else 0

@@ -22,6 +22,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .backend import cpsat_solver
+
 
 @dataclass
 class AllocationModel:
@@ -38,7 +40,7 @@ class AllocationModel:
         """(status, node counts, balance) of this strip height."""
         from ortools.sat.python import cp_model
 
-        solver = cp_model.CpSolver()
+        solver = cpsat_solver(cp_model)
         solver.parameters.max_time_in_seconds = time_limit
         solver.parameters.num_workers = workers
         status = solver.solve(self.model)
