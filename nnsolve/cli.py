@@ -14,7 +14,7 @@ from . import __version__
 from .documents import result_document, scenario_inputs
 from .errors import InputError, NnsolveError
 from .fields import Fields, join
-from .model.network import load_network, load_zoo, zoo_names
+from .model.network import load_zoo, resolve_network, zoo_names
 from .model.schedule import schedule_from_json
 from .report import comparison_tables, network_table, result_table, segment_table, zoo_table
 from .results import NetworkResult, SolveInterrupted, write_json
@@ -32,8 +32,7 @@ def _cmd_nets(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_net(args: argparse.Namespace, out: Console) -> int:
-    ref = args.name
-    net = load_network(ref) if ref.endswith((".yaml", ".yml")) else load_zoo(ref)
+    net = resolve_network(args.name)
     out.print(network_table(net, args.batch))
     return 0
 
@@ -235,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_nets)
 
     p = sub.add_parser("net", help="describe one network's layers")
-    p.add_argument("name", help="a shipped network (see `nnsolve nets`) or a network YAML file")
+    p.add_argument("name", help="a shipped network (see `nnsolve nets`), a network YAML or "
+                                "an ONNX file")
     p.add_argument("--batch", type=_positive_int, default=1, help="batch size for ops and sizes")
     p.set_defaults(run=_cmd_net)
 
