@@ -217,6 +217,7 @@ class PipelineSearch(Chip):
         self.solved: dict[tuple, PartitionChoice] = {}
         self.built: dict[tuple, list[Candidate]] = {}
         self.notes: list[str] = []
+        self.timed_out = False          # the time limit cut the segment search short
         self.layer_solves = 0
 
     # -- layers --
@@ -361,6 +362,7 @@ class PipelineSearch(Chip):
                     found += self._segment(plan, prevs)
                 if not late and _time.perf_counter() > deadline:
                     late = True
+                    self.timed_out = True
                     self.notes.append(f"time limit reached at layer {last}: the remaining "
                                       "layers were searched as single-layer segments only")
             tops[last] = sorted(found, key=lambda s: s.key(self.goal, layers))[:self.width]
@@ -448,6 +450,8 @@ def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, 
     result.notes[1:1] = notes
     if bound is not None:
         result.pipeline_bound = bound.bound
+    if search.timed_out or (bound is not None and not bound.complete):
+        result.status_override = "timeout"
     return result
 
 

@@ -88,7 +88,7 @@ def test_time_limit_falls_back_to_single_layer_segments():
     res = nnsolve.solve(sc, "exhaustive")
     assert all(len(s.layers) == 1 and len(s.layers[0]) == 1 for s in res.segments[1:])
     assert any("time limit" in n for n in res.notes)
-    assert res.bound is None
+    assert res.bound is None and res.status == "timeout"
 
 
 def test_cli_solve_and_evaluate_a_pipelined_scenario(tmp_path, capsys):
