@@ -16,11 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .model.evaluate import LayerResult
+from .model.evaluate import FLOOR_SLACK, LayerResult
 from .model.goals import goal_value
 from .model.layer import Layer
 from .model.schedule import LayerSchedule
 
+#: A gap this small counts as closed: exact bounds are lowered by FLOOR_SLACK (relative) to
+#: stay below the evaluator's float sums in any summation order, so a proven optimum can
+#: show a gap of about 1e-9.
+GAP_CLOSED = 2 * FLOOR_SLACK
 STATUSES = ("optimal", "feasible", "heuristic", "infeasible", "timeout", "interrupted")
 BREAKDOWN_KEYS = ("mac", "dram", "gbuf", "itcn", "regf", "noc", "static")
 
@@ -170,9 +174,9 @@ class NetworkResult:
         if self.segments is not None:
             # The segment chain comes from a beam search: optimal only if a bound closes.
             gap = self.gap
-            return "optimal" if gap is not None and gap <= 1e-12 else "heuristic"
+            return "optimal" if gap is not None and gap <= GAP_CLOSED else "heuristic"
         gap = self.gap
-        return "optimal" if gap is not None and gap <= 1e-12 else "feasible"
+        return "optimal" if gap is not None and gap <= GAP_CLOSED else "feasible"
 
     @property
     def bound(self) -> float | None:
@@ -230,17 +234,29 @@ class NetworkResult:
 
 def write_json(doc: Any, path: str | Path) -> None:
     """Write JSON atomically: a reader sees the old file or the whole new one, never half."""
+    write_text(json.dumps(doc, indent=1, allow_nan=True) + "\n", path)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    """Write a text file atomically (a temporary file beside it, then a rename), with the
+    permissions a plain ``open`` would give it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(doc, out, indent=1, allow_nan=True)
-            out.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class SolveInterrupted(KeyboardInterrupt):
