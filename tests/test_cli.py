@@ -24,7 +24,7 @@ def test_net_describes_layers(capsys):
 
 @pytest.mark.parametrize("argv, words", [
     (["net", "alexnet"], "did you mean 'alex_net'"),
-    (["net", "missing.yaml"], "missing.yaml: network file not found"),
+    (["net", "missing.yaml"], "network file 'missing.yaml' not found"),
 ])
 def test_user_mistakes_exit_2_with_one_message(capsys, argv, words):
     assert main(argv) == 2

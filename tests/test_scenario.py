@@ -135,7 +135,7 @@ def test_network_given_as_a_path_relative_to_the_scenario(tmp_path):
     ("network: alex_net\nsolver: 5\n", "solver", "must be a mapping"),
     ("batch: 4\n", "network", "required"),
     ("network: alexnet\n", "network", "did you mean 'alex_net'"),
-    ("network: missing/net.yaml\n", None, "network file not found"),
+    ("network: missing/net.yaml\n", "network", "network file 'missing/net.yaml' not found"),
     ("- network: alex_net\n", None, "the top level must be a mapping"),
 ])
 def test_mistakes_name_file_field_and_rule(tmp_path, text, field, words):

@@ -167,6 +167,11 @@ def resolve_network(ref: str, base_dir: Path | None = None) -> Network:
     path = Path(ref)
     if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
         path = base_dir / path
+    if not path.is_file():
+        # Reported by the caller against the field that names it (e.g. a scenario's network).
+        raise NnsolveError(f"network file {ref!r} not found"
+                           + (f" (looked in {base_dir} too)" if base_dir is not None
+                              and not Path(ref).is_absolute() else ""))
     if path.suffix == ".onnx":
         from .onnx_import import load_onnx
 
