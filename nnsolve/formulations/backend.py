@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time as _time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import NnsolveError
@@ -192,6 +192,13 @@ class PulpBackend:
         expr = pulp.lpSum(c * v for c, v in terms)
         self._count += 1
         name = f"c{self._count}"
+        if sense != "==" and float(rhs).is_integer() and \
+                all(float(c).is_integer() for c, _ in terms):
+            # Every variable is integer, so an integer row takes integer values and
+            # expr <= rhs is expr <= rhs + 1/2. The half unit keeps a MILP solver's
+            # tolerances from rejecting the optimum it just reported (seen with HiGHS: the
+            # least energy e, then "energy <= e" infeasible).
+            rhs = rhs + 0.5 if sense == "<=" else rhs - 0.5
         self.model += ({"<=": expr <= rhs, ">=": expr >= rhs, "==": expr == rhs}[sense], name)
         if temporary:
             self._temporary.add(name)
@@ -217,11 +224,22 @@ class PulpBackend:
         self._hint = dict(values)
 
     def solve(self, time_limit: float, workers: int, seed: int = 0) -> Outcome:
+        outcome = self._solve(time_limit, workers, seed)
+        if outcome.status == INFEASIBLE and self.solver == "highs":
+            # HiGHS's presolve has declared models infeasible that hold a known solution
+            # (a least-energy schedule, then "energy <= that" with it as a witness); an
+            # infeasible verdict is therefore checked once without presolve.
+            spent = outcome.seconds
+            outcome = self._solve(time_limit - spent, workers, seed, presolve="off")
+            outcome = replace(outcome, seconds=outcome.seconds + spent)
+        return outcome
+
+    def _solve(self, time_limit: float, workers: int, seed: int, **options: Any) -> Outcome:
         pulp = self._pulp
-        limit = time_limit if math.isfinite(time_limit) else None
+        limit = max(0.001, time_limit) if math.isfinite(time_limit) else None
         if self.solver == "highs":
             solver = pulp.HiGHS(msg=False, timeLimit=limit, threads=workers or None,
-                                gapRel=0.0, gapAbs=0.0, random_seed=seed)
+                                gapRel=0.0, gapAbs=0.0, random_seed=seed, **options)
         else:
             # The CBC binary bundled with PuLP 3 (deprecated there; PuLP is pinned below 4).
             with warnings.catch_warnings():
@@ -232,7 +250,7 @@ class PulpBackend:
         start = _time.perf_counter()
         try:
             self.model.solve(solver)
-        except (IndexError, ValueError, OverflowError, pulp.PulpSolverError) as exc:
+        except (IndexError, ValueError, OverflowError) as exc:
             # Seen with HiGHS on coefficients near 1e15 (batch ~ 1e6): PuLP cannot read
             # the solution back. Say so instead of a traceback.
             raise ModelTooLarge(f"the MILP solver ({self.solver}) failed on this model "
