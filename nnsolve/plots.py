@@ -418,6 +418,8 @@ def comparison_figure(cmp: Comparison) -> Figure:
         bottom.set_title("loss of each method without proofs, per layer", loc="left",
                          fontsize=9)
         bottom.margins(y=0.15)
+        high = bottom.get_ylim()[1]
+        bottom.set_ylim(0, high if high > 0 else 1)     # losses are never negative
     else:
         bottom.text(0.5, 0.5, "every method proved every layer optimal: no losses",
                     transform=bottom.transAxes, ha="center", va="center", fontsize=9)

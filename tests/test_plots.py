@@ -314,6 +314,17 @@ def test_cli_solve_plot_writes_png(tmp_path, capsys):
     assert_real_png(out)
 
 
+def test_cli_compare_plot_writes_png(tmp_path, capsys):
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text("network: mlp_s\nbatch: 4\nhardware: {pe_array: [8, 8], "
+                        "regf_bytes: 64, gbuf_bytes: 16384}\n")
+    out = tmp_path / "compare.png"
+    assert main(["compare", str(scenario), "--methods", "cpsat,analytical",
+                 "--plot", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out.replace("\n", "")
+    assert_real_png(out)
+
+
 def test_unknown_picture_format_is_a_user_error(alexnet, tmp_path):
     scenario, result = alexnet
     with pytest.raises(NnsolveError, match=r"cannot draw a \.xyz file"):
