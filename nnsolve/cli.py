@@ -37,6 +37,14 @@ def _cmd_net(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def _plot_ready(args: argparse.Namespace) -> None:
+    """Fail before a long solve, not after it, when --plot cannot be drawn."""
+    if getattr(args, "plot", None):
+        from .plots import require_matplotlib
+
+        require_matplotlib()
+
+
 def _overrides(args: argparse.Namespace) -> list[str]:
     """--set items, plus the shortcuts --method and --time-limit."""
     items = list(args.set or [])
@@ -65,6 +73,7 @@ def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
 
 def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
     scenario = load_scenario(args.scenario, _overrides(args))
+    _plot_ready(args)
     try:
         with ProgressBar() as progress:
             result = solve(scenario, scenario.solver.method, progress)
@@ -87,6 +96,7 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
             raise NnsolveError(f"--methods: {m!r} is not a method; available: "
                                f"{', '.join(AVAILABLE_METHODS)}")
     scenario = load_scenario(args.scenario, _overrides(args))
+    _plot_ready(args)
     with ProgressBar() as progress:
         result = compare(scenario, methods, progress)
     for table in comparison_tables(result):

@@ -48,14 +48,20 @@ _DPI = 110
 
 # -- matplotlib plumbing ------------------------------------------------------------------
 
+def require_matplotlib() -> None:
+    """A clear error when the plot extra is not installed (the CLI asks before solving)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise NnsolveError("plots need matplotlib: pip install 'nnsolve[plot]'") from None
+
+
 def _new_figure(width: float, height: float) -> Figure:
     """An empty figure on an Agg canvas (no pyplot, no screen), laid out automatically; a
     clear error when the plot extra is not installed."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise NnsolveError("plots need matplotlib: pip install 'nnsolve[plot]'") from None
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
     FigureCanvasAgg(fig)
