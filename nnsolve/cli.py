@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .documents import result_document, scenario_inputs
+from .documents import result_document
 from .errors import InputError, NnsolveError
 from .fields import Fields, join
 from .model.network import load_zoo, resolve_network, zoo_names
 from .model.schedule import schedule_from_json
 from .report import comparison_tables, network_table, result_table, segment_table, zoo_table
-from .results import NetworkResult, SolveInterrupted, write_json
+from .results import NetworkResult, SolveInterrupted, write_json, write_text
 from .scenario import METHODS, Scenario, load_scenario
 from .search import METHODS as AVAILABLE_METHODS
 from .search import Progress, evaluate_schedules, solve
@@ -39,10 +39,10 @@ def _cmd_net(args: argparse.Namespace, out: Console) -> int:
 
 def _plot_ready(args: argparse.Namespace) -> None:
     """Fail before a long solve, not after it, when --plot cannot be drawn."""
-    if getattr(args, "plot", None):
-        from .plots import require_matplotlib
+    if args.plot:
+        from .plots import check_output
 
-        require_matplotlib()
+        check_output(args.plot)
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
@@ -63,7 +63,7 @@ def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
     if args.json:
         write_json(result_document(result, scenario), args.json)
         out.print(f"wrote {args.json}")
-    if getattr(args, "plot", None):
+    if args.plot:
         from .plots import plot_result
 
         plot_result(result, scenario, args.plot)
@@ -102,9 +102,7 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
     for table in comparison_tables(result):
         out.print(table)
     if args.json:
-        doc = result.to_json()
-        doc["inputs"] = scenario_inputs(scenario)
-        write_json(doc, args.json)
+        write_json(result_document(result, scenario), args.json)
         out.print(f"wrote {args.json}")
     if args.plot:
         from .plots import plot_comparison
@@ -132,8 +130,7 @@ def _cmd_schema(args: argparse.Namespace, out: Console) -> int:
 
     text = json.dumps(scenario_schema(), indent=2) + "\n"
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_text(text, args.output)
         out.print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
@@ -336,6 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args, out)
     except NnsolveError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        # An output file that cannot be written (a missing directory, a full disk).
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))}",
+                  highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -9,6 +9,7 @@ drawing touches no global matplotlib state and needs no screen.
 
 from __future__ import annotations
 
+import io
 import math
 import textwrap
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from .errors import NnsolveError
 from .hardware.regions import NodeRegion, processing_region
 from .model.goals import goal_value
 from .report import si
-from .results import BREAKDOWN_KEYS, NetworkResult
+from .results import BREAKDOWN_KEYS, NetworkResult, write_bytes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -68,16 +69,29 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: str | Path) -> None:
-    """Write the figure; the format follows the file's suffix (PNG when it has none)."""
-    path = Path(path)
-    fmt = path.suffix.lower().lstrip(".") or "png"
-    supported = fig.canvas.get_supported_filetypes()
+def check_output(path: str | Path) -> str:
+    """The picture format a path asks for (its suffix; PNG when it has none), or a clear
+    error when matplotlib is missing or cannot write that format. Call it before solving."""
+    require_matplotlib()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = Path(path).suffix.lower().lstrip(".") or "png"
+    supported = FigureCanvasBase.get_supported_filetypes()
     if fmt not in supported:
         raise NnsolveError(f"{path}: cannot draw a .{fmt} file; use one of "
                            f"{', '.join('.' + s for s in sorted(supported))}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=fmt, dpi=_DPI)
+    return fmt
+
+
+def _save(fig: Figure, path: str | Path) -> None:
+    """Write the figure atomically in the format its suffix names."""
+    fmt = check_output(path)
+    data = io.BytesIO()
+    fig.savefig(data, format=fmt, dpi=_DPI)
+    try:
+        write_bytes(data.getvalue(), path)
+    except OSError as exc:
+        raise NnsolveError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _eng_axis(axis) -> None:

@@ -261,6 +261,10 @@ def cli_sweep(args: argparse.Namespace, out: Console) -> int:
     from . import sweep_runner
 
     sweep = load_sweep(args.sweep)
+    if args.plot:
+        from .plots import check_output
+
+        check_output(args.plot)
     executor = sweep_runner.executor_factory(args.jobs, args.dask)
     outcome = sweep_runner.run_sweep(sweep, executor, out)
     if args.plot:

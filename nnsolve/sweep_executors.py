@@ -172,6 +172,9 @@ class DaskCluster:
         futures = list(futures)
         with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
             self._distributed.wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+        # Only pending runs are kept here (for abort): a finished one's result may leave
+        # the cluster once the driver has written it.
+        self._futures = [f for f in self._futures if not f.done()]
         return {f for f in futures if f.done()}
 
     def abort(self) -> None:

@@ -59,7 +59,18 @@ def read_result(path: Path, run: Run) -> dict[str, Any] | None:
         return None
     if not isinstance(doc, dict) or doc.get("run_id") != run.id or "status" not in doc:
         return None
+    if is_stale(doc, run):
+        return None
     return doc
+
+
+def is_stale(doc: dict[str, Any], run: Run) -> bool:
+    """Whether a run's stored result solved another problem than the run now describes (the
+    base scenario or a network file changed since): it is then solved again."""
+    stored = doc.get("inputs")
+    fresh = json.loads(json.dumps(scenario_inputs(run.scenario)))
+    return not isinstance(stored, dict) or stored.get("scenario") != fresh["scenario"] or \
+        stored.get("network") != fresh["network"]
 
 
 def summary_row(run: Run, doc: dict[str, Any]) -> dict[str, Any]:

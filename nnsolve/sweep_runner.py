@@ -88,19 +88,25 @@ def run_sweep(sweep: Sweep, start_executor: Callable[[int], Executor],
         raise NnsolveError(f"{sweep.source}: out: cannot write the results there: {exc}"
                            ) from None
     total = len(sweep.runs)
+    stale = sum(1 for run in todo if sweep.result_path(run).exists())
     out.print(f"{escape(str(sweep.source))}: {total} run{_s(total)}, {skipped} finished "
               f"earlier (skipped), {len(todo)} to solve; results in {escape(str(sweep.out))}")
+    if stale:
+        out.print(f"{stale} earlier result{_s(stale)} solved another scenario (the base "
+                  "scenario or a network changed since) and will be replaced")
     outcome = SweepOutcome([], skipped)
     if todo:
         with start_executor(len(todo)) as executor, _RunsBar(total, skipped) as bar:
             out.print(f"solving on {escape(executor.description)}")
+            inflight: dict[Any, Run] = {}
             try:
-                _drive(sweep, todo, executor, bar, rows, outcome, out)
+                _drive(sweep, todo, executor, bar, rows, outcome, out, inflight)
             except NnsolveError:
                 executor.abort()
                 raise
             except KeyboardInterrupt:
                 with _sigint_ignored():
+                    _save_finished(sweep, inflight)
                     executor.abort()
                     rows = finished_rows(sweep)
                     write_summary(sweep, rows)
@@ -114,11 +120,20 @@ def run_sweep(sweep: Sweep, start_executor: Callable[[int], Executor],
     return outcome
 
 
+def _save_finished(sweep: Sweep, inflight: dict[Any, Run]) -> None:
+    """After Ctrl-C: write the runs that finished but were not recorded yet."""
+    for future, run in list(inflight.items()):
+        if future.done():
+            with contextlib.suppress(Exception):
+                write_json(future.result(), sweep.result_path(run))
+
+
 def _drive(sweep: Sweep, todo: list[Run], executor: Executor, bar: _RunsBar,
-           rows: dict[str, dict[str, Any]], outcome: SweepOutcome, out: Console) -> None:
-    """Keep the executor busy until every run is done; record each as it finishes."""
+           rows: dict[str, dict[str, Any]], outcome: SweepOutcome, out: Console,
+           inflight: dict[Any, Run]) -> None:
+    """Keep the executor busy until every run is done; record each as it finishes
+    (``inflight``: the submitted runs by future, shared with the caller for Ctrl-C)."""
     queue = deque(todo)
-    inflight: dict[Any, Run] = {}
     broken = False
     while inflight or (queue and not broken):
         while queue and not broken and len(inflight) < executor.capacity():
@@ -130,7 +145,7 @@ def _drive(sweep: Sweep, todo: list[Run], executor: Executor, bar: _RunsBar,
                 broken = True
         bar.update(len(inflight))
         for future in executor.wait(inflight, POLL_SECONDS):
-            run = inflight.pop(future)
+            run = inflight[future]
             try:
                 doc = future.result()
             except Exception as exc:
@@ -146,6 +161,7 @@ def _drive(sweep: Sweep, todo: list[Run], executor: Executor, bar: _RunsBar,
                                        "the runs finished before are kept") from None
                 outcome.solved.append(run.id)
                 out.print(_finished_line(len(rows), len(sweep.runs), run, doc))
+            del inflight[future]
             bar.finished()
     if queue:
         out.print(f"[red]a worker process died; {len(queue)} run{_s(len(queue))} not "

@@ -267,6 +267,23 @@ def test_rerun_skips_finished_runs_and_redoes_a_deleted_one(finished, tmp_path):
     assert [r["id"] for r in _summary(out / "summary.csv")] == [r.id for r in sweep.runs]
 
 
+def test_results_of_an_edited_base_scenario_are_solved_again(finished, tmp_path):
+    """The run id names the overrides only; a result that solved another base scenario (or
+    another network file) is stale and replaced, never mixed into the summary."""
+    src, _, _ = finished
+    shutil.copytree(src, tmp_path, dirs_exist_ok=True)
+    base = tmp_path / "base.yaml"
+    base.write_text(base.read_text().replace("batch: 2", "batch: 3"))
+    sweep = load_sweep(tmp_path / "sweep.yaml")
+    console = _quiet()
+    outcome = run_sweep(sweep, executor_factory(2, None), console)
+    # The mlp_s run does not read the edited network file but does read the edited batch.
+    assert outcome.skipped == 0 and len(outcome.solved) == 5
+    assert "5 earlier results solved another scenario" in console.file.getvalue()
+    docs = _results(sweep.out)
+    assert all(d["inputs"]["scenario"]["batch"] == 3 for d in docs.values())
+
+
 def test_a_dask_cluster_gives_the_same_results(finished, dask_address, tmp_path):
     _, local, _ = finished
     path = _setup(tmp_path, SWEEP)

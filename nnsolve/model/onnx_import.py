@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError, NnsolveError
+from ..results import write_text
 from .layer import CONV, ELTWISE, FC, POOL, Layer
 from .network import INPUT, Fmap, Network, network_to_dict
 
@@ -116,7 +117,7 @@ def cli_import(args: Any, out: Any) -> int:
                               f"{len(net)} layers, {net.total_ops():,} ops and "
                               f"{net.total_weights():,} weights per sample."])
     try:
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_text(text, args.output)
     except OSError as exc:
         raise NnsolveError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     kinds = Counter(layer.kind for layer in net.layers.values())
