@@ -348,6 +348,9 @@ def _rescore(args: argparse.Namespace, path: str, doc: dict[str, Any]
     if args.method or args.time_limit is not None:
         raise NnsolveError("--method and --time-limit apply to a scenario YAML; a result "
                            "JSON is re-scored as it is")
+    if any(item.split("=", 1)[0].strip() == "network" for item in args.set or ()):
+        raise NnsolveError("--set network=...: a result JSON's schedules belong to the "
+                           "network it carries; explain another network from its scenario")
     if args.set and isinstance(doc.get("inputs"), dict):
         inputs = dict(doc["inputs"])
         inputs["scenario"] = apply_overrides(inputs.get("scenario"), args.set)

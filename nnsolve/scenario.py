@@ -205,18 +205,22 @@ def apply_overrides(doc: Any, overrides: list[str] | tuple[str, ...]) -> Any:
     """A copy of ``doc`` with each ``KEY=VALUE`` (dotted key, YAML value) applied."""
     if not overrides:
         return doc
-    doc = copy.deepcopy(doc) if isinstance(doc, dict) else doc
+    return set_values(doc, dict(parse_override(item) for item in overrides))
+
+
+def set_values(doc: Any, values: dict[str, Any]) -> Any:
+    """A copy of scenario document ``doc`` with each dotted key set to its (parsed) value."""
     if not isinstance(doc, dict):
         return doc  # reported by the loader
-    for item in overrides:
-        key, value = parse_override(item)
-        parts = key.split(".")
+    doc = copy.deepcopy(doc)
+    for key, value in values.items():
+        *sections, last = key.split(".")
         node = doc
-        for part in parts[:-1]:
+        for part in sections:
             if not isinstance(node.get(part), dict):
                 node[part] = {}
             node = node[part]
-        node[parts[-1]] = value
+        node[last] = copy.deepcopy(value)
     return doc
 
 

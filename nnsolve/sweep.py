@@ -10,7 +10,6 @@ the execution itself is in ``sweep_runner``.
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import itertools
 import json
@@ -28,7 +27,7 @@ from rich.markup import escape
 from .errors import InputError, NnsolveError
 from .fields import Fields, join, load_yaml
 from .model.network import Network
-from .scenario import FIELD_BY_KEY, SECTIONS, Scenario, scenario_from_dict
+from .scenario import FIELD_BY_KEY, SECTIONS, Scenario, scenario_from_dict, set_values
 
 SWEEP_KEYS = ("base", "grid", "runs", "out")
 #: Longest readable part of a run id (the hash after it keeps long ids unique).
@@ -162,7 +161,7 @@ def _run_scenario(source: str, base: Path, base_doc: Any, rid: str, origin: str,
     from .search import METHODS as AVAILABLE
 
     context = f"{source}: {origin} (run {rid})"
-    doc = apply_values(base_doc, overrides)
+    doc = set_values(base_doc, overrides)
     ref = doc.get("network") if isinstance(doc, dict) else None
     try:
         scenario = scenario_from_dict(doc, str(base), base_dir=base.parent,
@@ -185,22 +184,6 @@ def _run_scenario(source: str, base: Path, base_doc: Any, rid: str, origin: str,
 
 def _overridden(fld: str, overrides: Mapping[str, Any]) -> bool:
     return any(fld == k or fld.startswith((k + ".", k + "[")) for k in overrides)
-
-
-def apply_values(doc: Any, overrides: Mapping[str, Any]) -> Any:
-    """A copy of scenario document ``doc`` with each dotted key set to its (YAML) value."""
-    if not isinstance(doc, dict):
-        return doc  # the scenario loader reports it
-    doc = copy.deepcopy(doc)
-    for key, value in overrides.items():
-        *sections, last = key.split(".")
-        node = doc
-        for part in sections:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[last] = copy.deepcopy(value)
-    return doc
 
 
 def run_id(overrides: Mapping[str, Any]) -> str:

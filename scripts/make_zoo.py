@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from nnsolve.model.layer import Layer
-from nnsolve.model.network import INPUT, Fmap, Network, network_to_dict
+from nnsolve.model.network import INPUT, Fmap, Network, network_yaml
 
 conv, fc, pool, eltwise = Layer.conv, Layer.fc, Layer.pool, Layer.eltwise
 
@@ -204,22 +202,10 @@ ZOO = {
 
 def to_yaml(net: Network, module: str) -> str:
     """Network YAML with one flow-style line per layer."""
-    doc = network_to_dict(net)
-    def dump(value) -> str:
-        text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000)
-        return text.strip().removesuffix("...").strip()
-
-    lines = [f"# {net.name}: nn_dataflow's '{module}' network, same layer names.",
-             f"# {len(net)} layers, {net.total_ops():,} ops and {net.total_weights():,} "
-             "weights per sample.",
-             f"name: {dump(doc['name'])}",
-             f"input: {dump(doc['input'])}"]
-    if "external" in doc:
-        lines.append("external:")
-        lines += [f"  {name}: {dump(spec)}" for name, spec in doc["external"].items()]
-    lines.append("layers:")
-    lines += [f"  - {dump(row)}" for row in doc["layers"]]
-    return "\n".join(lines) + "\n"
+    return network_yaml(net, [
+        f"{net.name}: nn_dataflow's '{module}' network, same layer names.",
+        f"{len(net)} layers, {net.total_ops():,} ops and {net.total_weights():,} weights per "
+        "sample."])
 
 
 def main() -> None:

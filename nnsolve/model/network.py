@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import yaml
 
 from ..errors import NnsolveError, did_you_mean
 from ..fields import Fields, join, load_yaml
@@ -325,3 +326,22 @@ def network_to_dict(net: Network) -> dict[str, Any]:
         previous = name
     doc["layers"] = rows
     return doc
+
+
+def network_yaml(net: Network, comments: list[str] = ()) -> str:
+    """A network YAML in the style of nets/: comment lines, then one flow mapping per layer."""
+    doc = network_to_dict(net)
+
+    def dump(value: Any) -> str:
+        text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000)
+        return text.strip().removesuffix("...").strip()
+
+    lines = [f"# {c}" for c in comments]
+    lines += [f"name: {dump(doc['name'])}", f"input: {dump(doc['input'])}"]
+    if "external" in doc:
+        lines.append("external:")
+        lines += [f"  {name}: {dump(spec)}" for name, spec in doc["external"].items()]
+    lines.append("layers:")
+    lines += [f"  - {dump(row)}" for row in doc["layers"]]
+    return "\n".join(lines) + "\n"
+

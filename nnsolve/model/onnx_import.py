@@ -37,12 +37,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InputError, NnsolveError
 from ..results import write_text
 from .layer import CONV, ELTWISE, FC, POOL, Layer
-from .network import INPUT, Fmap, Network, network_to_dict
+from .network import INPUT, Fmap, Network, network_yaml
 
 MAX_PARTS = 64
 """The most layers one tensor may be split into for grouped convolutions."""
@@ -126,19 +124,6 @@ def cli_import(args: Any, out: Any) -> int:
               f"{net.total_ops():,} ops and {net.total_weights():,} weights per sample; "
               f"folded {sum(folded.values())} nodes", markup=False, highlight=False)
     return 0
-
-
-def network_yaml(net: Network, comments: list[str]) -> str:
-    """A network YAML in the zoo's style: one flow mapping per layer, after comment lines."""
-    doc = network_to_dict(net)
-    rows = doc.pop("layers")
-    lines = [f"# {c}" for c in comments]
-    lines.append(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None).rstrip())
-    lines.append("layers:")
-    for row in rows:
-        flow = yaml.safe_dump(row, sort_keys=False, default_flow_style=True, width=1 << 30)
-        lines.append(f"  - {flow.strip()}")
-    return "\n".join(lines) + "\n"
 
 
 def _import(path: str | Path, name: str | None) -> tuple[Network, Counter]:
