@@ -105,26 +105,26 @@ def solve_node_array(scenario: Scenario, method: str, progress, rules: ModelRule
     place = _Placement(scenario, rules)
     net = scenario.network
     progress.start(len(net.layers))
-    solved: dict[tuple, tuple] = {}
     outcomes, notes = [], [NOTE]
     try:
-        _place_layers(scenario, method, place, deadline, solved, outcomes, notes, progress)
+        _place_layers(scenario, method, place, deadline, outcomes, notes, progress)
+        stopped = False
     except KeyboardInterrupt:
-        inp = place.input_scheme or place.seeds[0]
-        raise interrupted(NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
-                                        solve_seconds=_time.perf_counter() - start,
-                                        notes=notes, input_partition=inp.to_partition()),
-                          net.layers) from None
+        stopped = True
     inp = place.input_scheme or place.seeds[0]
-    return NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
-                         solve_seconds=_time.perf_counter() - start, notes=notes,
-                         input_partition=inp.to_partition())
+    result = NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
+                           solve_seconds=_time.perf_counter() - start, notes=notes,
+                           input_partition=inp.to_partition())
+    if stopped:
+        raise interrupted(result, net.layers)
+    return result
 
 
 def _place_layers(scenario: Scenario, method: str, place: _Placement, deadline: float,
-                  solved: dict, outcomes: list, notes: list, progress) -> None:
+                  outcomes: list, notes: list, progress) -> None:
     """Solve the layers in network order, appending to ``outcomes`` and ``notes``."""
     solver = scenario.solver
+    solved: dict[tuple, tuple] = {}
     for name, layer in scenario.network.layers.items():
         pins = scenario.search.pins_for(name)
         sites = place.sites(name)

@@ -337,20 +337,19 @@ class PipelineSearch(Chip):
         """The best complete schedule (raises InfeasibleError when none exists)."""
         order, plans = segment_plans(self.scenario)
         tops: dict[str | None, list[State]] = {None: [State()]}
-        layers = len(self.net.layers)
         progress.start(len(order))
-        late = False
         try:
-            return self._run(order, plans, tops, layers, progress, deadline, late)
+            return self._run(order, plans, tops, progress, deadline)
         except KeyboardInterrupt:
             # The best schedule of the longest finished prefix of the layer order.
-            done = [o for o in order if tops.get(o)]
             prefix = 0
-            while prefix < len(order) and order[prefix] in done:
+            while prefix < len(order) and tops.get(order[prefix]):
                 prefix += 1
             raise BeamInterrupted(tops[order[prefix - 1]][0] if prefix else None) from None
 
-    def _run(self, order, plans, tops, layers, progress, deadline, late) -> State:
+    def _run(self, order, plans, tops, progress, deadline) -> State:
+        layers = len(self.net.layers)
+        late = False
         for i, last in enumerate(order):
             found: list[State] = []
             for plan in plans[last]:

@@ -95,12 +95,14 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
                                          first.status, first.bound, first.seconds,
                                          first.min_energy, first.min_time))
             progress.advance(name)
+        stopped = False
     except KeyboardInterrupt:
-        raise interrupted(NetworkResult(scenario.name, method, goal, outcomes,
-                                        solve_seconds=_time.perf_counter() - start,
-                                        notes=notes), net.layers) from None
-    return NetworkResult(scenario.name, method, goal, outcomes,
-                         solve_seconds=_time.perf_counter() - start, notes=notes)
+        stopped = True
+    result = NetworkResult(scenario.name, method, goal, outcomes,
+                           solve_seconds=_time.perf_counter() - start, notes=notes)
+    if stopped:
+        raise interrupted(result, net.layers)
+    return result
 
 
 def _workers(workers: int) -> int:
