@@ -79,7 +79,7 @@ def field_schema(fld: Field) -> dict[str, Any]:
 
 def _value_schema(fld: Field) -> dict[str, Any]:
     kind = fld.kind
-    maximum = getattr(fld, "maximum", None)
+    maximum = fld.maximum
     if kind == "int":
         integer = {"type": "integer", "minimum": int(fld.minimum or 0)}
         return integer if maximum is None else {**integer, "maximum": maximum}

@@ -53,9 +53,7 @@ def read_result(path: Path, run: Run) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):     # missing or half-written
         return None
     if not isinstance(doc, dict) or doc.get("run_id") != run.id or "status" not in doc:
         return None
