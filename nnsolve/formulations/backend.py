@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time as _time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NnsolveError
@@ -192,13 +192,6 @@ class PulpBackend:
         expr = pulp.lpSum(c * v for c, v in terms)
         self._count += 1
         name = f"c{self._count}"
-        if sense != "==" and float(rhs).is_integer() and \
-                all(float(c).is_integer() for c, _ in terms):
-            # Every variable is integer, so an integer row takes integer values and
-            # expr <= rhs is expr <= rhs + 1/2. The half unit keeps a MILP solver's
-            # tolerances from rejecting the optimum it just reported (seen with HiGHS: the
-            # least energy e, then "energy <= e" infeasible).
-            rhs = rhs + 0.5 if sense == "<=" else rhs - 0.5
         self.model += ({"<=": expr <= rhs, ">=": expr >= rhs, "==": expr == rhs}[sense], name)
         if temporary:
             self._temporary.add(name)
@@ -224,15 +217,12 @@ class PulpBackend:
         self._hint = dict(values)
 
     def solve(self, time_limit: float, workers: int, seed: int = 0) -> Outcome:
-        outcome = self._solve(time_limit, workers, seed)
-        if outcome.status == INFEASIBLE and self.solver == "highs":
-            # HiGHS's presolve has declared models infeasible that hold a known solution
-            # (a least-energy schedule, then "energy <= that" with it as a witness); an
-            # infeasible verdict is therefore checked once without presolve.
-            spent = outcome.seconds
-            outcome = self._solve(time_limit - spent, workers, seed, presolve="off")
-            outcome = replace(outcome, seconds=outcome.seconds + spent)
-        return outcome
+        # HiGHS's presolve is off: on these models (integer coefficients up to ~1e12) it
+        # has declared a model infeasible that held a known solution, and returned a
+        # tie-breaking rank above the true least one as "optimal" (both found by the
+        # cross-check against exhaustive enumeration).
+        options = {"presolve": "off"} if self.solver == "highs" else {}
+        return self._solve(time_limit, workers, seed, **options)
 
     def _solve(self, time_limit: float, workers: int, seed: int, **options: Any) -> Outcome:
         pulp = self._pulp
