@@ -32,12 +32,12 @@ sys.path.insert(0, str(ROOT))
 
 import ortools.sat.python.cp_model  # noqa: E402,F401  (import cost kept out of the timings)
 
+from nnsolve.formats.network_yaml import load_zoo  # noqa: E402
+from nnsolve.formats.scenario_yaml import load_scenario  # noqa: E402
 from nnsolve.formulations.loop_blocking import build_cpsat, build_milp  # noqa: E402
 from nnsolve.heuristics.exhaustive import search_layer  # noqa: E402
 from nnsolve.model.evaluate import LayerProblem  # noqa: E402
-from nnsolve.model.network import load_zoo  # noqa: E402
-from nnsolve.scenario import load_scenario  # noqa: E402
-from nnsolve.search import solve  # noqa: E402
+from nnsolve.search.network_search import solve  # noqa: E402
 from tests import oracle  # noqa: E402
 
 SCENARIO = ROOT / "configs" / "eyeriss_isca16_alexnet.yaml"

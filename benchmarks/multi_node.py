@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from nnd_runner import run_nn_dataflow  # noqa: E402
 
+from nnsolve.formats.scenario_yaml import load_scenario  # noqa: E402
 from nnsolve.model.layer import ELTWISE  # noqa: E402
 from nnsolve.model.mapping import ModelRules  # noqa: E402
-from nnsolve.scenario import load_scenario  # noqa: E402
-from nnsolve.search import solve  # noqa: E402
+from nnsolve.search.network_search import solve  # noqa: E402
 
 NND_RULES = ModelRules(eltwise_ifmaps="nn_dataflow")
 

@@ -26,8 +26,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nnsolve.scenario import load_scenario  # noqa: E402
-from nnsolve.search import solve  # noqa: E402
+from nnsolve.formats.scenario_yaml import load_scenario  # noqa: E402
+from nnsolve.search.network_search import solve  # noqa: E402
 from tests import oracle  # noqa: E402
 
 CASES = [

@@ -6,27 +6,29 @@
     res.total.energy, res.layers["conv2_a"].schedule
 
 Exact models of one layer are objects to extend before solving:
-``nnsolve.formulations.loop_blocking.build_cpsat(problem)`` (see its docstring).
+``nnsolve.formulations.loop_blocking.build_cpsat(problem)`` (see its docstring). The tree
+follows the flow of a solve (docs/architecture.md).
 """
 
-__version__ = "0.1.0"
-
-from .compare import Comparison, compare
 from .errors import InfeasibleError, InputError, NnsolveError
+from .formats.network_yaml import load_network, load_zoo
+from .formats.scenario_yaml import load_scenario
 from .hardware.spec import Costs, Hardware
 from .model.evaluate import LayerProblem, LayerResult, evaluate_layer
 from .model.layer import Layer
-from .model.network import Network, load_network, load_zoo
+from .model.network import Network
 from .model.pins import Pins
 from .model.schedule import Blocking, LayerSchedule
 from .results import NetworkResult
-from .scenario import Scenario, load_scenario
-from .search import evaluate_schedules as evaluate
-from .search import solve
+from .scenario import Scenario
+from .search.compare import Comparison, compare
+from .search.network_search import evaluate_schedules as evaluate
+from .search.network_search import solve
+from .version import __version__
 
 __all__ = [
     "Blocking", "Comparison", "Costs", "Hardware", "InfeasibleError", "InputError", "Layer",
     "LayerProblem", "LayerResult", "LayerSchedule", "Network", "NetworkResult", "NnsolveError",
-    "Pins", "Scenario", "compare", "evaluate", "evaluate_layer", "load_network",
+    "Pins", "Scenario", "__version__", "compare", "evaluate", "evaluate_layer", "load_network",
     "load_scenario", "load_zoo", "solve",
 ]

@@ -31,3 +31,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean ...?)' hint for a misspelt key or name, or '' when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def join(field: str, key: str | int) -> str:
+    """The dotted path of a nested field, e.g. ``hardware.nodes`` or ``layers[3].kernel``."""
+    if isinstance(key, int):
+        return f"{field}[{key}]"
+    if not key.isprintable() or key != key.strip() or not key:
+        return f"{field}[{key!r}]"            # keep odd keys visible and on one line
+    return f"{field}.{key}" if field else key

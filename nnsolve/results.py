@@ -7,25 +7,40 @@ the layers' (section "bounds" in docs/results.md).
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from enum import Enum
 from typing import Any
 
-from . import __version__
 from .model.evaluate import FLOOR_SLACK, LayerResult
 from .model.goals import goal_value
 from .model.layer import Layer
 from .model.schedule import LayerSchedule
+from .version import __version__
 
 #: A gap this small counts as closed: exact bounds are lowered by FLOOR_SLACK (relative) to
 #: stay below the evaluator's float sums in any summation order, so a proven optimum can
 #: show a gap of about 1e-9.
 GAP_CLOSED = 2 * FLOOR_SLACK
-STATUSES = ("optimal", "feasible", "heuristic", "infeasible", "timeout", "interrupted")
+
+
+class Status(str, Enum):
+    """How good a result is: proven optimal, a schedule without proof (feasible: re-scored;
+    heuristic: a heuristic's), none fits, cut by a time limit, or interrupted by Ctrl-C.
+    A ``str``: it compares, prints and serialises as its name."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    HEURISTIC = "heuristic"
+    INFEASIBLE = "infeasible"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+STATUSES = tuple(s.value for s in Status)
 BREAKDOWN_KEYS = ("mac", "dram", "gbuf", "itcn", "regf", "noc", "static")
 
 
@@ -43,6 +58,9 @@ class LayerOutcome:
     min_energy: float | None = None     # proven lower bounds on energy and time alone
     min_time: float | None = None
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
 
     def to_json(self) -> dict[str, Any]:
         r = self.result
@@ -162,21 +180,26 @@ class NetworkResult:
             out["static"] = self.pipeline_totals[2]
         return out
 
+    def override_status(self, status: str) -> None:
+        """Set the network's status whatever its layers say (a search cut short, or
+        interrupted, is no better than that however good its layers are)."""
+        self.status_override = Status(status)
+
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """optimal only if every layer is and the bound closes; otherwise the weakest."""
         if self.status_override:
             return self.status_override
         statuses = {lo.status for lo in self.layers}
-        for weak in ("infeasible", "interrupted", "timeout", "heuristic", "feasible"):
+        for weak in (Status.INFEASIBLE, Status.INTERRUPTED, Status.TIMEOUT, Status.HEURISTIC,
+                     Status.FEASIBLE):
             if weak in statuses:
                 return weak
-        if self.segments is not None:
-            # The segment chain comes from a beam search: optimal only if a bound closes.
-            gap = self.gap
-            return "optimal" if gap is not None and gap <= GAP_CLOSED else "heuristic"
-        gap = self.gap
-        return "optimal" if gap is not None and gap <= GAP_CLOSED else "feasible"
+        closed = self.gap is not None and self.gap <= GAP_CLOSED
+        if closed:
+            return Status.OPTIMAL
+        # A segment chain comes from a beam search: optimal only if a bound closes.
+        return Status.HEURISTIC if self.segments is not None else Status.FEASIBLE
 
     @property
     def bound(self) -> float | None:
@@ -232,39 +255,14 @@ class NetworkResult:
         }
 
 
-def write_json(doc: Any, path: str | Path) -> None:
-    """Write JSON atomically: a reader sees the old file or the whole new one, never half."""
-    write_text(json.dumps(doc, indent=1, allow_nan=True) + "\n", path)
 
 
-def write_text(text: str, path: str | Path) -> None:
-    """Write a text file atomically (UTF-8)."""
-    write_bytes(text.encode("utf-8"), path)
 
 
-def write_bytes(data: bytes, path: str | Path) -> None:
-    """Write a file atomically (a temporary file beside it, then a rename), with the
-    permissions a plain ``open`` would give it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
-_UMASK = _read_umask()       # read once: setting it is process-wide, not thread-safe
 
 
 class SolveInterrupted(KeyboardInterrupt):
@@ -280,7 +278,7 @@ def interrupted(result: NetworkResult, layer_names) -> SolveInterrupted:
     """Mark a partial result as interrupted, noting the layers it lacks."""
     done = {lo.name for lo in result.layers}
     missing = [n for n in layer_names if n not in done]
-    result.status_override = "interrupted"
+    result.override_status("interrupted")
     if missing:
         shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more"
                                           if len(missing) > 8 else "")

@@ -1,144 +1,35 @@
-"""Scenario YAML -> Scenario: the network, batch, hardware, costs and search/solver options.
+"""A validated scenario: the network, batch, hardware, costs and search/solver options.
 
-One table of fields (``FIELDS``) defines every key: its type, default, unit and meaning. The
-loader, the ``--set`` overrides, the user guide and the JSON Schema all read that table, so
-they cannot disagree. Sizes are bytes in YAML and words inside (``word_bits``).
+Plain data; the YAML format and its table of fields are in ``formats/scenario_yaml.py``.
+Sizes are words here (the YAML gives bytes, converted with ``word_bits``).
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .errors import InputError, NnsolveError, did_you_mean
-from .fields import Fields, join, load_yaml, parse_yaml
-from .hardware.spec import MEMORY_TYPES, Costs, Hardware, word_bytes
-from .model.network import Network, resolve_network
-from .model.pins import Pins, pins_from_dict
+from .hardware.spec import Costs, Hardware
+from .model.goals import GOALS, Goal
+from .model.network import Network
+from .model.pins import Pins
 
-GOALS = ("energy", "delay", "edp")
-METHODS = ("cpsat", "milp", "analytical", "exhaustive", "beam")
+__all__ = ["BYPASS_DATA", "GOALS", "INF", "PARTITION_MODES", "Goal", "Scenario", "SearchOptions",
+           "SolverOptions"]
+
 BYPASS_DATA = ("ifmap", "ofmap", "weight")
 PARTITION_MODES = ("naive", "hybrid")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One scenario key: dotted path, kind, default, and what it means."""
-
-    key: str
-    kind: str                 # int | number | bool | choice | pair | str | subset
-    default: Any
-    doc: str
-    unit: str = ""
-    choices: tuple[str, ...] = ()
-    minimum: float | None = None
-    maximum: int | None = None        # integers and pairs: a sanity limit on sizes
-    allow_inf: bool = False
-    required: bool = False
-    positive: bool = False
-
-
 INF = math.inf
 
-FIELDS: tuple[Field, ...] = (
-    Field("name", "str", None, "Scenario name, used in reports; defaults to the file name."),
-    Field("network", "str", None, "A network of nets/ by name (e.g. alex_net), or a path to a "
-          "network YAML or ONNX file (relative to the scenario file).", required=True),
-    Field("batch", "int", 4, "Samples processed together.", "samples", minimum=1,
-          maximum=2**20),
-    Field("word_bits", "int", 16, "Bits per data word; buffer sizes in bytes are divided by "
-          "ceil(word_bits / 8) to count words.", "bits", minimum=1, maximum=1024),
-    Field("hardware.nodes", "pair", (1, 1), "Node array, [rows, cols] (an int means square).",
-          "nodes", maximum=1024),
-    Field("hardware.pe_array", "pair", (12, 14), "PE array of each node, [rows, cols].", "PEs",
-          maximum=4096),
-    Field("hardware.regf_bytes", "int", 522, "Register file of each PE.", "bytes", minimum=1,
-          maximum=2**30),
-    Field("hardware.gbuf_bytes", "int", 110592, "Global buffer of each node.", "bytes",
-          minimum=1, maximum=2**40),
-    Field("hardware.array_bus_width", "number", INF, "Array bus of a node, per data category; "
-          "inf for no multicast limit.", "bits per cycle", minimum=1, allow_inf=True),
-    Field("hardware.dram_bandwidth", "number", INF, "DRAM bandwidth of the whole chip; inf for "
-          "unlimited.", "bytes per cycle", allow_inf=True, positive=True),
-    Field("hardware.memory", "choice", "2D", "2D: DRAM channels at the four chip corners; 3D: "
-          "a DRAM vault on top of every node.", choices=MEMORY_TYPES),
-    Field("costs.mac", "number", 1.0, "Energy per operation (MAC or merge).", "energy units",
-          minimum=0),
-    Field("costs.dram", "number", 200.0, "Energy per word access of DRAM.", "energy units",
-          minimum=0),
-    Field("costs.gbuf", "number", 6.0, "Energy per word access of a global buffer.",
-          "energy units", minimum=0),
-    Field("costs.itcn", "number", 2.0, "Energy per word moved on a node's array interconnect.",
-          "energy units", minimum=0),
-    Field("costs.regf", "number", 1.0, "Energy per word access of a register file.",
-          "energy units", minimum=0),
-    Field("costs.noc_hop", "number", 0.0, "Energy per word per hop on the network on chip.",
-          "energy units", minimum=0),
-    Field("costs.idle", "number", 0.0, "Static energy of all nodes together per cycle.",
-          "energy units", minimum=0),
-    Field("search.goal", "choice", "energy", "What to minimise: energy, delay (cycles) or edp "
-          "(energy x delay).", choices=GOALS),
-    Field("search.bypass", "subset", ("ifmap", "ofmap", "weight"), "Data that may bypass the "
-          "global buffer (streamed between DRAM and the PE array); [] forbids bypass.",
-          choices=BYPASS_DATA),
-    Field("search.solve_loopblocking", "bool", False, "Use the closed-form bypass solver "
-          "(TETRIS) for loop blocking instead of a search."),
-    Field("search.partition", "choice", "hybrid", "Partitioning of a layer over the nodes: "
-          "naive (one kind per layer type) or hybrid.", choices=PARTITION_MODES),
-    Field("search.batch_partition", "bool", False, "Allow partitioning the batch over nodes."),
-    Field("search.ifmap_partition", "bool", False, "Allow partitioning input channels over "
-          "nodes (needs hybrid partitioning)."),
-    Field("search.access_forwarding", "bool", False, "Nodes forward shared data to each other "
-          "instead of each reading it from DRAM."),
-    Field("search.gbuf_sharing", "bool", False, "Nodes share their global buffers (implies "
-          "access forwarding)."),
-    Field("search.save_writeback", "bool", False, "Keep a layer's output on chip for the next "
-          "layer (temporal pipelining)."),
-    Field("search.interlayer", "bool", False, "Inter-layer pipelining over node regions."),
-    Field("search.interlayer_opt", "bool", True, "Scheduling optimisations of pipelined "
-          "segments (ALLO, full buffering)."),
-    Field("search.pipeline_time_overhead", "number", INF, "Largest allowed slowdown of a "
-          "pipelined segment, relative.", minimum=0, allow_inf=True),
-    Field("search.pipeline_max_degree", "number", INF, "Most scheduling vertices in one "
-          "pipelined segment.", minimum=1, allow_inf=True),
-    Field("search.region_allocation", "choice", "rounding", "How a pipelined segment's nodes "
-          "are split among its spatial entries: rounding (nn_dataflow's proportional rule) "
-          "or exact (the best-balanced split that keeps 95% utilisation, CP-SAT; admits "
-          "segments the rounding rejects).", choices=("rounding", "exact")),
-    Field("search.pin", "pins", None, "Partial mappings: per layer name (or '*' for every "
-          "layer), a fixed mapping candidate, blocking factors [DRAM, GBUF, REGF] per loop "
-          "(null = free), innermost loop of levels 0 and 1, or global-buffer residency; every "
-          "method fills in the rest (docs/scenarios.md)."),
-    Field("solver.method", "choice", "cpsat", "How loop blocking (and the rest) is chosen.",
-          choices=METHODS),
-    Field("solver.time_limit_s", "number", 60.0, "Time limit of one exact solve (one layer).",
-          "seconds", allow_inf=True, positive=True),
-    Field("solver.total_time_limit_s", "number", INF, "Time limit of a whole network solve; "
-          "layers still unsolved when it runs out get what their solver found so far. With "
-          "pipelining the segment search gets 60% of it (then only single-layer segments "
-          "are tried) and the segment-selection bound the rest.",
-          "seconds", allow_inf=True, positive=True),
-    Field("solver.milp_solver", "choice", "highs", "The MILP solver for method milp: HiGHS or "
-          "CBC (bundled with PuLP).", choices=("highs", "cbc")),
-    Field("solver.workers", "int", 0, "Solver threads per model; 0 chooses: one for the "
-          "per-layer models, which more threads slow down.", minimum=0),
-    Field("solver.beam_width", "int", 1, "Schedules kept per layer by the network search.",
-          minimum=1),
-)
 
-FIELD_BY_KEY = {f.key: f for f in FIELDS}
-SECTIONS = ("hardware", "costs", "search", "solver")
 
 
 @dataclass(frozen=True)
 class SearchOptions:
     """What the search may do (nn_dataflow's options), and the goal."""
 
-    goal: str = "energy"
+    goal: Goal = Goal.ENERGY
     bypass: tuple[str, ...] = ("ifmap", "ofmap", "weight")
     solve_loopblocking: bool = False
     partition: str = "hybrid"
@@ -193,173 +84,15 @@ class Scenario:
     document: dict[str, Any] = field(default_factory=dict)   # the input, overrides applied
 
 
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Read and validate a scenario file, applying ``--set KEY=VALUE`` overrides."""
-    path = Path(path)
-    doc = load_yaml(path, what="scenario file")
-    doc = apply_overrides(doc, overrides)
-    return scenario_from_dict(doc, str(path), base_dir=path.parent, default_name=path.stem)
 
 
-def apply_overrides(doc: Any, overrides: list[str] | tuple[str, ...]) -> Any:
-    """A copy of ``doc`` with each ``KEY=VALUE`` (dotted key, YAML value) applied."""
-    if not overrides:
-        return doc
-    return set_values(doc, dict(parse_override(item) for item in overrides))
 
 
-def set_values(doc: Any, values: dict[str, Any]) -> Any:
-    """A copy of scenario document ``doc`` with each dotted key set to its (parsed) value."""
-    if not isinstance(doc, dict):
-        return doc  # reported by the loader
-    doc = copy.deepcopy(doc)
-    for key, value in values.items():
-        *sections, last = key.split(".")
-        node = doc
-        for part in sections:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[last] = copy.deepcopy(value)
-    return doc
 
 
-def parse_override(item: str) -> tuple[str, Any]:
-    """Split and check one ``KEY=VALUE``: the key must be a scenario field."""
-    if "=" not in item:
-        raise InputError("--set", None, f"expected KEY=VALUE, got {item!r}")
-    key, text = item.split("=", 1)
-    key = key.strip()
-    if key not in FIELD_BY_KEY:
-        raise InputError("--set", key, f"unknown scenario field{did_you_mean(key, FIELD_BY_KEY)};"
-                                       f" fields: {', '.join(FIELD_BY_KEY)}")
-    return key, parse_yaml(text, f"--set {key}")
 
 
-def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
-                       default_name: str = "scenario", network: Network | None = None
-                       ) -> Scenario:
-    """Validate a parsed scenario document; every mistake is an InputError naming the field.
-    ``network``, when given, is used instead of resolving the document's ``network``."""
-    f = Fields(source)
-    top_keys = [k for k in FIELD_BY_KEY if "." not in k] + list(SECTIONS)
-    top = f.mapping(doc, "", top_keys)
-    values: dict[str, Any] = {}
-    for fld in FIELDS:
-        section, _, key = fld.key.rpartition(".")
-        container: Any = top
-        if section:
-            container = top.get(section, {})
-            if container is None:
-                container = {}
-            allowed = [x.key.split(".", 1)[1] for x in FIELDS if x.key.startswith(section + ".")]
-            container = f.mapping(container, section, allowed)
-        if key in container and container[key] is not None:
-            values[fld.key] = read_field(f, fld, container[key])
-        elif fld.required:
-            raise f.error(fld.key, f"required: {fld.doc}")
-        else:
-            values[fld.key] = fld.default
-
-    word_bits = values["word_bits"]
-    wb = word_bytes(word_bits)
-    for key in ("hardware.regf_bytes", "hardware.gbuf_bytes"):
-        if values[key] < wb:
-            raise f.error(key, f"{values[key]} bytes hold no {word_bits}-bit word")
-    bus = values["hardware.array_bus_width"]
-    if not math.isinf(bus) and bus < word_bits:
-        raise f.error("hardware.array_bus_width",
-                      f"{bus:g} bits per cycle carry no {word_bits}-bit word; give at least "
-                      f"{word_bits} or inf")
-    if values["search.ifmap_partition"] and values["search.partition"] != "hybrid":
-        raise f.error("search.ifmap_partition", "input-channel partitioning needs "
-                                                "search.partition: hybrid")
-
-    hardware = Hardware.from_bytes(
-        nodes=values["hardware.nodes"], pe_array=values["hardware.pe_array"],
-        regf_bytes=values["hardware.regf_bytes"], gbuf_bytes=values["hardware.gbuf_bytes"],
-        array_bus_bits=bus, dram_bytes_per_cycle=values["hardware.dram_bandwidth"],
-        memory=values["hardware.memory"], word_bits=word_bits)
-    costs = Costs(**{k.split(".")[1]: v for k, v in values.items() if k.startswith("costs.")})
-    search = SearchOptions(**{k.split(".")[1]: (v if v is not None else {})
-                              for k, v in values.items() if k.startswith("search.")})
-    solver = SolverOptions(**{k.split(".")[1]: v for k, v in values.items()
-                              if k.startswith("solver.")})
-    try:
-        if network is None:
-            network = resolve_network(values["network"], base_dir)
-    except InputError:
-        raise
-    except NnsolveError as exc:
-        raise f.error("network", str(exc)) from None
-    pin = search.pin
-    for name in pin:
-        if name != "*" and name not in network.layers:
-            raise f.error(join("search.pin", name),
-                          f"{network.name} has no layer {name!r}"
-                          f"{did_you_mean(name, network.layers)}")
-    name = values["name"] or default_name
-    return Scenario(name, network, values["batch"], hardware, costs, search, solver, source,
-                    dict(doc))
 
 
-def read_field(f: Fields, fld: Field, value: Any) -> Any:
-    """Check one value against its field's rule."""
-    if fld.kind == "int":
-        return f.integer(value, fld.key, minimum=int(fld.minimum or 0), maximum=fld.maximum,
-                         unit=fld.unit)
-    if fld.kind == "number":
-        return f.number(value, fld.key, minimum=fld.minimum, allow_inf=fld.allow_inf,
-                        positive=fld.positive, unit=fld.unit)
-    if fld.kind == "bool":
-        return f.boolean(value, fld.key)
-    if fld.kind == "choice":
-        return f.choice(value, fld.key, fld.choices)
-    if fld.kind == "pair":
-        return f.pair(value, fld.key, unit=fld.unit, maximum=fld.maximum)
-    if fld.kind == "str":
-        return f.string(value, fld.key)
-    if fld.kind == "pins":
-        doc = f.mapping(value, fld.key, list(value) if isinstance(value, dict) else ())
-        return {str(name): pins_from_dict(spec, f, join(fld.key, str(name)))
-                for name, spec in doc.items()}
-    if fld.kind == "subset":
-        items = f.sequence(value, fld.key)
-        chosen = tuple(f.choice(v, join(fld.key, i), fld.choices) for i, v in enumerate(items))
-        if len(set(chosen)) != len(chosen):
-            raise f.error(fld.key, "lists a data category twice")
-        return chosen
-    raise AssertionError(f"unknown field kind {fld.kind}")
 
 
-def reference_table() -> str:
-    """The scenario reference as a markdown table (docs/scenarios.md embeds it)."""
-    rows = ["| key | default | unit / allowed | meaning |", "|---|---|---|---|"]
-    for fld in FIELDS:
-        if fld.required:
-            default = "required"
-        elif fld.kind == "pins":
-            default = "{}"
-        elif fld.default is None:
-            default = "file name"
-        elif isinstance(fld.default, tuple):
-            default = "[" + ", ".join(str(v) for v in fld.default) + "]"
-        elif isinstance(fld.default, bool):
-            default = str(fld.default).lower()
-        else:
-            default = str(fld.default)
-        allowed = fld.unit
-        if fld.choices:
-            sep = " | " if fld.kind == "choice" else ", "
-            allowed = ("list of " if fld.kind == "subset" else "") + sep.join(fld.choices)
-        elif fld.kind == "pair":
-            allowed = f"{fld.unit}: int or [h, w]".strip(": ")
-        elif fld.kind == "bool":
-            allowed = "true | false"
-        if fld.allow_inf:
-            allowed = f"{allowed}; inf" if allowed else "inf"
-        if fld.maximum is not None:
-            allowed = f"{allowed}; at most {fld.maximum:,}"
-        rows.append(f"| `{fld.key}` | {default} | {allowed.replace('|', '&#124;')} | "
-                    f"{fld.doc} |")
-    return "\n".join(rows) + "\n"

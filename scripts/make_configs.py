@@ -62,7 +62,7 @@ def pipeline_configs() -> None:
     import sys
 
     sys.path.insert(0, str(ROOT))
-    from nnsolve.model.network import zoo_names
+    from nnsolve.formats.network_yaml import zoo_names
 
     f = FAMILIES["tangram_16x16"]
     out = ROOT / "configs" / "tangram_pipeline"

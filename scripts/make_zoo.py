@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nnsolve.formats.network_yaml import network_yaml
 from nnsolve.model.layer import Layer
-from nnsolve.model.network import INPUT, Fmap, Network, network_yaml
+from nnsolve.model.network import INPUT, Fmap, Network
 
 conv, fc, pool, eltwise = Layer.conv, Layer.fc, Layer.pool, Layer.eltwise
 

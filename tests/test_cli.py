@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from nnsolve.cli import main
+from nnsolve.cli.main import main
 
 
 def test_nets_lists_the_zoo(capsys):

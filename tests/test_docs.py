@@ -4,7 +4,7 @@ examples run."""
 import re
 from pathlib import Path
 
-from nnsolve.scenario import reference_table
+from nnsolve.formats.scenario_yaml import reference_table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -14,7 +14,7 @@ def test_scenario_reference_is_current():
     start = text.index("-->\n", text.index("<!-- reference:")) + len("-->\n")
     end = text.index("<!-- end of reference -->")
     assert text[start:end] == reference_table(), \
-        "docs/scenarios.md is stale: regenerate its reference from nnsolve.scenario"
+        "docs/scenarios.md is stale: regenerate its reference from nnsolve.formats.scenario_yaml"
 
 
 def test_methods_example_runs(monkeypatch):
@@ -50,7 +50,7 @@ def test_guide_links_resolve():
 
 
 def test_guide_commands_parse():
-    from nnsolve.cli import build_parser
+    from nnsolve.cli.main import build_parser
 
     parser = build_parser()
     commands = [line for block in _blocks(GUIDE.read_text(), "sh")
@@ -63,7 +63,7 @@ def test_guide_commands_parse():
 def test_guide_explain_output_is_current(capsys, monkeypatch):
     """The pasted ``nnsolve explain`` output is what the command prints today (the result
     JSON of the guide's solve gives the same output as the scenario; see test_explain)."""
-    from nnsolve.cli import main
+    from nnsolve.cli.main import main
 
     text = GUIDE.read_text()
     pasted = next(b for b in _blocks(text, "text") if "Loop nest" in b)
@@ -78,7 +78,7 @@ def test_guide_schema_example_validates():
     import jsonschema
     import yaml
 
-    from nnsolve.schema import scenario_schema
+    from nnsolve.formats.schema import scenario_schema
 
     examples = [b for b in _blocks(GUIDE.read_text(), "yaml") if "$schema=" in b]
     assert examples

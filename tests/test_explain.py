@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from nnsolve.cli import main
-from nnsolve.documents import result_document
-from nnsolve.explain import layer_shape
-from nnsolve.explanation import NEW, REFETCH, REUSE, explain
+from nnsolve.cli.main import main
+from nnsolve.formats.files import write_json
+from nnsolve.formats.result_json import result_document
+from nnsolve.formats.scenario_yaml import load_scenario
 from nnsolve.model.dims import LOOP_NAMES
-from nnsolve.results import write_json
-from nnsolve.scenario import load_scenario
-from nnsolve.search import solve
+from nnsolve.report.explain import layer_shape
+from nnsolve.report.explanation import NEW, REFETCH, REUSE, explain
+from nnsolve.search.network_search import solve
 
 ROOT = Path(__file__).resolve().parent.parent
 ISCA = str(ROOT / "configs" / "eyeriss_isca16_alexnet.yaml")
@@ -219,7 +219,7 @@ def test_weights_pinned_on_chip_are_explained_as_such(isca):
 
     from rich.console import Console
 
-    from nnsolve.explain import data_table
+    from nnsolve.report.explain import data_table
 
     scenario, result, _ = isca
     lo = result.layers["conv2_a"]

@@ -17,11 +17,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnsolve.cli import main
+from nnsolve.cli.main import main
 from nnsolve.errors import NnsolveError
-from nnsolve.fields import parse_yaml
-from nnsolve.model.network import network_from_dict
-from nnsolve.scenario import FIELDS, SECTIONS, apply_overrides, scenario_from_dict
+from nnsolve.formats.fields import parse_yaml
+from nnsolve.formats.network_yaml import network_from_dict
+from nnsolve.formats.scenario_yaml import FIELDS, SECTIONS, apply_overrides, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = yaml.safe_load((ROOT / "configs" / "eyeriss_isca16_alexnet.yaml").read_text())

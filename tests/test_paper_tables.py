@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nnsolve.scenario import load_scenario
-from nnsolve.search import solve
+from nnsolve.formats.scenario_yaml import load_scenario
+from nnsolve.search.network_search import solve
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nnsolve
-from nnsolve.cli import main
-from nnsolve.formulations.segment_selection import SegmentFloor, select
-from nnsolve.results import write_json
+from nnsolve.cli.main import main
+from nnsolve.formats.files import write_json
+from nnsolve.search.segment_bound import SegmentFloor, select
 from tests.model.test_sched_dag_oracle import small_dags
 from tests.test_pipeline_oracle import scenario
 
@@ -66,7 +66,7 @@ def test_bound_holds_and_results_re_score(net, goal, width, tmp_path):
     doc = json.loads(path.read_text())
     assert [seg["layers"] for seg in doc["segments"]] == \
         [[list(e) for e in s.layers] for s in res.segments]
-    from nnsolve.cli import read_schedules
+    from nnsolve.formats.result_json import read_schedules
 
     schedules, inp, segments = read_schedules(str(path), with_input=True)
     again = nnsolve.evaluate(sc, schedules, input_partition=inp, segments=segments)
@@ -110,7 +110,7 @@ def test_cli_solve_and_evaluate_a_pipelined_scenario(tmp_path, capsys):
 
 
 def test_exact_region_allocation_admits_more_segments():
-    from nnsolve.pipeline import segment_plans
+    from nnsolve.search.segments import segment_plans
 
     rounding = scenario("mlp_m", nodes=(4, 4))
     exact = scenario("mlp_m", nodes=(4, 4), region_allocation="exact")
@@ -125,8 +125,8 @@ def test_exact_region_allocation_admits_more_segments():
 def test_bound_chain_only_improves_the_beam(net):
     from dataclasses import replace
 
-    from nnsolve.pipeline import solve_pipelined
-    from nnsolve.search import Progress
+    from nnsolve.search.network_search import Progress
+    from nnsolve.search.pipeline import solve_pipelined
 
     sc = replace(scenario(), network=net)
     beam = solve_pipelined(sc, "exhaustive", Progress(), improve=False)

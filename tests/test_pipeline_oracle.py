@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnsolve
+from nnsolve.formats.network_yaml import load_zoo
+from nnsolve.formats.scenario_yaml import scenario_from_dict
 from nnsolve.model.mapping import ModelRules
-from nnsolve.model.network import load_zoo
-from nnsolve.pipeline import solve_pipelined
-from nnsolve.scenario import scenario_from_dict
-from nnsolve.search import Progress
+from nnsolve.search.network_search import Progress
+from nnsolve.search.pipeline import solve_pipelined
 from tests import oracle
 from tests.model.test_sched_dag_oracle import small_dags
 

@@ -13,13 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nnsolve
-from nnsolve import plots
-from nnsolve.cli import main
-from nnsolve.compare import Comparison, compare
+from nnsolve.cli.main import main
 from nnsolve.errors import NnsolveError
 from nnsolve.hardware.regions import processing_region
 from nnsolve.model.schedule import Region
+from nnsolve.report import plots
 from nnsolve.results import BREAKDOWN_KEYS, NetworkResult, SegmentOutcome
+from nnsolve.search.compare import Comparison, compare
 
 ROOT = Path(__file__).resolve().parent.parent
 ALEXNET = ROOT / "configs" / "eyeriss_isca16_alexnet.yaml"
@@ -339,6 +339,6 @@ def test_missing_matplotlib_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_import_nnsolve_does_not_import_matplotlib():
-    code = ("import sys, nnsolve, nnsolve.cli, nnsolve.plots; "
+    code = ("import sys, nnsolve, nnsolve.cli, nnsolve.report.plots; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

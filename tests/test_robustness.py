@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from nnsolve import load_scenario, solve
-from nnsolve.cli import main
+from nnsolve.cli.main import main
 from nnsolve.formulations.backend import cpsat_solver
 from nnsolve.results import SolveInterrupted
 
@@ -37,7 +37,7 @@ def _layers(doc: dict) -> list:
 # done, as a user's Ctrl-C would arrive between two layer solves.
 _CHILD = textwrap.dedent("""
     import os, signal, sys
-    import nnsolve.search as search
+    import nnsolve.search.network_search as search
     from nnsolve.cli import main
 
     real = search.solve_layer
@@ -74,9 +74,9 @@ def test_ctrl_c_during_solve_writes_the_finished_layers(tmp_path):
 @pytest.mark.parametrize("overrides", [[], PIPELINED], ids=["node-array", "pipelined"])
 def test_interrupt_keeps_a_partial_result(monkeypatch, overrides):
     """Multi-node and pipelined searches hand back what they finished, too."""
-    import nnsolve.multinode
-    import nnsolve.pipeline
-    from nnsolve.formulations import partition_choice
+    import nnsolve.search.node_array
+    import nnsolve.search.pipeline
+    from nnsolve.search import partition_choice
 
     real = partition_choice.choose
     calls = []
@@ -87,7 +87,7 @@ def test_interrupt_keeps_a_partial_result(monkeypatch, overrides):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    for module in (partition_choice, nnsolve.multinode, nnsolve.pipeline):
+    for module in (partition_choice, nnsolve.search.node_array, nnsolve.search.pipeline):
         monkeypatch.setattr(module, "choose", choose)
     scenario = load_scenario(TETRIS_MLP, [*overrides, "solver.method=exhaustive"])
     with pytest.raises(SolveInterrupted) as stop:
@@ -157,7 +157,7 @@ def test_milp_is_deterministic():
     from nnsolve.hardware.spec import Hardware
     from nnsolve.model.evaluate import LayerProblem
     from nnsolve.model.layer import Layer
-    from nnsolve.search import solve_layer
+    from nnsolve.search.layer_solve import solve_layer
     from tests.strategies import UNIT
 
     hw = Hardware.from_bytes(nodes=(1, 1), pe_array=(8, 8), regf_bytes=64, gbuf_bytes=8192,

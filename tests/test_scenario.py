@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nnsolve.errors import InputError
-from nnsolve.scenario import FIELDS, load_scenario
+from nnsolve.formats.scenario_yaml import FIELDS, load_scenario
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 

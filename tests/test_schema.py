@@ -9,11 +9,11 @@ import jsonschema
 import pytest
 import yaml
 
-from nnsolve.cli import main
+from nnsolve.cli.main import main
 from nnsolve.errors import InputError
-from nnsolve.model.network import load_zoo
-from nnsolve.scenario import FIELDS, scenario_from_dict
-from nnsolve.schema import INF_PATTERN, scenario_schema
+from nnsolve.formats.network_yaml import load_zoo
+from nnsolve.formats.scenario_yaml import FIELDS, scenario_from_dict
+from nnsolve.formats.schema import INF_PATTERN, scenario_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.yaml")

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from nnsolve.cli import main
+from nnsolve.cli.main import main
 from nnsolve.errors import InfeasibleError, InputError, NnsolveError
-from nnsolve.model.network import zoo_names
-from nnsolve.scenario import load_scenario
-from nnsolve.search import solve
+from nnsolve.formats.network_yaml import zoo_names
+from nnsolve.formats.scenario_yaml import load_scenario
+from nnsolve.search.network_search import solve
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -81,9 +81,9 @@ def test_node_array_solve_and_evaluate_round_trip(tmp_path):
     (with the input layout) re-score to the same totals."""
     import json
 
-    from nnsolve.cli import read_schedules
-    from nnsolve.results import write_json
-    from nnsolve.search import evaluate_schedules
+    from nnsolve.formats.files import write_json
+    from nnsolve.formats.result_json import read_schedules
+    from nnsolve.search.network_search import evaluate_schedules
 
     sc = load_scenario(CONFIGS / "tetris_4x4" / "mlp_s.yaml",
                        ["hardware.nodes=[2, 2]", "batch=4", "search.batch_partition=true"])

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from nnsolve.cli import main
-from nnsolve.documents import scenario_from_result
+from nnsolve.cli.main import main
 from nnsolve.errors import InputError
-from nnsolve.scenario import load_scenario
-from nnsolve.search import solve
-from nnsolve.sweep import ID_TEXT_LIMIT, load_sweep, run_id
-from nnsolve.sweep_runner import executor_factory, run_sweep
+from nnsolve.formats.result_json import scenario_from_result
+from nnsolve.formats.scenario_yaml import load_scenario
+from nnsolve.search.network_search import solve
+from nnsolve.sweep.runner import executor_factory, run_sweep
+from nnsolve.sweep.spec import ID_TEXT_LIMIT, load_sweep, run_id
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,8 +154,9 @@ def test_sweep_file_mistakes_name_the_field(tmp_path, capsys, text, where, words
      "hardware.nodes[0]", "(nodes), got 0"),
     ("runs:\n  - {search.goal: enrgy}\n", "search.goal=enrgy-", "search.goal",
      "did you mean 'energy'"),
+    # beam is no longer a method (issue: one method registry): the message says what to set.
     ("runs:\n  - {solver.method: beam}\n", "solver.method=beam-", "solver.method",
-     "not available"),
+     "beam was removed; the beam search runs under every method, set solver.beam_width"),
 ])
 def test_every_run_is_checked_before_any_solves(tmp_path, capsys, text, run, field, words):
     path = _setup(tmp_path, f"base: base.yaml\nout: results\n{text}")
@@ -300,16 +301,16 @@ def test_a_dask_cluster_gives_the_same_results(finished, dask_address, tmp_path)
 
 def test_an_unexpected_error_names_the_run_and_the_sweep_goes_on(dask_address, tmp_path,
                                                                  monkeypatch):
-    import nnsolve.search
+    import nnsolve.sweep.runner
 
-    real = nnsolve.search.solve
+    real = nnsolve.sweep.runner.solve
 
     def buggy(scenario, method=None, *args, **kwargs):
         if scenario.hardware.gbuf_words == 256:       # gbuf 512 bytes
             raise RuntimeError("a bug")
         return real(scenario, method, *args, **kwargs)
 
-    monkeypatch.setattr(nnsolve.search, "solve", buggy)    # the cluster runs in this process
+    monkeypatch.setattr(nnsolve.sweep.runner, "solve", buggy)    # the cluster runs in this process
     path = _setup(tmp_path, "base: base.yaml\nout: o\ngrid: {hardware.gbuf_bytes: [512, 8192]}\n")
     sweep = load_sweep(path)
     console = _quiet()

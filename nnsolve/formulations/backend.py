@@ -164,6 +164,7 @@ class PulpBackend:
         self.solver = solver
         self.model = pulp.LpProblem(name, pulp.LpMinimize)
         self._vars: list[Any] = []
+        self._ids: dict[int, int] = {}     # id(PuLP variable) -> its index in _vars
         self._temporary: set[str] = set()
         self._count = 0
         self._hint: dict[int, int] = {}
@@ -174,7 +175,7 @@ class PulpBackend:
         add_variable = getattr(self.model, "add_variable", None)   # PuLP >= 3.3
         v = add_variable(unique, lo, hi, cat=cat) if add_variable else \
             self._pulp.LpVariable(unique, lo, hi, cat=cat)
-        v._nnsolve_id = len(self._vars)
+        self._ids[id(v)] = len(self._vars)
         self._vars.append(v)
         return v
 
@@ -185,7 +186,7 @@ class PulpBackend:
         return self._new(name, int(lo), int(hi), "Integer")
 
     def var_id(self, var) -> int:
-        return var._nnsolve_id
+        return self._ids[id(var)]
 
     def add(self, terms: Terms, sense: str, rhs: int, temporary: bool = False) -> str | None:
         pulp = self._pulp
@@ -259,7 +260,7 @@ class PulpBackend:
                 r = round(x)
                 if abs(x - r) > 1e-4:
                     raise RuntimeError(f"MILP solver returned a fractional value {x} for {v.name}")
-                values[v._nnsolve_id] = int(r)
+                values[self._ids[id(v)]] = int(r)
             objective = pulp.value(self.model.objective)
             status = OPTIMAL if sol == pulp.LpSolutionOptimal else FEASIBLE
             bound = objective if status == OPTIMAL else self._bound()

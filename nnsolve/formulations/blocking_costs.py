@@ -21,7 +21,7 @@ import numpy as np
 from ..model.dims import Data, Level, Loop
 from ..model.evaluate import LayerProblem
 from ..model.mapping import NestedLoopDesc
-from ..model.pins import NONE, Pins
+from ..model.pins import Pins
 
 #: The one loop each data category does not depend on (its re-fetches come from this loop).
 UNRELATED = {Data.FIL: Loop.B, Data.IFM: Loop.O, Data.OFM: Loop.I}
@@ -141,15 +141,6 @@ def choose_scaling(values: list[float], max_total: float) -> Scaling:
     return Scaling(scale, False)
 
 
-def canonical_positions(nontrivial, innermost: int) -> tuple[int, int, int]:
-    """nn_dataflow's canonical loop order of a level as positions (0 = innermost): the
-    innermost non-trivial loop, then the other non-trivial loops, then the trivial ones."""
-    lam = -1 if innermost == NONE else innermost
-    keyed = sorted(range(3), key=lambda lp: (lp != lam, not nontrivial[lp], lp))
-    pos = [0, 0, 0]
-    for p, lp in enumerate(keyed):
-        pos[lp] = p
-    return tuple(pos)
 
 
 #: Rank of an order, by innermost loop λ and non-triviality: index of its canonical positions

@@ -22,17 +22,11 @@ from __future__ import annotations
 import math
 
 from ..model.dims import Data, Loop
+from ..model.loop_order import canonical_positions
 from ..model.pins import NONE
 from ..model.schedule import Blocking
-from .blocking_costs import (
-    ORDER_RANK_LAMBDA,
-    ORDER_RANK_TERMS,
-    UNRELATED,
-    canonical_positions,
-    ceil_row,
-    choose_scaling,
-)
-from .loop_blocking import LoopBlockingFormulation
+from .blocking_costs import ORDER_RANK_LAMBDA, ORDER_RANK_TERMS, UNRELATED, ceil_row, choose_scaling
+from .blocking_model import LoopBlockingFormulation
 
 
 class CpSatLoopBlocking(LoopBlockingFormulation):

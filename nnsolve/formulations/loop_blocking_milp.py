@@ -11,6 +11,30 @@ s_d = Σ_{x: F1 > F0} (x - v) (bypass permitted) and the energy are linear in x 
 integer coefficients. Capacities multiply two loops' factors: they are linear in a joint
 indicator over the two factor values whose marginals are the value indicators (tight and exact),
 split by residency for the global buffer.
+
+Rows, one family each (the comment above each ``be.add`` states its row):
+
+    splits       Σ_j chosen[j] = 1;  Σ_τ y[j,l,τ] = chosen[j];  Σ_{a,b} x[j,l,τ,a,b] = y[j,l,τ]
+    aggregates   nt_k(l), λ_k(l) and the value indicators: one 0-1 variable = Σ of its parts
+    innermost    Σ_l λ_k(l) ≤ 1 and nt_k(l) ≤ Σ_l' λ_k(l'): λ_k is one non-trivial loop of
+                 level k, or none when it has none (λ ⇒ nt by the domain of a, b); pins fix λ_k
+    pruning      nn_dataflow's dominated schemes (layer spec §6.2): λ0(l) ∧ nt1(l) ⇒ λ1(l),
+                 λ1(l) ⇒ ¬nt2(l), λ0(l) ∧ [λ1 = none] ⇒ ¬nt2(l)
+    fetch counts no rows: each x carries its F0, F1 as constants; the rows are triv1(d) =
+                 ¬nt1(a) ∧ ¬nt1(b) (a, b: d's own loops) and the AND v ≤ x, v ≤ triv1(d),
+                 v ≥ x + triv1(d) - 1, which switches F1 to F0
+    residency    s_d = Σ_{x: F1 > F0} (x - v) when d may bypass (else s_d ≡ 1); pins fix s_d
+    capacity     per data d with loops a, b: joint w[va,vb] with Σ_vb w = [a = va] and
+                 Σ_va w = [b = vb] over the value indicators of t2 (regf) or P = t1·t2 (gbuf,
+                 per candidate); in the buffer w is split into kept and bypassed, Σ kept w = s_d;
+                 only pairs that fit get a (kept) w; Σ usize·va·vb·w ≤ words (no rows at all
+                 when even the largest values fit)
+    time         time ≥ Σ_j proc_j·chosen[j], dram_time, bus_time_d, with dram_time ≥
+                 ⌈DRAM words / bandwidth⌉ and bus_time_d ≥ ⌈s_d·F1·buffer words / bus width⌉
+                 (integer rows from ceil_row; each only when its rate is finite)
+    rank         q ≥ λ_k(l) + nt_k(yes) - nt_k(no) - 1: the order-rank indicators (blocking_costs)
+    objective    energy = Σ_j const_j·chosen[j] + Σ_x E(d, F0, F1, s)·x + Σ_v ΔE·v (+ idle·time)
+                 scaled to integers; rank = split rank + weighted q and λ_k(l)
 """
 
 from __future__ import annotations
@@ -20,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model.dims import Data, Loop
+from ..model.loop_order import canonical_positions
 from ..model.pins import NONE
 from ..model.schedule import Blocking
 from .backend import Terms
@@ -28,11 +53,10 @@ from .blocking_costs import (
     ORDER_RANK_LAMBDA,
     ORDER_RANK_TERMS,
     UNRELATED,
-    canonical_positions,
     ceil_row,
     choose_scaling,
 )
-from .loop_blocking import LoopBlockingFormulation
+from .blocking_model import LoopBlockingFormulation
 
 
 @dataclass
@@ -78,9 +102,12 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                         self.combos.append(Combo(x, c.index, lp, tau, a, b))
                         xs.append(x)
                     if len(options) > 1:
+                        # Σ_{a,b} x[j,l,τ,a,b] = y[j,l,τ]: the order choices of one split
                         be.add([(1, x) for x in xs] + [(-1, y)], "==", 0)
+                # Σ_τ y[j,l,τ] = chosen[j]: the chosen candidate splits each loop once
                 be.add([(1, self.y[c.index, lp, tau]) for tau in c.triples[lp]]
                        + [(-1, self.chosen[c.index])], "==", 0)
+        # Σ_j chosen[j] = 1: exactly one candidate
         be.exactly_one(list(self.chosen.values()))
         self.vars = {"candidate": self.chosen, "split": self.y, "x": self.combos}
         self.nt = {}
@@ -102,10 +129,12 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         if len(parts) == 1:
             return [(1, parts[0])]
         agg = self.backend.bool_var(name)
+        # agg = Σ parts: nt_k(l), λ_k(l) or a value indicator as one 0-1 variable
         self.backend.add([(1, v) for v in parts] + [(-1, agg)], "==", 0)
         return [(1, agg)]
 
     def _orders(self) -> None:
+        """λ_k(l): the innermost non-trivial loop of levels 0 and 1; nn_dataflow's pruning."""
         be, pins, nt = self.backend, self.pins, self.nt
         lam = {}
         for lp in Loop:
@@ -115,32 +144,42 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                                          f"innermost1_{'iob'[lp]}")
         for k in (0, 1):
             any_lam = [t for lp in Loop for t in lam[k, lp]]
+            # Σ_l λ_k(l) ≤ 1: at most one innermost loop at level k (none: all 0)
             be.add(any_lam, "<=", 1)
             for lp in Loop:
+                # nt_k(l) ≤ Σ_l' λ_k(l'): a level with a non-trivial loop has an innermost one
                 be.add(nt[k, lp] + [(-c, v) for c, v in any_lam], "<=", 0)
             if k in pins.innermost:
                 want = pins.innermost[k]
                 if want == NONE:
                     for lp in Loop:
+                        # pin λ_k = none: nt_k(l) = 0, every loop trivial at level k
                         be.add(nt[k, lp], "==", 0)
                 else:
+                    # pin: λ_k(want) = 1
                     be.add(lam[k, want], "==", 1)
         all_lam1 = [t for lp in Loop for t in lam[1, lp]]
         for lp in Loop:
+            # λ0(l) + nt1(l) - λ1(l) ≤ 1: λ0(l) ∧ nt1(l) ⇒ λ1(l)  (nn_dataflow pruning)
             be.add(lam[0, lp] + nt[1, lp] + [(-1, v) for _, v in lam[1, lp]], "<=", 1)
+            # nt2(l) + λ1(l) ≤ 1: λ1(l) ⇒ ¬nt2(l)
             be.add(nt[2, lp] + lam[1, lp], "<=", 1)
+            # nt2(l) + λ0(l) - Σ_l' λ1(l') ≤ 1: λ0(l) ∧ [λ1 = none] ⇒ ¬nt2(l)
             be.add(nt[2, lp] + lam[0, lp] + [(-1, v) for _, v in all_lam1], "<=", 1)
         self.lam = lam
         self.vars["innermost"] = lam
 
     def _fetch(self) -> None:
+        """triv1(d), the fetch counts F0, F1 of each x, v = x ∧ triv1(d), residency pins."""
         be, nt = self.backend, self.nt
         triv = {}
         for d in Data:
             own = [lp for lp in Loop if lp != UNRELATED[d]]
             t = be.bool_var(f"trivial1_{'wio'[d]}")
             for lp in own:
+                # triv1(d) + nt1(l) ≤ 1 for d's own loops l: triv1(d) ⇒ ¬nt1(l)
                 be.add([(1, t)] + nt[1, lp], "<=", 1)
+            # triv1(d) + nt1(a) + nt1(b) ≥ 1: ¬nt1(a) ∧ ¬nt1(b) ⇒ triv1(d)
             be.add([(1, t)] + nt[1, own[0]] + nt[1, own[1]], ">=", 1)
             triv[d] = t
         self.vars["trivial1"] = triv
@@ -152,8 +191,11 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             if x.f1 != x.f0:
                 tag = "_".join(map(str, x.tau))
                 v = be.bool_var(f"v_{'iob'[x.loop]}_{tag}_{int(x.a)}{int(x.b)}")
+                # v ≤ x
                 be.add([(1, v), (-1, x.var)], "<=", 0)
+                # v ≤ triv1(d)
                 be.add([(1, v), (-1, triv[d])], "<=", 0)
+                # v ≥ x + triv1(d) - 1: with the two rows above, v = x ∧ triv1(d)
                 be.add([(1, v), (-1, x.var), (-1, triv[d])], ">=", -1)
                 x.triv_var = v
         for d, kept in self.pins.resident.items():
@@ -163,6 +205,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                     self.infeasible_reason = (f"{('weights', 'ifmaps', 'ofmaps')[d]} cannot be "
                                               f"{'kept' if kept else 'bypassed'}")
                 continue
+            # pin: s_d = 1 (kept in the global buffer) or 0 (bypassed)
             be.add(terms, "==", 1 if kept else 0)
 
     def _state(self, x: Combo, triv: bool) -> tuple[int, int, bool]:
@@ -191,6 +234,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             terms = []
             if parts:
                 s = self.backend.bool_var(f"stored_{'wio'[d]}")
+                # s_d = Σ_{x on u(d), F1 > F0} (x - v): kept exactly when F1 > F0
                 self.backend.add(parts + [(-1, s)], "==", 0)
                 terms = [(1, s)]
         self._stored[d] = terms
@@ -198,6 +242,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         return terms
 
     def _values(self, cands, loop: int, value, name: str) -> dict[int, Any]:
+        """Value indicators: per value v, [value(τ) = v] = Σ of the y of ``loop`` with it."""
         groups: dict[int, list] = {}
         for c in cands:
             for tau in c.triples[loop]:
@@ -205,6 +250,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         return {v: self._aggregate(ys, f"{name}_{v}")[0][1] for v, ys in groups.items()}
 
     def _capacity(self) -> None:
+        """Register files (t2, all candidates) and global buffer (P = t1·t2, per candidate)."""
         env = self.problem.env
         dims = self.candidates[0].nld.data_loops
         usize_regf = self.candidates[0].nld.usize_regf
@@ -257,15 +303,20 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                         rows_a[va].append(w)
                         rows_b[vb].append(w)
             for va, ws in rows_a.items():
+                # Σ_vb w[va,vb] = [value(a) = va]: the joint's marginal over loop a
                 be.add([(1, w) for w in ws] + [(-1, ind[a][va])], "==", 0)
             for vb, ws in rows_b.items():
+                # Σ_va w[va,vb] = [value(b) = vb]: the joint's marginal over loop b
                 be.add([(1, w) for w in ws] + [(-1, ind[b][vb])], "==", 0)
         for d, ws in kept_parts.items():
+            # Σ kept w (all pairs and candidates) = s_d: d takes buffer room only when kept
             be.add([(1, w) for w in ws] + [(-c, v) for c, v in stored[d]], "==", 0)
         if terms:
+            # Σ usize·va·vb·w ≤ capacity words, over the (kept) joint indicators
             be.add(terms, "<=", capacity)
 
     def _objective(self, conv: bool) -> None:
+        """Scaled energy, time (cycles) and enumeration rank as linear terms."""
         env = self.problem.env
         costs = env.costs
         floats: list[tuple[float, Any]] = []
@@ -275,6 +326,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             if not conv:
                 const += sum(c.energy(d, 1, 1, not env.bypass[d]) for d in Data)
             floats.append((const, self.chosen[c.index]))
+        # energy = Σ_j const_j·chosen[j] + Σ_x E(d, F0, F1, s)·x + Σ_v (E(triv) - E(x))·v
         if conv:
             for x in self.combos:
                 c = by_cand[x.cand]
@@ -323,8 +375,10 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         return terms
 
     def _variable_time(self, upper: int, conv: bool) -> Terms:
+        """time ≥ max(processing, DRAM, array-bus time) as an integer variable."""
         be, env = self.backend, self.problem.env
         time = be.int_var(0, upper, "time")
+        # time ≥ Σ_j proc_time_j·chosen[j]
         be.add([(1, time)] + [(-c.proc_time, self.chosen[c.index]) for c in self.candidates],
                ">=", 0)
         error = 0
@@ -334,7 +388,9 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             row = ceil_row(words, env.dram_bandwidth)
             error = max(error, row.error)
             dram_time = be.int_var(0, upper, "dram_time")
+            # dram_time ≥ ⌈Σ_d (s_d ? kept : streamed words)·F0 / bandwidth⌉, in integers
             be.add([(row.lhs, dram_time)] + [(-k, v) for k, v in row.terms], ">=", 0)
+            # time ≥ dram_time
             be.add([(1, time), (-1, dram_time)], ">=", 0)
         if not math.isinf(env.array_bus_width):
             for d in Data:
@@ -344,13 +400,16 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                 row = ceil_row(words, env.array_bus_width)
                 error = max(error, row.error)
                 bus_time = be.int_var(0, upper, f"bus_time_{'wio'[d]}")
+                # bus_time_d ≥ ⌈s_d·F1·buffer words of d / bus width⌉, in integers
                 be.add([(row.lhs, bus_time)] + [(-k, v) for k, v in row.terms], ">=", 0)
+                # time ≥ bus_time_d
                 be.add([(1, time), (-1, bus_time)], ">=", 0)
         self.time_error = error
         self.vars["time"] = time
         return [(1, time)]
 
     def _rank_terms(self, conv: bool) -> Terms:
+        """nn_dataflow's enumeration rank: candidate, splits of I, O, B, then the orders."""
         be = self.backend
         terms = self._split_rank_terms()
         if not conv:
@@ -358,6 +417,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         for k, weight in ((0, 6), (1, 1)):
             for lam_loop, not_nt, yes_nt, w in ORDER_RANK_TERMS:
                 q = be.bool_var(f"order_rank{k}_{'iob'[lam_loop]}")
+                # q ≥ λ_k(l) + nt_k(yes) - nt_k(no) - 1: q ≥ [λ_k = l ∧ nt_k(yes) ∧ ¬nt_k(no)]
                 be.add([(1, q)] + [(-1, v) for _, v in self.lam[k, lam_loop]]
                        + [(-1, v) for _, v in self.nt[k, yes_nt]]
                        + [(1, v) for _, v in self.nt[k, not_nt]], ">=", -1)

@@ -1,1 +1,1 @@
-"""Heuristic and enumerative solvers: analytical bypass solver, beam search, exhaustive search."""
+"""Solvers that are not models: TETRIS's analytical bypass solver and exhaustive enumeration."""

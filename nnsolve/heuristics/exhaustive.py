@@ -24,7 +24,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..formulations.blocking_costs import canonical_positions
 from ..model.evaluate import (
     BlockingStats,
     LayerProblem,
@@ -34,6 +33,7 @@ from ..model.evaluate import (
     stats_row,
 )
 from ..model.goals import rank_order
+from ..model.loop_order import canonical_positions
 from ..model.mapping import NestedLoopDesc
 from ..model.pins import NONE, Pins
 from ..model.schedule import Blocking, LayerSchedule

@@ -7,9 +7,23 @@ ranks loop blocking by access energy alone (docs/divergences.md, section 3).
 
 from __future__ import annotations
 
+from enum import Enum
+
 import numpy as np
 
-GOALS = ("energy", "delay", "edp")
+
+class Goal(str, Enum):
+    """What a search minimises. A ``str``: it compares, prints and serialises as its name."""
+
+    ENERGY = "energy"
+    DELAY = "delay"
+    EDP = "edp"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+GOALS = tuple(g.value for g in Goal)
 
 
 def goal_value(energy, time, goal: str):

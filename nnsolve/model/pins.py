@@ -18,7 +18,6 @@ schedules that break a pin are dropped. In a scenario they are ``search.pin``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -135,38 +134,3 @@ class Pins:
         return ", ".join(parts)
 
 
-def pins_from_dict(doc: Any, f, where: str) -> Pins:
-    """Read one layer's pins (see the module docstring); mistakes are InputErrors."""
-    from ..fields import join
-
-    spec = f.mapping(doc, where, ("mapping", "factors", "innermost", "gbuf_resident"))
-    mapping = None
-    if spec.get("mapping") is not None:
-        mapping = f.integer(spec["mapping"], join(where, "mapping"), minimum=0)
-    factors: dict[int, dict[int, int]] = {}
-    if spec.get("factors") is not None:
-        fw = join(where, "factors")
-        for name, levels in f.mapping(spec["factors"], fw, LOOP_NAMES).items():
-            lw = join(fw, name)
-            seq = f.sequence(levels, lw)
-            if len(seq) != 3:
-                raise f.error(lw, f"must list 3 levels [DRAM, GBUF, REGF], got {len(seq)}")
-            pinned = {k: f.integer(v, join(lw, k)) for k, v in enumerate(seq) if v is not None}
-            if pinned:
-                factors[LOOP_NAMES.index(name)] = pinned
-    innermost: dict[int, int] = {}
-    if spec.get("innermost") is not None:
-        iw = join(where, "innermost")
-        seq = f.sequence(spec["innermost"], iw)
-        if len(seq) != 2:
-            raise f.error(iw, f"must list 2 levels [DRAM, GBUF], got {len(seq)}")
-        for k, v in enumerate(seq):
-            if v is not None:
-                name = f.choice(v, join(iw, k), (*LOOP_NAMES, "none"))
-                innermost[k] = NONE if name == "none" else LOOP_NAMES.index(name)
-    resident: dict[int, bool] = {}
-    if spec.get("gbuf_resident") is not None:
-        rw = join(where, "gbuf_resident")
-        for name, kept in f.mapping(spec["gbuf_resident"], rw, DATA_NAMES).items():
-            resident[DATA_NAMES.index(name)] = f.boolean(kept, join(rw, name))
-    return Pins(mapping, factors, innermost, resident)

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnsolve.formulations.partition_choice import candidates_of, choose
 from nnsolve.heuristics import exhaustive
 from nnsolve.model.goals import goal_value
+from nnsolve.search.partition_choice import candidates_of, choose
 from tests.strategies import GOALS, layer_sites
 
 

@@ -10,9 +10,9 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nnsolve.formats.network_yaml import load_zoo
 from nnsolve.formulations.region_allocation import exact_allocation
 from nnsolve.hardware.regions import NodeRegion
-from nnsolve.model.network import load_zoo
 from nnsolve.model.segment import allocate_nodes
 
 

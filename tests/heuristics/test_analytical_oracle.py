@@ -3,13 +3,13 @@
 
 import pytest
 
+from nnsolve.formats.network_yaml import load_zoo, zoo_names
 from nnsolve.hardware.spec import Costs, Hardware
 from nnsolve.heuristics.analytical import search_layer, solve_resident
 from nnsolve.model.dims import Data
 from nnsolve.model.evaluate import LayerProblem
 from nnsolve.model.layer import Layer
 from nnsolve.model.mapping import ModelRules
-from nnsolve.model.network import load_zoo, zoo_names
 from tests import oracle
 
 COSTS = Costs(1, 200, 6, 2, 1, 0, 0)

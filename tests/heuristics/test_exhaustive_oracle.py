@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from nnsolve.formats.network_yaml import load_zoo
+from nnsolve.formats.scenario_yaml import load_scenario
 from nnsolve.heuristics.exhaustive import search_layer
 from nnsolve.model.evaluate import LayerProblem
-from nnsolve.model.network import load_zoo
-from nnsolve.scenario import load_scenario
-from nnsolve.search import solve
+from nnsolve.search.network_search import solve
 from tests import oracle
 from tests.fixtures.make_exhaustive_fixtures import BYPASS, CONFIGS, COSTS
 

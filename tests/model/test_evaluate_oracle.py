@@ -13,10 +13,10 @@ import random
 import numpy as np
 import pytest
 
+from nnsolve.formats.network_yaml import load_zoo, zoo_names
 from nnsolve.hardware.spec import Costs
 from nnsolve.model.evaluate import evaluate_blocking
 from nnsolve.model.mapping import ModelRules, map_layer
-from nnsolve.model.network import load_zoo, zoo_names
 from tests import oracle
 
 ARRAYS = [(16, 16), (12, 14), (14, 14), (8, 8), (13, 15)]

@@ -8,10 +8,10 @@ import itertools
 
 import pytest
 
+from nnsolve.formats.network_yaml import load_zoo, zoo_names
 from nnsolve.model.dims import Data, Level
 from nnsolve.model.layer import Layer
 from nnsolve.model.mapping import ModelRules, map_layer
-from nnsolve.model.network import load_zoo, zoo_names
 from tests import oracle
 
 ARRAYS = [(16, 16), (12, 14), (14, 14), (8, 8), (13, 15)]

@@ -3,15 +3,15 @@
 import pytest
 
 from nnsolve.errors import InputError
-from nnsolve.model.layer import Layer
-from nnsolve.model.network import (
-    INPUT,
+from nnsolve.formats.network_yaml import (
     load_network,
     load_zoo,
     network_from_dict,
     network_to_dict,
     zoo_names,
 )
+from nnsolve.model.layer import Layer
+from nnsolve.model.network import INPUT
 
 
 @pytest.mark.parametrize("name", zoo_names())

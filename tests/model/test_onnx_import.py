@@ -11,12 +11,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from nnsolve.cli import main
+from nnsolve.cli.main import main
 from nnsolve.errors import InputError, NnsolveError
+from nnsolve.formats.network_yaml import load_network, load_zoo, resolve_network
+from nnsolve.formats.onnx import MAX_PARTS, load_onnx
+from nnsolve.formats.scenario_yaml import load_scenario
 from nnsolve.model.layer import Layer
-from nnsolve.model.network import INPUT, load_network, load_zoo, resolve_network
-from nnsolve.model.onnx_import import MAX_PARTS, load_onnx
-from nnsolve.scenario import load_scenario
+from nnsolve.model.network import INPUT
 
 F = TensorProto.FLOAT
 

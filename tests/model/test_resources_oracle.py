@@ -12,12 +12,12 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
+from nnsolve.formats.network_yaml import load_zoo
 from nnsolve.hardware.spec import Costs, Hardware
 from nnsolve.model.evaluate import evaluate_blocking
 from nnsolve.model.layer import Layer
 from nnsolve.model.layout import DataLayout, ifmap_frng
 from nnsolve.model.mapping import ModelRules
-from nnsolve.model.network import load_zoo
 from nnsolve.model.partition import PartitionOptions, gen_partitions
 from nnsolve.model.resources import LayerSite, SharingOptions, chip_regions
 from tests import oracle

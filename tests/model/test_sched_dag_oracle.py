@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nnsolve.formats.network_yaml import load_zoo, zoo_names
 from nnsolve.model.layer import Layer
-from nnsolve.model.network import INPUT, Fmap, Network, load_zoo, zoo_names
+from nnsolve.model.network import INPUT, Fmap, Network
 from nnsolve.model.sched_dag import INPUT_VERTEX, sched_dag, vertex_segments
 from tests import oracle
 

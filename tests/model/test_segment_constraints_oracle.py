@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nnsolve.formats.network_yaml import load_zoo
 from nnsolve.hardware.regions import processing_region
-from nnsolve.model.network import load_zoo
 from nnsolve.model.sched_dag import sched_dag
 from nnsolve.model.segment import SegmentFlow, candidate_segments, segment_flow, segment_regions
 from nnsolve.model.segment_constraints import segment_constraints

@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from nnsolve.formats.network_yaml import load_zoo
 from nnsolve.hardware.regions import DRAM, NodeRegion, processing_region
-from nnsolve.model.network import INPUT, load_zoo
+from nnsolve.model.network import INPUT
 from nnsolve.model.sched_dag import sched_dag
 from nnsolve.model.segment import (
     MEMORY,

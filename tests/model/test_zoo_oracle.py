@@ -2,7 +2,8 @@
 
 import pytest
 
-from nnsolve.model.network import INPUT, load_zoo, zoo_names
+from nnsolve.formats.network_yaml import load_zoo, zoo_names
+from nnsolve.model.network import INPUT
 from tests.oracle import import_network, nd, record
 
 ZOO = ["alex_net", "zfnet", "vgg_net", "vgg19_net", "googlenet", "resnet50", "resnet152",

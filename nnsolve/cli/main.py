@@ -10,20 +10,18 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from . import __version__
-from .documents import result_document
-from .errors import InputError, NnsolveError
-from .fields import Fields, join
-from .model.network import load_zoo, resolve_network, zoo_names
-from .model.schedule import schedule_from_json
-from .report import comparison_tables, network_table, result_table, segment_table, zoo_table
-from .results import NetworkResult, SolveInterrupted, write_json, write_text
-from .scenario import METHODS, Scenario, load_scenario
-from .search import METHODS as AVAILABLE_METHODS
-from .search import Progress, evaluate_schedules, solve
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
+from ..errors import NnsolveError
+from ..formats.files import write_json, write_text
+from ..formats.network_yaml import load_zoo, resolve_network, zoo_names
+from ..formats.result_json import read_schedules, result_document
+from ..formats.scenario_yaml import load_scenario
+from ..methods import METHOD_NAMES
+from ..report.tables import comparison_tables, network_table, result_table, segment_table, zoo_table
+from ..results import NetworkResult, SolveInterrupted
+from ..scenario import Scenario
+from ..search.network_search import evaluate_schedules, solve
+from ..version import __version__
+from .common import EXIT_INTERRUPTED, EXIT_USER_ERROR, ProgressBar, overrides, plot_ready
 
 
 def _cmd_nets(args: argparse.Namespace, out: Console) -> int:
@@ -37,22 +35,8 @@ def _cmd_net(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
-def _plot_ready(args: argparse.Namespace) -> None:
-    """Fail before a long solve, not after it, when --plot cannot be drawn."""
-    if args.plot:
-        from .plots import check_output
-
-        check_output(args.plot)
 
 
-def _overrides(args: argparse.Namespace) -> list[str]:
-    """--set items, plus the shortcuts --method and --time-limit."""
-    items = list(args.set or [])
-    if getattr(args, "method", None):
-        items.append(f"solver.method={args.method}")
-    if getattr(args, "time_limit", None) is not None:
-        items.append(f"solver.time_limit_s={args.time_limit}")
-    return items
 
 
 def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
@@ -64,7 +48,7 @@ def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
         write_json(result_document(result, scenario), args.json)
         out.print(f"wrote {args.json}")
     if args.plot:
-        from .plots import plot_result
+        from ..report.plots import plot_result
 
         plot_result(result, scenario, args.plot)
         out.print(f"wrote {args.plot}")
@@ -72,8 +56,8 @@ def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
 
 
 def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
-    scenario = load_scenario(args.scenario, _overrides(args))
-    _plot_ready(args)
+    scenario = load_scenario(args.scenario, overrides(args))
+    plot_ready(args)
     try:
         with ProgressBar() as progress:
             result = solve(scenario, scenario.solver.method, progress)
@@ -87,16 +71,16 @@ def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
-    from .compare import DEFAULT_METHODS, compare
+    from ..search.compare import DEFAULT_METHODS, compare
 
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods \
         else DEFAULT_METHODS
     for m in methods:
-        if m not in AVAILABLE_METHODS:
+        if m not in METHOD_NAMES:
             raise NnsolveError(f"--methods: {m!r} is not a method; available: "
-                               f"{', '.join(AVAILABLE_METHODS)}")
-    scenario = load_scenario(args.scenario, _overrides(args))
-    _plot_ready(args)
+                               f"{', '.join(METHOD_NAMES)}")
+    scenario = load_scenario(args.scenario, overrides(args))
+    plot_ready(args)
     with ProgressBar() as progress:
         result = compare(scenario, methods, progress)
     for table in comparison_tables(result):
@@ -105,7 +89,7 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
         write_json(result_document(result, scenario), args.json)
         out.print(f"wrote {args.json}")
     if args.plot:
-        from .plots import plot_comparison
+        from ..report.plots import plot_comparison
 
         plot_comparison(result, args.plot)
         out.print(f"wrote {args.plot}")
@@ -113,7 +97,7 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
-    scenario = load_scenario(args.scenario, _overrides(args))
+    scenario = load_scenario(args.scenario, overrides(args))
     schedules, input_partition, segments = read_schedules(args.schedule, with_input=True)
     return _finish(evaluate_schedules(scenario, schedules, input_partition=input_partition,
                                       segments=segments), args, out, scenario)
@@ -126,7 +110,7 @@ def _cmd_explain(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace, out: Console) -> int:
-    from .schema import scenario_schema
+    from ..formats.schema import scenario_schema
 
     text = json.dumps(scenario_schema(), indent=2) + "\n"
     if args.output:
@@ -138,7 +122,7 @@ def _cmd_schema(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_import(args: argparse.Namespace, out: Console) -> int:
-    from .model.onnx_import import cli_import
+    from .import_onnx import cli_import
 
     return cli_import(args, out)
 
@@ -149,82 +133,8 @@ def _cmd_sweep(args: argparse.Namespace, out: Console) -> int:
     return cli_sweep(args, out)
 
 
-def read_schedules(path: str, with_input: bool = False):
-    """The per-layer schedules of a result JSON, by layer name (and, ``with_input``, how the
-    network input lies in DRAM on a node array, a Partition or None, and the pipeline
-    segments, or None)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except FileNotFoundError:
-        raise InputError(path, None, "schedule file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read the schedule file: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, None, f"invalid JSON: line {exc.lineno}: {exc.msg}") from None
-    fields = Fields(path)
-    top = doc if isinstance(doc, dict) else {}
-    layers = fields.sequence(top.get("layers"), "layers")
-    schedules = {}
-    for i, entry in enumerate(layers):
-        where = join("layers", i)
-        if not isinstance(entry, dict):
-            raise fields.error(where, "must be a mapping with 'name' and 'schedule'")
-        name = fields.string(entry.get("name"), join(where, "name"))
-        if "schedule" not in entry:
-            raise fields.error(join(where, "schedule"), "required key is missing")
-        schedules[name] = schedule_from_json(entry["schedule"], path, join(where, "schedule"))
-    if not with_input:
-        return schedules
-    input_partition = None
-    if top.get("input_partition") is not None:
-        input_partition = schedule_from_json(
-            {"mapping": {"index": 0}, "partition": top["input_partition"],
-             "blocking": {"factors": [{"i": 1, "o": 1, "b": 1}] * 3,
-                          "orders": [["i", "o", "b"]] * 2}},
-            path, "input_partition").partition
-    segments = None
-    if top.get("segments") is not None:
-        segments = []
-        for i, seg in enumerate(fields.sequence(top["segments"], "segments")):
-            where = join("segments", i)
-            if not isinstance(seg, dict) or "layers" not in seg:
-                raise fields.error(where, "must be a mapping with 'layers' (a list of "
-                                   "spatial entries, each a list of layer names)")
-            entries = fields.sequence(seg["layers"], join(where, "layers"))
-            segments.append(tuple(
-                tuple(fields.string(n, join(join(join(where, "layers"), k), j))
-                      for j, n in enumerate(fields.sequence(e, join(join(where, "layers"), k))))
-                for k, e in enumerate(entries)))
-    return schedules, input_partition, segments
 
 
-class ProgressBar:
-    """A transient rich progress bar on stderr, as a search.Progress."""
-
-    def __init__(self) -> None:
-        from rich import progress as rp
-
-        self._bar = rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(),
-                                rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
-                                console=Console(stderr=True), transient=True)
-        self._task = None
-
-    def __enter__(self) -> Progress:
-        self._bar.__enter__()
-
-        def start(total: int) -> None:
-            if self._task is not None:
-                self._bar.remove_task(self._task)
-            self._task = self._bar.add_task("layers", total=total)
-
-        def advance(name: str) -> None:
-            self._bar.update(self._task, advance=1, description=name)
-
-        return Progress(start, advance)
-
-    def __exit__(self, *exc) -> None:
-        self._bar.__exit__(*exc)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="schedule every layer of a scenario's network")
     p.add_argument("scenario", help="scenario YAML file")
-    p.add_argument("--method", choices=METHODS, help="override solver.method")
+    p.add_argument("--method", choices=METHOD_NAMES, help="override solver.method")
     p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
     scenario_args(p)
     p.set_defaults(run=_cmd_solve)
@@ -264,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="solve a scenario with several methods, side by side")
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--methods", metavar="M,M,...",
-                   help=f"comma-separated methods (default cpsat,milp,analytical,exhaustive); "
-                        f"available: {', '.join(AVAILABLE_METHODS)}")
+                   help=f"comma-separated methods (default {','.join(METHOD_NAMES)}); "
+                        f"available: {', '.join(METHOD_NAMES)}")
     p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
     scenario_args(p)
     p.set_defaults(run=_cmd_compare)
@@ -281,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="a scenario YAML (solved first) or a result JSON written "
                                   "by solve --json")
     p.add_argument("--layer", metavar="NAME", help="the layer to explain (default: all)")
-    p.add_argument("--method", choices=METHODS, help="override solver.method (scenario only)")
+    p.add_argument("--method", choices=METHOD_NAMES, help="override solver.method (scenario only)")
     p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a scenario field (scenario only; repeatable)")

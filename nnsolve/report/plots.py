@@ -17,18 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import NnsolveError
-from .hardware.regions import NodeRegion, processing_region
-from .model.goals import goal_value
-from .report import si
-from .results import BREAKDOWN_KEYS, NetworkResult, write_bytes
+from ..errors import NnsolveError
+from ..formats.files import write_bytes
+from ..hardware.regions import NodeRegion, processing_region
+from ..model.goals import goal_value
+from ..results import BREAKDOWN_KEYS, NetworkResult
+from .tables import si
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-    from .compare import Comparison
-    from .scenario import Scenario
+    from ..scenario import Scenario
+    from ..search.compare import Comparison
 
 #: Colour of each energy category, fixed so that every picture reads the same.
 CATEGORY_COLOURS = {

@@ -17,188 +17,46 @@ to the layer-by-layer search of ``multinode``.
 from __future__ import annotations
 
 import time as _time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from .errors import InfeasibleError, NnsolveError
-from .formulations.partition_choice import Candidate, PartitionChoice, candidates_of, choose
-from .hardware.regions import NodeRegion
-from .model.dims import Loop
-from .model.evaluate import evaluate_layer
-from .model.layout import DataLayout
-from .model.mapping import DEFAULT_RULES, ModelRules
-from .model.partition import PartitionScheme
-from .model.pins import Pins, TopLoops
-from .model.resources import LayerSite, chip_regions
-from .model.sched_dag import sched_dag
-from .model.schedule import LayerSchedule, Region
-from .model.segment import (
-    LayerPlace,
+from ..errors import InfeasibleError, NnsolveError
+from ..model.dims import Loop
+from ..model.evaluate import evaluate_layer
+from ..model.layout import DataLayout
+from ..model.mapping import DEFAULT_RULES, ModelRules
+from ..model.partition import PartitionScheme
+from ..model.pins import Pins, TopLoops
+from ..model.resources import LayerSite, chip_regions
+from ..model.schedule import LayerSchedule, Region
+from ..model.segment import (
     Segment,
-    SegmentFlow,
-    allocate_nodes,
-    candidate_segments,
-    layer_places,
-    segment_flow,
 )
-from .model.segment_constraints import LayerConstraint, SegmentConstraints, segment_constraints
-from .model.segment_timing import LayerTiming, SegmentTiming, segment_timing, top_groups
-from .multinode import Chip
-from .results import (
-    LayerOutcome,
-    NetworkResult,
-    SegmentOutcome,
-    SolveInterrupted,
-    interrupted,
+from ..model.segment_constraints import LayerConstraint
+from ..model.segment_timing import segment_timing
+from ..results import LayerOutcome, NetworkResult, SegmentOutcome, SolveInterrupted, interrupted
+from ..scenario import Scenario
+from .node_array import Chip
+from .partition_choice import Candidate, PartitionChoice, candidates_of, choose
+from .segment_bound import selection_bound
+from .segments import (
+    Pick,
+    SegmentPlan,
+    State,
+    layer_timing,
+    partial_segment,
+    plan_segment,
+    segment_plans,
 )
-from .scenario import Scenario
-
-Index = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class SegmentPlan:
-    """A valid candidate segment: its data flow, sub-regions, layer places, constraints and
-    the regions its forwarded inputs are read from (§3.8)."""
-
-    segment: Segment
-    flow: SegmentFlow
-    regions: tuple[NodeRegion, ...]
-    places: tuple[tuple[LayerPlace, ...], ...]
-    constraints: SegmentConstraints
-    forwarded: dict[Index, NodeRegion]
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return tuple(name for entry in self.segment for name in entry)
-
-
-def plan_segment(scenario: Scenario, seg: Segment, region: NodeRegion, memory: NodeRegion
-                 ) -> SegmentPlan | str:
-    """The plan of one candidate segment, or why it is not valid."""
-    net = scenario.network
-    s = scenario.search
-    flow = segment_flow(net, seg, s.interlayer_opt)
-    if isinstance(flow, str):
-        return flow
-    if len(seg) == 1:
-        regions = (region,)
-    else:
-        ops = [sum(net.layers[name].ops(1) for name in entry) for entry in seg]
-        if s.region_allocation == "exact":
-            from .formulations.region_allocation import exact_allocation
-
-            nodes = exact_allocation(ops, region.dims)
-        else:
-            nodes = allocate_nodes(ops, region.dims)
-        if nodes is None:
-            return "no node allocation keeps 95% utilisation"
-        regions = tuple(region.allocate(nodes))
-    cons = segment_constraints(net, seg, flow, scenario.batch, scenario.hardware.gbuf_words,
-                               [r.size for r in regions], s.interlayer_opt)
-    if cons is None:
-        return "the fully buffered fmaps do not fit the buffers"
-    places = layer_places(net, seg, flow, list(regions), memory)
-    forwarded: dict[Index, NodeRegion] = {}
-    for readers in flow.ifmap_forwarding.values():
-        for index in readers[1:]:
-            forwarded[index] = regions[readers[0][0]]
-    for src, dsts in flow.ofmap_forwarding.items():
-        for index in dsts:
-            forwarded[index] = regions[src[0]]
-    return SegmentPlan(seg, flow, regions, places, cons, forwarded)
-
-
-def segment_plans(scenario: Scenario) -> tuple[tuple[str, ...], dict[str, list[SegmentPlan]]]:
-    """The layer order and the valid segments grouped by their last layer, in nn_dataflow's
-    generation order (spatial form before temporal form of one vertex range)."""
-    net = scenario.network
-    s = scenario.search
-    dag = sched_dag(net)
-    proc, memory = chip_regions(scenario.hardware)
-    by_last: dict[str, list[SegmentPlan]] = {name: [] for name in dag.layer_order}
-    seen: set[Segment] = set()
-    for seg in candidate_segments(net, dag, s.interlayer, s.save_writeback,
-                                  s.pipeline_max_degree):
-        if seg in seen:
-            continue
-        seen.add(seg)
-        plan = plan_segment(scenario, seg, proc, memory)
-        if isinstance(plan, SegmentPlan):
-            by_last[seg[-1][-1]].append(plan)
-    return dag.layer_order, by_last
-
 
 # -- partial network schedules --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Pick:
-    """One scheduled layer of a partial schedule."""
-
-    name: str
-    choice: PartitionChoice
-    site: LayerSite
-    segment: int
-    timing: LayerTiming
 
 
-@dataclass
-class State:
-    """A partial network schedule: its layers in scheduling order, where their ofmaps lie,
-    the input's layout, its segments and the running sums of §4.1."""
-
-    picks: dict[str, Pick] = field(default_factory=dict)
-    ofmaps: dict[str, DataLayout] = field(default_factory=dict)
-    input_scheme: PartitionScheme | None = None
-    plans: list[SegmentPlan] = field(default_factory=list)
-    timings: list[SegmentTiming] = field(default_factory=list)
-    sum_cost: float = 0.0
-    sum_static: float = 0.0
-    sum_time: float = 0.0
-
-    def extend(self, pick: Pick, plan: SegmentPlan, timing: SegmentTiming,
-               input_scheme: PartitionScheme | None) -> State:
-        """This state with one more layer (of ``plan``, the last or a new segment)."""
-        new_segment = pick.segment == len(self.plans)
-        r = pick.choice.result
-        return State(
-            {**self.picks, pick.name: pick},
-            {**self.ofmaps, pick.name: pick.site.ofmap_layout(pick.choice.candidate.scheme)},
-            input_scheme,
-            self.plans + [plan] if new_segment else self.plans,
-            (self.timings + [timing]) if new_segment else self.timings[:-1] + [timing],
-            self.sum_cost + r.energy, self.sum_static + r.breakdown["static"],
-            self.sum_time + r.time)
-
-    def total_time(self, layers: int) -> float:
-        if len(self.timings) == 1 and len(self.picks) == layers:
-            return self.timings[0].critical_time
-        return sum(t.time for t in self.timings)
-
-    def total_cost(self, layers: int) -> float:
-        if self.sum_time == 0:
-            return self.sum_cost
-        return self.sum_cost - self.sum_static * (1 - self.total_time(layers) / self.sum_time)
-
-    def key(self, goal: str, layers: int):
-        cost, time = self.total_cost(layers), self.total_time(layers)
-        if goal == "delay":
-            return (time, cost)
-        if goal == "edp":
-            return (cost * time,)
-        return (cost, time)
 
 
-def layer_timing(choice: PartitionChoice, nodes: int) -> LayerTiming:
-    """What the segment timing needs of a layer's chosen schedule."""
-    r = choice.result
-    blocking = choice.schedule.blocking
-    tb, ti, to = top_groups(tuple(blocking.factors[0]), tuple(blocking.positions()[0]))
-    return LayerTiming(r.time, max(r.proc_time, r.bus_time), r.dram_time, nodes, tb, ti, to)
 
 
-def _partial(seg: Segment, names) -> Segment:
-    return tuple(entry for entry in (tuple(n for n in e if n in names) for e in seg) if entry)
 
 
 # -- the search -----------------------------------------------------------------------------
@@ -263,6 +121,16 @@ class PipelineSearch(Chip):
             self.built[key] = candidates_of(sites)
         return self.built[key]
 
+    def floor_choice(self, sites: list[LayerSite]) -> PartitionChoice:
+        """The least-energy schedule of a layer on ``sites`` by exhaustive search, whose
+        bound and least time are the layer's floors (solved once per site tuple)."""
+        key = ("floor", tuple(sites))
+        if key not in self.solved:
+            self.solved[key] = choose(sites, "exhaustive", "energy",
+                                      candidates=self.candidates(sites))
+            self.layer_solves += 1
+        return self.solved[key]
+
     def _solve(self, name: str, sites: list[LayerSite], pins: Pins) -> PartitionChoice:
         key = (tuple(sites), pins)
         if key not in self.solved:
@@ -298,7 +166,7 @@ class PipelineSearch(Chip):
         timings = {n: p.timing for n, p in state.picks.items()}
         timings[name] = pick.timing
         present = set(plan.layers[:plan.layers.index(name) + 1])
-        timing = segment_timing(self.net, _partial(plan.segment, present), timings)
+        timing = segment_timing(self.net, partial_segment(plan.segment, present), timings)
         return state.extend(pick, plan, timing, input_scheme)
 
     # -- segments --
@@ -420,8 +288,6 @@ def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, 
     beam_seconds = _time.perf_counter() - start
     bound = None
     if method != "analytical":
-        from .formulations.segment_selection import selection_bound
-
         bound = selection_bound(search, scenario.search.goal, deadline)
     notes = [f"beam search {beam_seconds:.1f} s"]
     if bound is not None and bound.bound is None:
@@ -450,7 +316,7 @@ def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, 
     if bound is not None:
         result.pipeline_bound = bound.bound
     if search.timed_out or (bound is not None and not bound.complete):
-        result.status_override = "timeout"
+        result.override_status("timeout")
     return result
 
 
@@ -489,8 +355,8 @@ def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
                 if not result.valid:
                     raise NnsolveError(f"layer {name}: the schedule does not fit this "
                                        "hardware (buffer capacity or on-chip data rules)")
-                cand = Candidate(0, 0, scheme, site.node_problem(scheme), site,
-                                 _problem=problem)
+                cand = Candidate(0, 0, scheme, site.node_problem(scheme),
+                                 site).with_problem(problem)
                 choice = PartitionChoice("feasible", cand, sched, result, None, None, None,
                                          0.0, 1, 0)
                 state = search.extend_state(state, plan, sp, tm, choice, False)

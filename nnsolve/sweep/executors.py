@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from .errors import NnsolveError
+from ..errors import NnsolveError
 
 
 class Executor(Protocol):

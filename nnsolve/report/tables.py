@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from .model.dims import LOOP_NAMES
-from .model.network import INPUT, Network
-from .model.schedule import LayerSchedule
-from .results import BREAKDOWN_KEYS, NetworkResult
+from ..model.dims import LOOP_NAMES
+from ..model.goals import goal_value
+from ..model.network import INPUT, Network
+from ..model.schedule import LayerSchedule
+from ..results import BREAKDOWN_KEYS, NetworkResult
 
 
 def si(value: float, digits: int = 3) -> str:
@@ -152,8 +153,6 @@ def segment_table(result: NetworkResult) -> Table:
 
 def comparison_tables(cmp) -> list[Table]:
     """Per-layer goal values of each method with its loss, and a per-method summary."""
-    from .model.goals import goal_value
-
     methods = list(cmp.results)
     first = cmp.results[methods[0]]
     layers = Table(title=f"{cmp.scenario}: {cmp.goal} per layer (loss vs the proven optimum)",

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import time as _time
 
-from .errors import InfeasibleError, NnsolveError
-from .formulations.partition_choice import choose
-from .model.evaluate import evaluate_layer
-from .model.layout import DataLayout, ifmap_frng
-from .model.mapping import DEFAULT_RULES, ModelRules
-from .model.network import INPUT
-from .model.partition import PartitionOptions, PartitionScheme
-from .model.resources import LayerSite, SharingOptions, chip_regions, input_schemes
-from .results import LayerOutcome, NetworkResult, interrupted
-from .scenario import Scenario
+from ..errors import InfeasibleError, NnsolveError
+from ..model.evaluate import evaluate_layer
+from ..model.layout import DataLayout, ifmap_frng
+from ..model.mapping import DEFAULT_RULES, ModelRules
+from ..model.network import INPUT
+from ..model.partition import PartitionOptions, PartitionScheme
+from ..model.resources import LayerSite, SharingOptions, chip_regions, input_schemes
+from ..results import LayerOutcome, NetworkResult, interrupted
+from ..scenario import Scenario
+from .layer_solve import infeasibility_reason
+from .partition_choice import choose
 
 NOTE = ("node array: each layer is optimal for the ifmap layout its producers left in DRAM "
         "(layouts follow the chosen schemes in network order); the bound holds for any "
@@ -149,8 +150,6 @@ def _place_layers(scenario: Scenario, method: str, place: _Placement, deadline: 
 
 
 def _reason(name: str, sites: list[LayerSite], status: str) -> str:
-    from .search import infeasibility_reason
-
     if status == "timeout":
         return f"layer {name}: the time limit came before any schedule was found"
     site = sites[0]

@@ -14,12 +14,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .documents import scenario_inputs
-from .errors import InfeasibleError, NnsolveError
-from .results import write_text
-from .scenario import Scenario
-from .sweep import Run, Sweep
+from ..errors import InfeasibleError, NnsolveError
+from ..formats.files import write_text
+from ..formats.result_json import scenario_inputs
+from ..scenario import Scenario
+from ..version import __version__
+from .spec import Run, Sweep
 
 RESULT_COLUMNS = ("status", "energy", "time", "edp", "bound", "gap", "solve_seconds", "error")
 

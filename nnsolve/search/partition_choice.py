@@ -36,6 +36,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..formulations.loop_blocking import build_cpsat, build_milp
+from ..heuristics import analytical
+from ..heuristics.exhaustive import scored_chunks, top_filter
+from ..methods import METHODS
 from ..model.evaluate import (
     FLOOR_SLACK,
     LayerProblem,
@@ -50,8 +54,6 @@ from ..model.partition import PartitionScheme
 from ..model.pins import Pins
 from ..model.resources import LayerSite
 from ..model.schedule import Blocking, LayerSchedule
-
-METHODS = ("cpsat", "milp", "exhaustive", "analytical")
 
 
 @dataclass
@@ -70,6 +72,12 @@ class Candidate:
     site: LayerSite
     floor_hops: tuple[float, float, float] = (0.0, 0.0, 0.0)
     _problem: LayerProblem | None = field(default=None, repr=False, compare=False)
+
+    def with_problem(self, problem: LayerProblem) -> Candidate:
+        """This candidate with its full problem known already (re-scoring a saved
+        schedule, whose ifmap hops were computed by the caller)."""
+        self._problem = problem
+        return self
 
     @property
     def problem(self) -> LayerProblem:
@@ -124,7 +132,7 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
     """The best (seed, scheme, blocking) of a layer by ``method`` (see the module doc);
     ``candidates`` may pass in ``candidates_of(sites)`` computed before."""
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}")
+        raise ValueError(f"unknown method {method!r}")     # a programming error here
     start = _time.perf_counter()
     pins = pins or Pins()
     cands = candidates_of(sites) if candidates is None else candidates
@@ -285,8 +293,6 @@ def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
     space = _scored_space(problem, replace(pins, top=None))
     if not len(space.energy):
         return space
-    from ..heuristics.exhaustive import top_filter
-
     is_conv = problem.mapping.candidates[0].is_conv
     keep, positions, rank = top_filter(space.factors, space.positions, space.rank, top,
                                        is_conv)
@@ -296,8 +302,6 @@ def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
 
 @lru_cache(maxsize=256)
 def _scored_space(problem: LayerProblem, pins: Pins) -> _Space:
-    from ..heuristics.exhaustive import scored_chunks
-
     parts: list[tuple] = []
     for chunk in scored_chunks(problem, pins, sharing_noc=False):
         stats, ok = chunk.stats, chunk.ok
@@ -385,8 +389,6 @@ def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pi
 
 def _exact(groups, cands, method, goal, pins, deadline, workers, milp_solver
            ) -> PartitionChoice:
-    from .loop_blocking import build_cpsat, build_milp
-
     def build(problem):
         if method == "cpsat":
             return build_cpsat(problem, goal, pins)
@@ -479,8 +481,6 @@ def _exact(groups, cands, method, goal, pins, deadline, workers, milp_solver
 
 
 def _analytical(cands: list[Candidate], goal: str, pins: Pins) -> PartitionChoice:
-    from ..heuristics import analytical
-
     best = None
     for c in cands:
         found = analytical.search_layer(c.problem, goal)

@@ -22,14 +22,15 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from .documents import result_document
-from .errors import NnsolveError
-from .report import si
-from .results import write_json
-from .scenario import Scenario
-from .sweep import Run, Sweep
-from .sweep_executors import Executor, executor_factory
-from .sweep_results import failure_document, read_result, summary_row, with_run, write_summary
+from ..errors import NnsolveError
+from ..formats.files import write_json
+from ..formats.result_json import result_document
+from ..report.tables import si
+from ..scenario import Scenario
+from ..search.network_search import solve
+from .executors import Executor, executor_factory
+from .results import failure_document, read_result, summary_row, with_run, write_summary
+from .spec import Run, Sweep
 
 __all__ = ["SweepOutcome", "executor_factory", "run_sweep", "solve_run"]
 
@@ -52,8 +53,6 @@ class SweepOutcome:
 def solve_run(run_id: str, overrides: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
     """A worker's job: solve one run's scenario and return its result document (a plain
     dict). A user-level failure (nothing fits the hardware, ...) is a document too."""
-    from .search import solve
-
     start = time.perf_counter()
     try:
         result = solve(scenario, scenario.solver.method)

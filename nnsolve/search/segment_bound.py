@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 from ..model.layout import DataLayout, ifmap_frng
 from ..model.partition import PartitionScheme
-from .partition_choice import choose
+from .segments import State, segment_plans
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,7 @@ def segment_floor(search, plan, idle: float, deadline: float = math.inf
             if _time.perf_counter() > deadline:
                 return None
             sites = [replace(s, costs=costs) for s in _bound_sites(search, plan, sp, tm)]
-            key = ("floor", tuple(sites))
-            if key not in search.solved:
-                search.solved[key] = choose(sites, "exhaustive", "energy",
-                                            candidates=search.candidates(sites))
-                search.layer_solves += 1
-            choice = search.solved[key]
+            choice = search.floor_choice(sites)
             if choice.candidate is None or choice.bound is None or choice.min_time is None:
                 return None
             dynamic += choice.bound
@@ -86,8 +81,6 @@ def segment_floor(search, plan, idle: float, deadline: float = math.inf
 def _bound_sites(search, plan, sp: int, tm: int):
     """The layer's sites with every producer's ofmaps in DRAM, split as the first input
     layout (any layout gives the same bound; one layout lets plans share solves)."""
-    from ..pipeline import State
-
     name = plan.segment[sp][tm]
     state = State(input_scheme=search.seeds[0])
     trivial = PartitionScheme.trivial()
@@ -119,8 +112,6 @@ def select(order, plans, floors: dict, goal: str) -> tuple[float, list]:
 
 def selection_bound(search, goal: str, deadline: float = math.inf) -> SelectionBound:
     """The proven bound on the network's goal over every chain of the search's segments."""
-    from ..pipeline import segment_plans
-
     start = _time.perf_counter()
     solves0 = search.layer_solves
     order, plans = segment_plans(search.scenario)

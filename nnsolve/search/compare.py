@@ -6,13 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import NnsolveError
-from .model.goals import goal_value
-from .results import NetworkResult
-from .scenario import Scenario
-from .search import Progress, solve
+from .. import methods as registry
+from ..errors import NnsolveError
+from ..methods import METHOD_NAMES
+from ..model.goals import goal_value
+from ..results import NetworkResult
+from ..scenario import Scenario
+from .network_search import Progress, solve
 
-DEFAULT_METHODS = ("cpsat", "milp", "analytical", "exhaustive")
+#: Every registered method, exact ones first as the registry lists them.
+DEFAULT_METHODS = METHOD_NAMES
 
 
 @dataclass
@@ -77,6 +80,10 @@ def compare(scenario: Scenario, methods: tuple[str, ...] = DEFAULT_METHODS,
     """Solve the scenario with each method; a method that cannot solve it is recorded."""
     result = Comparison(scenario.name, scenario.search.goal, list(methods))
     for method in methods:
+        why_not = registry.method(method).applies(scenario)
+        if why_not is not None:
+            result.failures[method] = why_not
+            continue
         try:
             result.results[method] = solve(scenario, method, progress)
         except NnsolveError as exc:

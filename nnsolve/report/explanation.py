@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .model.dims import DATA_NAMES, LEVEL_NAMES, LOOP_NAMES, Data, Loop
-from .model.layer import Layer
-from .model.mapping import DEFAULT_RULES, ArrayMapping, ModelRules, NestedLoopDesc, map_layer
-from .model.partition import PartitionScheme, part_layer
-from .results import LayerOutcome
-from .scenario import Scenario
+from ..model.dims import DATA_NAMES, LEVEL_NAMES, LOOP_NAMES, Data, Loop
+from ..model.layer import Layer
+from ..model.mapping import DEFAULT_RULES, ArrayMapping, ModelRules, NestedLoopDesc, map_layer
+from ..model.partition import PartitionScheme, part_layer
+from ..results import LayerOutcome
+from ..scenario import Scenario
 
 #: Blocking levels, outermost first, and what one iteration of a loop there does.
 BLOCKING_LEVELS = (

@@ -38,9 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, NnsolveError
-from ..results import write_text
-from .layer import CONV, ELTWISE, FC, POOL, Layer
-from .network import INPUT, Fmap, Network, network_yaml
+from ..model.layer import CONV, ELTWISE, FC, POOL, Layer
+from ..model.network import INPUT, Fmap, Network
 
 MAX_PARTS = 64
 """The most layers one tensor may be split into for grouped convolutions."""
@@ -105,28 +104,12 @@ class _Op:
 
 def load_onnx(path: str | Path, name: str | None = None) -> Network:
     """The network of an ONNX model; every unsupported construct is an InputError."""
-    return _import(path, name)[0]
+    return import_onnx(path, name)[0]
 
 
-def cli_import(args: Any, out: Any) -> int:
-    """``nnsolve import MODEL.onnx -o OUT.yaml [--name NAME]``: write the network YAML."""
-    net, folded = _import(args.model, args.name)
-    text = network_yaml(net, [f"Imported from {Path(args.model).name} by nnsolve import.",
-                              f"{len(net)} layers, {net.total_ops():,} ops and "
-                              f"{net.total_weights():,} weights per sample."])
-    try:
-        write_text(text, args.output)
-    except OSError as exc:
-        raise NnsolveError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    kinds = Counter(layer.kind for layer in net.layers.values())
-    made = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
-    out.print(f"wrote {args.output}: {net.name}, {len(net)} layers ({made}), "
-              f"{net.total_ops():,} ops and {net.total_weights():,} weights per sample; "
-              f"folded {sum(folded.values())} nodes", markup=False, highlight=False)
-    return 0
 
 
-def _import(path: str | Path, name: str | None) -> tuple[Network, Counter]:
+def import_onnx(path: str | Path, name: str | None) -> tuple[Network, Counter]:
     path = Path(path)
     source = str(path)
     if not path.is_file():

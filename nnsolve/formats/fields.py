@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError, did_you_mean
+from ..errors import InputError, did_you_mean, join
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
@@ -65,15 +65,6 @@ def parse_yaml(text: str, source: str) -> Any:
         problem = getattr(exc, "problem", None) or str(exc)
         problem = " ".join(str(problem).split())      # one line, whatever PyYAML printed
         raise InputError(source, None, f"invalid YAML: {where}{problem}") from None
-
-
-def join(field: str, key: str | int) -> str:
-    """The dotted path of a nested field, e.g. ``hardware.nodes`` or ``layers[3].kernel``."""
-    if isinstance(key, int):
-        return f"{field}[{key}]"
-    if not key.isprintable() or key != key.strip() or not key:
-        return f"{field}[{key!r}]"            # keep odd keys visible and on one line
-    return f"{field}.{key}" if field else key
 
 
 class Fields:

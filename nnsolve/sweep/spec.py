@@ -9,7 +9,6 @@ the execution itself is in ``sweep_runner``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
@@ -21,13 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-
-from .errors import InputError, NnsolveError
-from .fields import Fields, join, load_yaml
-from .model.network import Network
-from .scenario import FIELD_BY_KEY, SECTIONS, Scenario, scenario_from_dict, set_values
+from ..errors import InputError, NnsolveError, join
+from ..formats.fields import Fields, load_yaml
+from ..formats.scenario_yaml import FIELD_BY_KEY, SECTIONS, scenario_from_dict, set_values
+from ..model.network import Network
+from ..scenario import Scenario
 
 SWEEP_KEYS = ("base", "grid", "runs", "out")
 #: Longest readable part of a run id (the hash after it keeps long ids unique).
@@ -158,8 +155,6 @@ def _run_scenario(source: str, base: Path, base_doc: Any, rid: str, origin: str,
                   overrides: Mapping[str, Any], networks: dict[str, Network]) -> Scenario:
     """The run's scenario (base document + overrides), checked now; an InputError names the
     sweep file, the run and the field. ``networks`` caches the networks read so far."""
-    from .search import METHODS as AVAILABLE
-
     context = f"{source}: {origin} (run {rid})"
     doc = set_values(base_doc, overrides)
     ref = doc.get("network") if isinstance(doc, dict) else None
@@ -169,10 +164,6 @@ def _run_scenario(source: str, base: Path, base_doc: Any, rid: str, origin: str,
                                       network=networks.get(ref) if isinstance(ref, str) else None)
         if isinstance(ref, str):
             networks[ref] = scenario.network
-        if scenario.solver.method not in AVAILABLE:
-            raise InputError(str(base), "solver.method",
-                             f"{scenario.solver.method!r} is not available yet; available: "
-                             f"{', '.join(AVAILABLE)}")
     except InputError as exc:
         if exc.source == str(base) and exc.field and _overridden(exc.field, overrides):
             raise InputError(context, exc.field, exc.message) from None
@@ -237,32 +228,3 @@ def _kind(value: Any) -> str:
 
 
 # -- nnsolve sweep ---------------------------------------------------------------------------
-
-def cli_sweep(args: argparse.Namespace, out: Console) -> int:
-    """``nnsolve sweep SWEEP.yaml [--jobs N] [--dask ADDRESS|local] [--plot OUT.png]``: solve
-    every run not finished earlier; 0 when every run has a result file, 1 when some failed."""
-    from . import sweep_runner
-
-    sweep = load_sweep(args.sweep)
-    if args.plot:
-        from .plots import check_output
-
-        check_output(args.plot)
-    executor = sweep_runner.executor_factory(args.jobs, args.dask)
-    outcome = sweep_runner.run_sweep(sweep, executor, out)
-    if args.plot:
-        rows = [row for row in outcome.rows if _finite(row.get("time"), row.get("energy"))]
-        if not rows:
-            out.print("no finished run has an energy and a time; nothing to plot")
-        else:
-            from .plots import pareto_plot
-
-            labels = {run.id: run_label(run) for run in sweep.runs}
-            pareto_plot([(labels[row["id"]], row["time"], row["energy"]) for row in rows],
-                        args.plot, title=sweep.source.stem)
-            out.print(f"wrote {escape(str(args.plot))}")
-    return 1 if outcome.failed else 0
-
-
-def _finite(*values: Any) -> bool:
-    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)

@@ -1,0 +1,5 @@
+"""The ``nnsolve`` command: the parser and one handler per subcommand."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,7 @@
+"""``python -m nnsolve.cli``: the same as the ``nnsolve`` command."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""What the subcommands share: exit codes, overrides, the progress bar."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from ..search.network_search import Progress
+
+EXIT_USER_ERROR = 2
+
+
+EXIT_INTERRUPTED = 130
+
+
+def plot_ready(args: argparse.Namespace) -> None:
+    """Fail before a long solve, not after it, when --plot cannot be drawn."""
+    if args.plot:
+        from ..report.plots import check_output
+
+        check_output(args.plot)
+
+
+def overrides(args: argparse.Namespace) -> list[str]:
+    """--set items, plus the shortcuts --method and --time-limit."""
+    items = list(args.set or [])
+    if getattr(args, "method", None):
+        items.append(f"solver.method={args.method}")
+    if getattr(args, "time_limit", None) is not None:
+        items.append(f"solver.time_limit_s={args.time_limit}")
+    return items
+
+
+class ProgressBar:
+    """A transient rich progress bar on stderr, as a search.Progress."""
+
+    def __init__(self) -> None:
+        from rich import progress as rp
+
+        self._bar = rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(),
+                                rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True)
+        self._task = None
+
+    def __enter__(self) -> Progress:
+        self._bar.__enter__()
+
+        def start(total: int) -> None:
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._task = self._bar.add_task("layers", total=total)
+
+        def advance(name: str) -> None:
+            self._bar.update(self._task, advance=1, description=name)
+
+        return Progress(start, advance)
+
+    def __exit__(self, *exc) -> None:
+        self._bar.__exit__(*exc)

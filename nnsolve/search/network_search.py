@@ -1,0 +1,126 @@
+"""Orchestration: a scenario's network -> one solved schedule per layer -> a NetworkResult.
+
+On one node, layers run one after another with DRAM between them, so the network optimum is
+every layer at its own optimum (for energy and delay; for EDP the per-layer optima give a
+proven bound, see results.py). Identical layers (same shape, same pins) are solved once.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from .. import methods as registry
+from ..errors import InfeasibleError, NnsolveError
+from ..model.evaluate import evaluate_layer
+from ..model.mapping import DEFAULT_RULES, ModelRules
+from ..model.schedule import LayerSchedule
+from ..results import LayerOutcome, NetworkResult, interrupted
+from ..scenario import Scenario
+from .layer_solve import layer_problem, solve_layer, solver_threads
+from .node_array import evaluate_node_array, solve_node_array
+from .pipeline import evaluate_pipelined, solve_pipelined
+
+
+@dataclass
+class Progress:
+    """Callbacks for long solves: ``start(total)``, then ``advance(layer_name)`` per layer."""
+
+    start: Callable[[int], None] = lambda total: None
+    advance: Callable[[str], None] = lambda name: None
+
+
+
+
+def solve(scenario: Scenario, method: str | None = None, progress: Progress | None = None,
+          rules: ModelRules = DEFAULT_RULES, time_limit: float | None = None) -> NetworkResult:
+    """Schedule every layer of the scenario's network with ``method`` (default: the scenario's
+    solver.method); ``time_limit`` overrides solver.time_limit_s (seconds per layer)."""
+    method = method or scenario.solver.method
+    if time_limit is not None:
+        scenario = replace(scenario, solver=replace(scenario.solver, time_limit_s=time_limit))
+    why_not = registry.method(method).applies(scenario)   # unknown or removed: an error
+    if why_not is not None:
+        raise InfeasibleError(f"{scenario.source}: method {method}: {why_not}")
+    progress = progress or Progress()
+    if scenario.search.interlayer or scenario.search.save_writeback:
+        return solve_pipelined(scenario, method, progress, rules)
+    if scenario.hardware.num_nodes != 1:
+        return solve_node_array(scenario, method, progress, rules)
+    solver = scenario.solver
+    goal = scenario.search.goal
+    start = _time.perf_counter()
+    deadline = start + solver.total_time_limit_s
+    net = scenario.network
+    progress.start(len(net.layers))
+    solved: dict[tuple, LayerOutcome] = {}
+    outcomes = []
+    notes: list[str] = []
+    try:
+        for name, layer in net.layers.items():
+            pins = scenario.search.pins_for(name)
+            key = (layer, pins)
+            if key not in solved:
+                problem = layer_problem(scenario, layer, rules)
+                limit = max(0.0, min(solver.time_limit_s, deadline - _time.perf_counter()))
+                solved[key] = solve_layer(name, problem, method, goal, pins, limit,
+                                          solver_threads(solver.workers), solver.milp_solver)
+                notes += [f"{name}: {n}" for n in solved[key].notes]
+            first = solved[key]
+            outcomes.append(LayerOutcome(name, layer, first.schedule, first.result,
+                                         first.status, first.bound, first.seconds,
+                                         first.min_energy, first.min_time))
+            progress.advance(name)
+        stopped = False
+    except KeyboardInterrupt:
+        stopped = True
+    result = NetworkResult(scenario.name, method, goal, outcomes,
+                           solve_seconds=_time.perf_counter() - start, notes=notes)
+    if stopped:
+        raise interrupted(result, net.layers)
+    return result
+
+
+
+
+
+
+
+
+
+
+
+
+def evaluate_schedules(scenario: Scenario, schedules: dict[str, LayerSchedule],
+                       rules: ModelRules = DEFAULT_RULES, input_partition=None,
+                       segments=None) -> NetworkResult:
+    """Re-score saved schedules (one per layer of the scenario's network); on a node array,
+    ``input_partition`` is how the network input lies in DRAM, and with pipelining
+    ``segments`` lists the segments (the result's fields of those names)."""
+    net = scenario.network
+    missing = [n for n in net.layers if n not in schedules]
+    if missing:
+        raise NnsolveError(f"no schedule for layer(s) {', '.join(missing)} of {net.name}")
+    extra = [n for n in schedules if n not in net.layers]
+    if extra:
+        raise NnsolveError(f"schedule(s) for {', '.join(extra)}, which {net.name} does not have")
+    if segments is not None:
+        return evaluate_pipelined(scenario, schedules, segments, input_partition, rules)
+    if scenario.search.interlayer or scenario.search.save_writeback:
+        raise NnsolveError(f"{scenario.source}: a pipelined scenario needs the segments of "
+                           "the schedule (the result JSON's 'segments')")
+    if scenario.hardware.num_nodes != 1:
+        return evaluate_node_array(scenario, schedules, rules, input_partition)
+    outcomes = []
+    for name, layer in net.layers.items():
+        problem = layer_problem(scenario, layer, rules)
+        try:
+            result = evaluate_layer(problem, schedules[name])
+        except ValueError as exc:
+            raise NnsolveError(f"layer {name}: {exc}") from None
+        if not result.valid:
+            raise NnsolveError(f"layer {name}: the schedule does not fit this hardware "
+                               "(buffer capacity or on-chip data rules)")
+        outcomes.append(LayerOutcome(name, layer, schedules[name], result, "feasible"))
+    return NetworkResult(scenario.name, "evaluate", scenario.search.goal, outcomes)
