@@ -9,7 +9,7 @@ import pytest
 from nnsolve.errors import InputError
 from nnsolve.formats.scenario_yaml import FIELDS, load_scenario
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
+ROOT_DIR = Path(__file__).resolve().parents[2]
 
 DESIGN_EXAMPLE = """\
 name: eyeriss-isscc16-alexnet

@@ -23,7 +23,7 @@ from nnsolve.formats.fields import parse_yaml
 from nnsolve.formats.network_yaml import network_from_dict
 from nnsolve.formats.scenario_yaml import FIELDS, SECTIONS, apply_overrides, scenario_from_dict
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE = yaml.safe_load((ROOT / "configs" / "eyeriss_isca16_alexnet.yaml").read_text())
 SOURCE = "fuzz.yaml"
 

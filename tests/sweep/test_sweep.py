@@ -24,7 +24,7 @@ from nnsolve.search.network_search import solve
 from nnsolve.sweep.runner import executor_factory, run_sweep
 from nnsolve.sweep.spec import ID_TEXT_LIMIT, load_sweep, run_id
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 TINY_NET = """\
 name: Tiny

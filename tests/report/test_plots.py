@@ -21,7 +21,7 @@ from nnsolve.report import plots
 from nnsolve.results import BREAKDOWN_KEYS, NetworkResult, SegmentOutcome
 from nnsolve.search.compare import Comparison, compare
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ALEXNET = ROOT / "configs" / "eyeriss_isca16_alexnet.yaml"
 MLP_S = ROOT / "configs" / "tetris_4x4" / "mlp_s.yaml"
 PIPELINED = ["search.interlayer=true", "search.save_writeback=true", "solver.method=exhaustive"]

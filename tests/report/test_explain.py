@@ -21,7 +21,7 @@ from nnsolve.report.explain import layer_shape
 from nnsolve.report.explanation import NEW, REFETCH, REUSE, explain
 from nnsolve.search.network_search import solve
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ISCA = str(ROOT / "configs" / "eyeriss_isca16_alexnet.yaml")
 TETRIS = str(ROOT / "configs" / "tetris_4x4" / "alex_net.yaml")
 PIPELINE = str(ROOT / "configs" / "tangram_pipeline" / "mlp_s.yaml")

@@ -11,7 +11,7 @@ from nnsolve.formats.network_yaml import zoo_names
 from nnsolve.formats.scenario_yaml import load_scenario
 from nnsolve.search.network_search import solve
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.mark.parametrize("net", zoo_names())

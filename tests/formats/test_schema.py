@@ -15,7 +15,7 @@ from nnsolve.formats.network_yaml import load_zoo
 from nnsolve.formats.scenario_yaml import FIELDS, scenario_from_dict
 from nnsolve.formats.schema import INF_PATTERN, scenario_schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.yaml")
                    if "sweeps" not in p.relative_to(ROOT / "configs").parts)
 NET = load_zoo("mlp_s")

@@ -16,7 +16,7 @@ from nnsolve.cli.main import main
 from nnsolve.formats.files import write_json
 from nnsolve.search.segment_bound import SegmentFloor, select
 from tests.model.test_sched_dag_oracle import small_dags
-from tests.test_pipeline_oracle import scenario
+from tests.search.test_pipeline_oracle import scenario
 
 
 class _Plan:
