@@ -85,3 +85,50 @@ def layer_sites(draw, kinds=("conv", "conv", "conv", "fc", "pool", "eltwise"),
     return LayerSite(layer, batch, hw, draw(st.sampled_from([NOC, UNIT, STATIC])),
                      tuple(draw(st.booleans()) for _ in range(3)), proc, mem, layout, options,
                      SharingOptions(forwarding=draw(st.booleans()), sharing=share))
+
+
+#: Costs at the extremes the loader accepts (any number >= 0): DRAM a million times a MAC,
+#: nanojoule-like fractions, mixed magnitudes with static energy.
+DRAM_1E6 = Costs(1, 1e6, 6, 2, 1, 0, 0)
+TINY = Costs(1e-9, 2e-7, 6e-9, 2e-9, 1e-9, 0, 0)
+EXTREME_COSTS = (UNIT, PICO, DRAM_1E6, TINY, Costs(1, 1e6, 6, 2, 1, 3, 40),
+                 Costs(0.3, 1e6 / 3, 1 / 7, 2, 1e-9, 0, 0))
+
+
+@st.composite
+def extreme_layers(draw):
+    """A layer at the large end of what the loader accepts along one axis at a time: many
+    channels, a large fmap, or a small layer (for the largest batches)."""
+    kind = draw(st.sampled_from(["small", "small", "channels", "fmap"]))
+    if kind == "small":
+        return draw(layers())
+    if kind == "channels":
+        if draw(st.booleans()):
+            return Layer.fc(draw(st.sampled_from([1024, 4096, 2**16])),
+                            draw(st.sampled_from([1000, 4096, 2**14])))
+        return Layer.conv(draw(st.sampled_from([512, 1024, 2048])),
+                          draw(st.sampled_from([512, 1024])), draw(st.integers(1, 4)),
+                          draw(st.sampled_from([1, 3])))
+    return Layer.conv(draw(st.integers(1, 4)), draw(st.integers(1, 8)),
+                      draw(st.sampled_from([224, 512, 1024, 4096])),
+                      draw(st.sampled_from([1, 3, 5])))
+
+
+@st.composite
+def extreme_problems(draw):
+    """Layers, batches (up to the loader's 2^20), capacities (up to 2^30 words), bandwidths
+    and costs at the extremes: the exact models must agree with the exhaustive search or
+    refuse clearly."""
+    layer = draw(extreme_layers())
+    env = BlockingEnv(
+        regf_words=draw(st.sampled_from([4, 16, 64, 256, 2**20])),
+        gbuf_words=draw(st.sampled_from([64, 1024, 65536, 2**20, 2**30])),
+        bypass=tuple(draw(st.booleans()) for _ in range(3)),
+        costs=draw(st.sampled_from(EXTREME_COSTS)),
+        array_bus_width=draw(st.sampled_from([math.inf, math.inf, 1, 3, 64])),
+        dram_bandwidth=draw(st.sampled_from([math.inf, math.inf, 0.5, 4.0, 1e4])))
+    batch = draw(st.sampled_from([1, 1000, 3**12, 2**19, 2**20, 2**20]))
+    pe = (draw(st.sampled_from([3, 8, 12, 16, 64])), draw(st.sampled_from([3, 8, 14, 16, 64])))
+    problem = LayerProblem(layer, batch, pe, env)
+    assume(problem.mapping.candidates)
+    return problem

@@ -39,7 +39,13 @@ def cpsat_solver(cp_model_module: Any):
 
 
 class ModelTooLarge(NnsolveError):
-    """A model whose integer coefficients the solver cannot represent."""
+    """A model the solver cannot represent (integers beyond 64 bits) or cannot certify at
+    this size; the message suggests another method."""
+
+
+#: Largest magnitude of a CP-SAT variable bound (its domains are int64; CP-SAT rejects
+#: models whose bounds leave no room for sums of them).
+CPSAT_INT_MAX = 2 ** 62
 
 
 @dataclass
@@ -51,6 +57,11 @@ class Outcome:
     objective: float | None
     bound: float | None
     seconds: float
+
+
+#: Largest magnitude of a MILP variable bound: the solvers compute in doubles, exact for
+#: integers up to 2^53 only.
+MILP_INT_MAX = 2 ** 53
 
 
 class CpSatBackend:
@@ -78,6 +89,10 @@ class CpSatBackend:
         return v
 
     def int_var(self, lo: int, hi: int, name: str):
+        if max(abs(int(lo)), abs(int(hi))) > CPSAT_INT_MAX:
+            raise ModelTooLarge(f"the CP-SAT model needs an integer variable ({name}) up to "
+                                f"{int(hi):.3g}, beyond 64-bit integers, for sizes this large; "
+                                "method exhaustive handles them")
         v = self.model.new_int_var(int(lo), int(hi), name)
         self._vars.append(v)
         return v
@@ -183,6 +198,10 @@ class PulpBackend:
         return self._new(name, 0, 1, "Binary")
 
     def int_var(self, lo: int, hi: int, name: str):
+        if max(abs(int(lo)), abs(int(hi))) > MILP_INT_MAX:
+            raise ModelTooLarge(f"the MILP model needs an integer variable ({name}) up to "
+                                f"{int(hi):.3g}, beyond what a double holds exactly, for sizes "
+                                "this large; method exhaustive handles them")
         return self._new(name, int(lo), int(hi), "Integer")
 
     def var_id(self, var) -> int:

@@ -108,6 +108,14 @@ def candidate_costs(problem: LayerProblem, pins: Pins) -> list[CandidateCosts]:
     return out
 
 
+def fetch_max(loopcnt: int, ofmap: bool) -> int:
+    """The largest fetch count (F0 or F1) a category can have when its unrelated loop runs
+    ``loopcnt`` times: F = t0 or t0·t1 <= loopcnt, ofmaps 2f - 1. The scaling and its error
+    bound rest on it, so it must be tight: a square here once widened the rounding window
+    past the whole energy range at batch 2^20 (and forced scale < 1)."""
+    return 2 * loopcnt - 1 if ofmap else loopcnt
+
+
 @dataclass(frozen=True)
 class Scaling:
     """Integer coefficients for float ones: ``scale`` multiplies energies; ``exact`` when every
@@ -164,29 +172,57 @@ class CeilRow:
     error: int
 
 
-def ceil_row(float_terms, rate: float) -> CeilRow:
-    """Model ``ceil(Σ coef·var / rate)`` exactly in rationals where the floats allow."""
+#: Relative rounding error of the evaluator's float sum of a few products and one division.
+_TIME_FLOAT_SLACK = 1e-14
+
+
+def ceil_row(float_terms, rate: float, maxima=None, active: int | None = None) -> CeilRow:
+    """Model ``ceil(Σ coef·var / rate)`` exactly in rationals where the floats allow.
+
+    ``maxima`` gives each term's largest variable value (default 1: 0-1 variables) and
+    ``active`` how many terms can be nonzero at once (default all). The error bound is derived
+    from them: the model's rational coefficients r_i and rate ρ differ from the evaluator's
+    floats c_i and rate, so the quotients differ by at most
+    Δ = Σ |r_i - c_i|·max_i / ρ + A·|1/ρ - 1/rate| + A/rate·ε  (A = Σ |c_i|·max_i, over the
+    ``active`` largest terms), and the ceilings by at most floor(Δ) + 1. A fixed "1 cycle"
+    was not enough at large sizes: an approximation within 1e-12 of a coefficient of 4e9,
+    times a fetch count of 2e6, is off by thousands of words.
+    """
     from fractions import Fraction
 
-    def rational(x: float) -> Fraction | None:
-        r = Fraction(x).limit_denominator(10 ** 6)
-        return r if abs(float(r) - x) <= 1e-12 * max(1.0, abs(x)) else None
+    if maxima is None:
+        maxima = [1] * len(float_terms)
+    top = active if active is not None else len(float_terms)
+    words = sum(sorted((abs(x) * m for (x, _), m in zip(float_terms, maxima, strict=True)),
+                       reverse=True)[:top])
+    rate_r = Fraction(rate).limit_denominator(10 ** 6)
+    if rate_r == 0 or abs(float(rate_r) - rate) > 1e-12 * abs(rate):
+        rate_r = Fraction(max(1, round(rate * 10 ** 6)), 10 ** 6)
+    rho = float(rate_r)
 
-    rate_r = rational(rate)
-    coefs = [rational(c) for c, _ in float_terms]
-    if rate_r is None or any(c is None for c in coefs):
-        # No small exact fraction: scale by 1e6 and round coefficients up (over-estimates).
-        scale = 10 ** 6
-        terms = [(math.ceil(c * scale), v) for c, v in float_terms if c]
-        slack = sum(1 for c, _ in float_terms if c)
-        return CeilRow(max(1, round(rate * scale)), terms, 2 + slack)
+    def attempt(limit: int):
+        coefs = [Fraction(c).limit_denominator(limit) for c, _ in float_terms]
+        coef_err = sorted((abs(float(r) - x) * m for r, (x, _), m in
+                           zip(coefs, float_terms, maxima, strict=True)), reverse=True)[:top]
+        delta = (sum(coef_err) / rho + words * abs(1 / rho - 1 / rate)
+                 + words / rate * _TIME_FLOAT_SLACK) * (1 + 1e-9)
+        return coefs, delta
+
+    # The smallest denominators that keep the error below a cycle: large ones overflow
+    # 64 bits once multiplied by the cycle counts of large layers.
+    for limit in (10 ** k for k in range(7)):
+        coefs, delta = attempt(limit)
+        if delta < 1:
+            break
     denom = math.lcm(rate_r.denominator, *(c.denominator for c in coefs)) if coefs else \
         rate_r.denominator
     terms = [(int(c * denom), v) for c, (_, v) in zip(coefs, float_terms, strict=True) if c]
     lhs = int(rate_r * denom)
-    # The evaluator computes in floats: exact only for floats that are integers bit for bit
-    # (13.000000000000002 is not 13: its ceiling is 14) and a power-of-two rate.
+    # The evaluator computes in floats: exact only for coefficients that are integers bit for
+    # bit (13.000000000000002 is not 13: its ceiling is 14) and a rate p/q that is its float
+    # exactly, with words·q below 2^53: then the sum is exact and the one rounded division
+    # cannot cross an integer (a non-integer quotient is at least 1/p away from one).
     exact = all(c.denominator == 1 and float(c) == x
                 for c, (x, _) in zip(coefs, float_terms, strict=True)) and \
-        rate_r.denominator & (rate_r.denominator - 1) == 0 and float(rate_r) == rate
-    return CeilRow(lhs, terms, 0 if exact else 1)
+        Fraction(rate) == rate_r and words * rate_r.denominator < 2 ** 53
+    return CeilRow(lhs, terms, 0 if exact else math.floor(delta) + 1)

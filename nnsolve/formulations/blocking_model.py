@@ -10,7 +10,7 @@ from ..model.dims import Data, Loop
 from ..model.evaluate import LayerProblem
 from ..model.pins import Pins
 from ..model.schedule import Blocking
-from .blocking_costs import CandidateCosts, Scaling, candidate_costs
+from .blocking_costs import UNRELATED, CandidateCosts, Scaling, candidate_costs, fetch_max
 from .exact import solve_exact
 
 
@@ -98,9 +98,10 @@ class LoopBlockingFormulation:
         env = self.problem.env
         worst = 0
         for c in self.candidates:
-            top = max(c.nld.loopcnt) ** 2 * 2
-            dram = sum(max(c.dram_access[d]) for d in Data) * top
-            gbuf = max(c.gbuf_access) * top
+            # Each category's fetch counts are at most fetch_max of its unrelated loop.
+            top = [fetch_max(c.nld.loopcnt[UNRELATED[d]], d == Data.OFM) for d in Data]
+            dram = sum(max(c.dram_access[d]) * top[d] for d in Data)
+            gbuf = max(c.gbuf_access[d] * top[d] for d in Data)
             t_dram = 0 if math.isinf(env.dram_bandwidth) else dram / env.dram_bandwidth
             t_bus = 0 if math.isinf(env.array_bus_width) else gbuf / env.array_bus_width
             worst = max(worst, c.proc_time, math.ceil(t_dram) + 1, math.ceil(t_bus) + 1)

@@ -23,7 +23,14 @@ when no later point can beat the best product.
 
 The objective reported is the evaluator's score of the returned schedule, and the model's own
 value of that schedule must agree with it (otherwise the solve raises: the model is wrong).
-The bound is the solver's proven bound, unscaled and lowered by the scaling error.
+The bound is the solver's proven bound, unscaled and lowered by the scaling error, and
+never below the layer's closed-form floor (``evaluate.blocking_floor``): a solver cut off by
+its time limit can report a dual bound far below it (HiGHS: negative energies), and the
+reported bound is max(solver bound, floor). With inexact arithmetic (a scale below one, or
+non-integer coefficients) the schedules within the model's rounding error of its optimum
+are all scored by the evaluator; when there are too many of them to certify the optimum the
+solve raises ModelTooLarge instead of guessing, and when the time limit cuts that search
+short the best one met is returned as ``timeout`` with the model's bound.
 """
 
 from __future__ import annotations
@@ -34,10 +41,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model.evaluate import LayerResult, evaluate_blocking, stats_row
+from ..model.evaluate import LayerResult, blocking_floor, evaluate_blocking, stats_row
 from ..model.goals import goal_value
 from ..model.schedule import LayerSchedule
-from .backend import FEASIBLE, INFEASIBLE, OPTIMAL, Outcome
+from .backend import FEASIBLE, INFEASIBLE, OPTIMAL, ModelTooLarge, Outcome
 
 #: Float slack of the evaluator's energy, relative (a few dozen roundings of doubles).
 FLOAT_SLACK = 4e-12
@@ -134,8 +141,23 @@ class _Run:
         vid = self.be.var_id
         return sum(c * values.get(vid(v), 0) for c, v in terms)
 
+    def floor(self) -> tuple[float, float, float] | None:
+        """The layer's closed-form floor (evaluate.blocking_floor): (goal value, energy,
+        time) that no schedule can go below, or None without a mapping."""
+        if not hasattr(self, "_floor"):
+            f = blocking_floor(self.form.problem)
+            self._floor = None if f is None else \
+                (goal_value(f.energy, f.time, self.form.goal), f.energy, f.time)
+        return self._floor
+
     def done(self, status, found: _Found | None, bound, notes) -> BlockingSolution:
+        """The solution; a bound that a solver left below the closed-form floor (or left
+        out: CBC after a time limit) is raised to the floor, which is proven too."""
         seconds = _time.perf_counter() - self.start
+        floor = self.floor() if status in ("timeout", "unknown") else None
+        if floor is not None:
+            bound = floor[0] if bound is None or not math.isfinite(bound) else \
+                max(bound, floor[0])
         if found is None:
             return BlockingSolution(status, None, None, None, bound, seconds, self.solves, notes)
         energy, time, result, schedule = self.score(found.values)
@@ -217,6 +239,11 @@ def solve_exact(form, time_limit: float = math.inf, workers: int = 1,
         times = [f.time_floor for f in found if f.time_floor is not None]
         if len(energies) == len(found) and len(times) == len(found):
             solution.energy_bound, solution.time_bound = min(energies), min(times)
+    floor = run.floor()
+    if form.goal == "edp" and floor is not None:
+        # Energy and time alone are at least the closed-form floor's, proven or not.
+        solution.energy_bound = max(solution.energy_bound or 0.0, floor[1])
+        solution.time_bound = max(solution.time_bound or 0.0, floor[2])
     return solution
 
 
@@ -274,30 +301,46 @@ def _candidate_lexicographic(run: _Run, notes: list[str]):
     ds = 0                                # secondary window (when stage 2 runs)
     handles = [be.add(primary, "<=", p_star + dp, temporary=True)]
     values = first.values
-    complete = True
+    seen = [values]                       # every schedule met, for a fallback
+    settled = "complete"
     try:
         # Stage 2 only when the secondary can vary: not for energy with fixed time.
         if not (by_energy and form.time_fixed):
             second = run.solve(secondary, values)
             if second.status == OPTIMAL:
                 values = second.values
+                seen.append(values)
                 s_star = round(second.objective)
                 ds = dt if by_energy else _windows(run, s_star)[0]
                 handles.append(be.add(secondary, "<=", s_star + ds, temporary=True))
             else:
-                complete = False
-        if complete:
+                settled = "timeout"
+        if settled == "complete":
             third = run.solve(form.rank, values)
             if third.status == OPTIMAL:
                 values = third.values
+                seen.append(values)
             else:
-                complete = False
-        if complete and (dp or ds):
-            values, complete = _settle_keys(run, values, notes)
+                settled = "timeout"
+        if settled == "complete" and (dp or ds):
+            values, settled, keys = _settle_keys(run, values, notes, value_exact=dp == 0)
+            seen += keys
     finally:
         for h in handles:
             be.withdraw(h)
-    if not complete:
+    if settled != "complete" and dp:
+        # The window around the model's optimum is not exact and was not searched through
+        # (time limit): the schedules in it differ in value, so the best one met is not
+        # proven optimal. The bound is the model's optimum less its error.
+        values = _best_scored(run, seen)
+        energy, time, _, _ = run.score(values)
+        _certify(run, values, energy, time)
+        notes.append("time limit reached while searching the schedules within the model's "
+                     "rounding error of its optimum: the best one found is not proven optimal")
+        return "found", _Found(values, energy, time, run.value(values, form.rank), "timeout",
+                               _primary_bound(run, p_star))
+    if settled == "timeout":
+        # An exact primary window: every schedule in it has the optimal value.
         notes.append("time limit reached while breaking ties: the value is optimal, the "
                      "choice among equal schedules may differ from the exhaustive search")
     energy, time, _, _ = run.score(values)
@@ -306,8 +349,30 @@ def _candidate_lexicographic(run: _Run, notes: list[str]):
                            goal_value(energy, time, form.goal))
 
 
-def _settle_keys(run: _Run, values: dict, notes: list[str]) -> tuple[dict, bool]:
-    """Make sure the chosen schedule is the best of every key inside the windows."""
+def _best_scored(run: _Run, candidates: list[dict]) -> dict:
+    """The best of some solutions as the exhaustive search ranks them: goal value (the
+    evaluator's), then the other quantity, then enumeration rank."""
+    form = run.form
+    scored = []
+    for vals in candidates:
+        energy, time, _, _ = run.score(vals)
+        second = energy if form.goal == "delay" else time
+        scored.append((goal_value(energy, time, form.goal), second, run.value(vals, form.rank),
+                       vals))
+    return min(scored, key=lambda s: s[:3])[3]
+
+
+def _settle_keys(run: _Run, values: dict, notes: list[str], value_exact: bool
+                 ) -> tuple[dict, str, list[dict]]:
+    """Make sure the chosen schedule is the best of every key inside the windows.
+
+    Returns (schedule, how it ended, the first schedule of each key examined). It ends
+    ``complete``, ``timeout`` (the time limit came first) or ``too_many`` (more than MAX_KEYS
+    keys lie in the windows, with ``value_exact``: they all have the optimal value, only the
+    tie-break is open). Too many keys in a window that is not exact raise ModelTooLarge: the
+    model cannot tell their values apart, so it cannot certify an optimum (only the
+    evaluator, i.e. the exhaustive search, can).
+    """
     form, be = run.form, run.be
     found = {form.key_of(values): values}
     excluded = [form.exclude_key(k) for k in found]
@@ -317,27 +382,25 @@ def _settle_keys(run: _Run, values: dict, notes: list[str]) -> tuple[dict, bool]
             if out.status == INFEASIBLE:
                 break
             if out.status != OPTIMAL:
-                return values, False
+                return values, "timeout", list(found.values())
             key = form.key_of(out.values)
             found[key] = out.values
             excluded.append(form.exclude_key(key))
         else:
+            if not value_exact:
+                raise ModelTooLarge(
+                    f"the {run.be.name} model cannot certify an optimum: more than {MAX_KEYS} "
+                    "schedules with different fetch counts lie within its rounding error "
+                    f"(scale {form.scaling.scale:.3g}; sizes or costs this extreme); method "
+                    "exhaustive handles them")
             notes.append(f"more than {MAX_KEYS} near-equal schedules: kept the first")
-            return values, False
+            return values, "too_many", list(found.values())
     finally:
         for h in excluded:
             be.withdraw(h)
-    if len(found) == 1:
-        return values, True
     # Rank the keys as the exhaustive search ranks schedules. Each key's representative was
     # found by minimising rank with the earlier keys excluded: it is that key's first schedule.
-    scored = []
-    for vals in found.values():
-        energy, time, _, _ = run.score(vals)
-        second = energy if form.goal == "delay" else time
-        scored.append((goal_value(energy, time, form.goal), second, run.value(vals, form.rank),
-                       vals))
-    return min(scored, key=lambda s: s[:3])[3], True
+    return _best_scored(run, list(found.values())), "complete", list(found.values())
 
 
 def _certify(run: _Run, values: dict, energy: float, time: float) -> None:
@@ -368,7 +431,7 @@ def _candidate_edp(run: _Run, notes: list[str]):
     if fastest.status != OPTIMAL:
         return "unknown", None
     t_min = max(0, round(fastest.objective) - form.time_error)
-    points = []               # (edp, time, energy window bound, time bound, values)
+    points = []     # (edp, time, energy window bound, time bound, values, least edp in it)
     lowest_energy = None
     cap = None
     complete = True
@@ -395,7 +458,8 @@ def _candidate_edp(run: _Run, notes: list[str]):
             break
         t_star = round(fast.objective)
         energy, time, _, _ = run.score(fast.values)
-        points.append((energy * time, time, e_star + de, t_star + dt, fast.values))
+        floor = lower * max(0, t_star - dt) if lower is not None else -math.inf
+        points.append((energy * time, time, e_star + de, t_star + dt, fast.values, floor))
         best = min(points, key=lambda p: p[:2])
         if lower is not None and lower * t_min >= best[0]:
             break        # every later point has energy >= lower and time >= t_min
@@ -406,8 +470,10 @@ def _candidate_edp(run: _Run, notes: list[str]):
         return "unknown", None
     best_value = min(p[:2] for p in points)
     chosen = []
-    for edp, time, e_cap, t_cap, values in points:
-        if (edp, time) != best_value:
+    for edp, time, e_cap, t_cap, values, floor in points:
+        # A point whose windows may hold a schedule as good as the best representative is
+        # searched too (with inexact arithmetic its representative may not be its best).
+        if (edp, time) != best_value and floor * (1 - FLOAT_SLACK) > best_value[0]:
             continue
         if complete:
             handles = [be.add(form.energy, "<=", e_cap, temporary=True),
@@ -417,8 +483,11 @@ def _candidate_edp(run: _Run, notes: list[str]):
                 if ranked.status == OPTIMAL:
                     values = ranked.values
                     if e_cap != round(run.value(values, form.energy)) or form.time_error:
-                        values, ok = _settle_keys(run, values, notes)
-                        complete &= ok
+                        values, settled, keys = _settle_keys(run, values, notes,
+                                                             value_exact=False)
+                        complete &= settled == "complete"
+                        if settled != "complete":
+                            values = _best_scored(run, keys + [values])
                 else:
                     complete = False
             finally:

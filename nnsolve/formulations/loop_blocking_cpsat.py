@@ -25,7 +25,14 @@ from ..model.dims import Data, Loop
 from ..model.loop_order import canonical_positions
 from ..model.pins import NONE
 from ..model.schedule import Blocking
-from .blocking_costs import ORDER_RANK_LAMBDA, ORDER_RANK_TERMS, UNRELATED, ceil_row, choose_scaling
+from .blocking_costs import (
+    ORDER_RANK_LAMBDA,
+    ORDER_RANK_TERMS,
+    UNRELATED,
+    ceil_row,
+    choose_scaling,
+    fetch_max,
+)
 from .blocking_model import LoopBlockingFormulation
 
 
@@ -148,7 +155,7 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
             m.add_bool_or([nt[1, own[0]], nt[1, own[1]]]).only_enforce_if(~triv)
             self.triv[d] = triv
             ofm = d == Data.OFM
-            top = lmax[u] * lmax[u] * (2 if ofm else 1)
+            top = fetch_max(lmax[u], ofm)
             f0 = be.int_var(1, top, f"F0_{'wio'[d]}")
             f1 = be.int_var(1, top, f"F1_{'wio'[d]}")
             lam0, lam1 = self.lam[0, u], self.lam[1, u]
@@ -249,7 +256,8 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
                 const += costs.idle * self._constant_time(c)
             per_cand.append((c, const, coefs))
         for d in Data:
-            fmax[d] = lmax[UNRELATED[d]] ** 2 * 2
+            fmax[d] = fetch_max(lmax[UNRELATED[d]], d == Data.OFM)
+        self._fmax = fmax
         worst = max(abs(const) + sum(abs(k) * fmax[ref[1]] for k, ref in coefs)
                     for _, const, coefs in per_cand)
         t_upper = self._time_upper()
@@ -316,11 +324,12 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
             dram_time = be.int_var(0, upper, "dram_time")
             for c in cands:
                 # DRAM words: kept data at DRAM granularity, streamed data at the buffer's.
-                words = []
+                words, maxima = [], []
                 for d in Data:
                     kept, streamed = c.dram_access[d]
                     words += [(kept - streamed, self.h0[d]), (streamed, self.f0[d])]
-                row = ceil_row(words, env.dram_bandwidth)
+                    maxima += [self._fmax[d]] * 2
+                row = ceil_row(words, env.dram_bandwidth, maxima)
                 error = max(error, row.error)
                 ct = m.add(row.lhs * dram_time >= sum(k * v for k, v in row.terms))
                 if len(cands) > 1:
@@ -331,7 +340,8 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
             for d in Data:
                 bus_time = be.int_var(0, upper, f"bus_time_{'wio'[d]}")
                 for c in cands:
-                    row = ceil_row([(c.gbuf_access[d], self.g1[d])], env.array_bus_width)
+                    row = ceil_row([(c.gbuf_access[d], self.g1[d])], env.array_bus_width,
+                                   [self._fmax[d]])
                     error = max(error, row.error)
                     ct = m.add(row.lhs * bus_time >= sum(k * v for k, v in row.terms))
                     if len(cands) > 1:

@@ -385,7 +385,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         if not math.isinf(env.dram_bandwidth):
             words = self._per_combo(conv, lambda c, d, f0, f1, s: c.dram_access[d][0 if s else 1]
                                     * f0)
-            row = ceil_row(words, env.dram_bandwidth)
+            row = ceil_row(words, env.dram_bandwidth, active=2 * len(Data))
             error = max(error, row.error)
             dram_time = be.int_var(0, upper, "dram_time")
             # dram_time ≥ ⌈Σ_d (s_d ? kept : streamed words)·F0 / bandwidth⌉, in integers
@@ -397,7 +397,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                 words = self._per_combo(
                     conv, lambda c, dd, f0, f1, s, d=d: c.gbuf_access[dd] * f1 * s if dd == d
                     else 0.0)
-                row = ceil_row(words, env.array_bus_width)
+                row = ceil_row(words, env.array_bus_width, active=2)
                 error = max(error, row.error)
                 bus_time = be.int_var(0, upper, f"bus_time_{'wio'[d]}")
                 # bus_time_d ≥ ⌈s_d·F1·buffer words of d / bus width⌉, in integers

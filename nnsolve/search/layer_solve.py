@@ -55,9 +55,9 @@ def solve_layer(name: str, problem: LayerProblem, method: str, goal: str = "ener
         return LayerOutcome(name, problem.layer, best.schedule, best.result, status, bound,
                             found.seconds)
     start = _time.perf_counter()
-    form = build_cpsat(problem, goal, pins) if method == "cpsat" else \
-        build_milp(problem, goal, pins, solver=milp_solver)
     try:
+        form = build_cpsat(problem, goal, pins) if method == "cpsat" else \
+            build_milp(problem, goal, pins, solver=milp_solver)
         sol = form.solve(time_limit=time_limit, workers=workers if method == "cpsat" else 1)
     except ModelTooLarge as exc:
         raise NnsolveError(f"layer {name}: {exc}") from None

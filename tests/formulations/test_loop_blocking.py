@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nnsolve.formulations.backend import ModelTooLarge
 from nnsolve.formulations.blocking_costs import factorizations
 from nnsolve.formulations.loop_blocking import build_cpsat, build_milp
 from nnsolve.hardware.spec import Hardware
@@ -20,7 +21,15 @@ from nnsolve.model.evaluate import LayerProblem
 from nnsolve.model.goals import goal_value
 from nnsolve.model.layer import Layer
 from nnsolve.model.pins import NONE, Pins
-from tests.strategies import GOALS, UNIT, layer_problems
+from tests.strategies import (
+    DRAM_1E6,
+    GOALS,
+    PICO,
+    TINY,
+    UNIT,
+    extreme_problems,
+    layer_problems,
+)
 
 
 @st.composite
@@ -114,3 +123,98 @@ def test_time_limit_reports_status_bound_and_gap():
     if sol.status == "timeout":
         assert sol.schedule is not None and sol.bound is not None
         assert sol.bound <= sol.objective and sol.gap is not None
+
+
+# -- the extremes the scenario loader accepts (nnsolve issue 14) -----------------------------
+
+def check_extreme(problem, goal="energy", methods=("cpsat", "milp"), must_certify=()):
+    """Each exact method agrees with the exhaustive search to the last unit, or refuses with
+    ModelTooLarge (a clear error naming another method); never a wrong "optimal". Methods in
+    ``must_certify`` may not refuse."""
+    exhaustive = search_layer(problem, goal)
+    for method in methods:
+        build = build_cpsat if method == "cpsat" else build_milp
+        try:
+            sol = build(problem, goal).solve(workers=1)
+        except ModelTooLarge as exc:
+            assert method not in must_certify, str(exc)
+            assert "exhaustive" in str(exc)
+            continue
+        if exhaustive.best is None:
+            assert sol.status == "infeasible"
+            continue
+        best = exhaustive.best
+        assert sol.status == "optimal", (method, sol.notes)
+        assert sol.objective == goal_value(best.result.energy, best.result.time, goal), method
+        if not any("near-equal" in n for n in sol.notes):
+            assert sol.schedule == best.schedule, method
+        assert sol.bound is not None and sol.bound <= sol.objective
+
+
+#: FC 16x7x7 -> 10 at batch 2^20 on an 8x8 array (gbuf 64 kB, regf 512 B): CP-SAT once
+#: reported a false optimum here (275G; the optimum is 210G).
+FC_2_20 = (Layer.fc(16, 10, 7), 2**20)
+SMALL_NODE = Hardware((1, 1), (8, 8), 256, 32768)
+
+
+def test_fc_at_batch_2_20_regression():
+    """The fetch-count bound behind the scaling was lmax^2: at batch 2^20 it forced a scale
+    below 1 and a rounding window wider than the whole energy range, and the tie-break that
+    gave up on it returned a schedule of that window as optimal. Now the scaling is exact
+    and both models match the exhaustive search."""
+    problem = LayerProblem.single_node(*FC_2_20, SMALL_NODE, UNIT, (True,) * 3)
+    form = build_cpsat(problem)
+    assert form.scaling.scale == 1.0 and form.energy_error == 0
+    check_extreme(problem, must_certify=("cpsat", "milp"))
+    assert search_layer(problem).best.result.energy == 209957154048.0
+
+
+@pytest.mark.parametrize("layer, batch, hw, costs, goal, methods", [
+    (*FC_2_20, SMALL_NODE, DRAM_1E6, "energy", ("cpsat", "milp")),
+    (*FC_2_20, SMALL_NODE, TINY, "energy", ("cpsat", "milp")),
+    (*FC_2_20, Hardware((1, 1), (8, 8), 256, 32768, dram_bandwidth=0.5), TINY, "delay",
+     ("cpsat",)),
+    # A scale below 1 (the energy reaches ~1e18 units): a non-exact model.
+    (Layer.conv(64, 64, 56, 3), 2**20, SMALL_NODE, DRAM_1E6, "energy", ("cpsat",)),
+    (Layer.fc(2**16, 2**14), 1, Hardware((1, 1), (16, 16), 256, 65536), UNIT, "energy",
+     ("cpsat",)),
+    (Layer.conv(3, 8, 1024, 3), 1, Hardware((1, 1), (12, 14), 256, 65536, dram_bandwidth=4.0),
+     UNIT, "delay", ("cpsat", "milp")),
+    (Layer.conv(3, 8, 4096, 3), 4, Hardware((1, 1), (12, 14), 256, 65536), PICO, "energy",
+     ("cpsat", "milp")),
+], ids=["fc-2^20-dram1e6", "fc-2^20-tiny", "fc-2^20-delay-bw", "conv-2^20-dram1e6",
+        "fc-2^16x2^14", "fmap-1024-delay", "fmap-4096-pico"])
+def test_extremes_agree_or_refuse(layer, batch, hw, costs, goal, methods):
+    """Representative extremes: CP-SAT certifies every one of them; MILP may refuse (HiGHS
+    cannot read back coefficients near 1e15) but is never wrong."""
+    problem = LayerProblem.single_node(layer, batch, hw, costs, (True, True, True))
+    check_extreme(problem, goal, methods, must_certify=("cpsat",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layer, batch, hw, costs, goal", [
+    (Layer.fc(4096, 4096), 2**20, Hardware((1, 1), (16, 16), 256, 65536), UNIT, "energy"),
+    (*FC_2_20, Hardware((1, 1), (8, 8), 256, 32768, dram_bandwidth=4.0, array_bus_width=3),
+     UNIT, "edp"),
+    (*FC_2_20, Hardware((1, 1), (8, 8), 256, 32768, dram_bandwidth=0.5), TINY, "delay"),
+    (Layer.conv(512, 512, 4, 3), 2**20, Hardware((1, 1), (16, 16), 256, 65536), DRAM_1E6,
+     "energy"),
+    (Layer.fc(2**16, 2**14), 1, Hardware((1, 1), (16, 16), 256, 65536), UNIT, "energy"),
+])
+def test_extremes_agree_or_refuse_thorough(layer, batch, hw, costs, goal):
+    problem = LayerProblem.single_node(layer, batch, hw, costs, (True, True, True))
+    check_extreme(problem, goal, must_certify=("cpsat",))
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(extreme_problems(), GOALS)
+def test_extreme_problems_agree_or_refuse(problem, goal):
+    check_extreme(problem, goal, methods=("cpsat",))
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(extreme_problems(), GOALS)
+def test_extreme_problems_agree_or_refuse_milp(problem, goal):
+    check_extreme(problem, goal, methods=("milp",))
