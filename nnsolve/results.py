@@ -46,7 +46,15 @@ BREAKDOWN_KEYS = ("mac", "dram", "gbuf", "itcn", "regf", "noc", "static")
 
 @dataclass
 class LayerOutcome:
-    """One layer's schedule and score, and what the solver could prove about it."""
+    """One layer's schedule and score, and what the solver could prove about it.
+
+    ``bound`` is a proven lower bound on the layer's goal value for the problem it was solved
+    as (on a node array: the ifmap layout its producers left; pipelined: its segment's
+    region, data sources and constraint). ``status`` optimal says the layer's schedule is
+    optimal for that problem, so its bound is then its value (``proven_bound``).
+    ``free_bound``, when set, is a weaker bound that holds whatever the other layers chose
+    (any ifmap layout); the network's bound adds those up.
+    """
 
     name: str
     layer: Layer
@@ -58,6 +66,7 @@ class LayerOutcome:
     min_energy: float | None = None     # proven lower bounds on energy and time alone
     min_time: float | None = None
     notes: list[str] = field(default_factory=list)
+    free_bound: float | None = None     # a bound for any context (None: ``bound``)
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -72,6 +81,19 @@ class LayerOutcome:
             "status": self.status, "bound": self.bound, "solve_seconds": self.seconds,
             "schedule": self.schedule.to_json(r.loopcnt, r.gbuf_resident),
         }
+
+
+def proven_bound(status: str, result: LayerResult, goal: str, bound: float | None
+                 ) -> float | None:
+    """The bound a layer reports: its own goal value when its status is optimal (that is
+    what was proven: no schedule of its problem is better), else ``bound``.
+
+    An optimal layer must not show a bound below its value beyond GAP_CLOSED; layers solved
+    for one context (an ifmap layout, a pipeline segment) get from their solver a bound that
+    holds for every context, which is kept as the outcome's ``free_bound``."""
+    if status == "optimal":
+        return goal_value(result.energy, result.time, goal)
+    return bound
 
 
 class LayerList(list):
@@ -206,9 +228,10 @@ class NetworkResult:
         """A proven lower bound on the network's goal value, or None.
 
         Layers run one after another, so energy and time add up: the energy (delay) bound is the
-        sum of the layers' bounds. For EDP, (sum of least energies) x (sum of least times).
-        Pipelined segments overlap layers, so there the segment-selection model's bound
-        is used instead.
+        sum of the layers' bounds (their ``free_bound`` where set: a layer's own bound may hold
+        only for the ifmap layout the earlier layers left). For EDP, (sum of least energies)
+        x (sum of least times). Pipelined segments overlap layers, so there the
+        segment-selection model's bound is used instead.
         """
         if self.status_override == "interrupted":
             return None                 # a partial network: no bound on the whole
@@ -219,9 +242,10 @@ class NetworkResult:
                 return None
             return math.fsum(lo.min_energy for lo in self.layers) * \
                 math.fsum(lo.min_time for lo in self.layers)
-        if any(lo.bound is None for lo in self.layers):
+        bounds = [lo.bound if lo.free_bound is None else lo.free_bound for lo in self.layers]
+        if any(b is None for b in bounds):
             return None
-        return math.fsum(lo.bound for lo in self.layers)
+        return math.fsum(bounds)
 
     @property
     def gap(self) -> float | None:

@@ -20,7 +20,7 @@ from ..model.mapping import DEFAULT_RULES, ModelRules
 from ..model.network import INPUT
 from ..model.partition import PartitionOptions, PartitionScheme
 from ..model.resources import LayerSite, SharingOptions, chip_regions, input_schemes
-from ..results import LayerOutcome, NetworkResult, interrupted
+from ..results import LayerOutcome, NetworkResult, interrupted, proven_bound
 from ..scenario import Scenario
 from .layer_solve import infeasibility_reason
 from .partition_choice import choose
@@ -143,9 +143,12 @@ def _place_layers(scenario: Scenario, method: str, place: _Placement, deadline: 
         if len(sites) > 1:
             place.input_scheme = place.seeds[cand.seed]
         place.ofmaps[name] = cand.site.ofmap_layout(cand.scheme)
+        # The choice's bound holds for any ifmap layout (the network's bound adds those);
+        # the layer shows what was proven for the layout it was solved for.
+        shown = proven_bound(choice.status, choice.result, scenario.search.goal, choice.bound)
         outcomes.append(LayerOutcome(name, layer, choice.schedule, choice.result, choice.status,
-                                     choice.bound, choice.seconds, choice.min_energy,
-                                     choice.min_time))
+                                     shown, choice.seconds, choice.min_energy,
+                                     choice.min_time, free_bound=choice.bound))
         progress.advance(name)
 
 

@@ -111,18 +111,32 @@ def candidates_of(sites: list[LayerSite]) -> list[Candidate]:
     """Every (seed, scheme) of the sites, in nn_dataflow's order."""
     out = []
     for seed, site in enumerate(sites):
+        sources = _ifmap_sources(site)
         for scheme in site.schemes:
-            floor = _ifmap_floor(site.placement, scheme, site.ifmap_layout.full)
+            floor = _ifmap_floor(site.placement, scheme, site.ifmap_layout.full, sources)
             fil, ofm = site.fixed_hops(scheme)
             out.append(Candidate(len(out), seed, scheme, site.node_problem(scheme), site,
                                  (float(fil), float(floor), float(ofm))))
     return out
 
 
+def _ifmap_sources(site: LayerSite) -> tuple:
+    """Every node the site's ifmaps may be read from: its source (memory channels or the
+    on-chip source region) and every region of its ifmap layout. In a pipeline segment an
+    element-wise layer's inputs can lie in several producers' regions, or be forwarded from
+    another reader's region, not only in ``src``: a floor from ``src`` alone exceeded the
+    actual hops (a bound above the layer's value)."""
+    nodes = dict.fromkeys(site.placement.source_nodes)
+    if site.ifmap_layout is not None:
+        for region in site.ifmap_layout.regions:
+            nodes.update(dict.fromkeys(region.nodes))
+    return tuple(nodes)
+
+
 @lru_cache(maxsize=1 << 16)
-def _ifmap_floor(placement: LayerSite, scheme: PartitionScheme, stored) -> int:
+def _ifmap_floor(placement: LayerSite, scheme: PartitionScheme, stored, sources) -> int:
     return ifmap_hops_floor(placement.layer, placement.batch, placement.region, scheme,
-                            placement.source_nodes, stored, placement.sharing.forwards,
+                            sources, stored, placement.sharing.forwards,
                             placement.rules.eltwise_ifmaps == "all")
 
 

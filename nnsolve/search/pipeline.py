@@ -33,7 +33,14 @@ from ..model.segment import (
 )
 from ..model.segment_constraints import LayerConstraint
 from ..model.segment_timing import segment_timing
-from ..results import LayerOutcome, NetworkResult, SegmentOutcome, SolveInterrupted, interrupted
+from ..results import (
+    LayerOutcome,
+    NetworkResult,
+    SegmentOutcome,
+    SolveInterrupted,
+    interrupted,
+    proven_bound,
+)
 from ..scenario import Scenario
 from .node_array import Chip
 from .partition_choice import Candidate, PartitionChoice, candidates_of, choose
@@ -378,8 +385,11 @@ def pipelined_result(scenario: Scenario, method: str, search: PipelineSearch, be
         region = pick.site.region
         schedule = replace(schedule, region=Region(region.origin, region.dims),
                            segment=pick.segment)
-        outcomes.append(LayerOutcome(name, layer, schedule, c.result, c.status, c.bound,
-                                     c.seconds, c.min_energy, c.min_time))
+        # Optimal for its segment's constraint and ifmap layout: the layer's bound is its
+        # value (what was proven); the choice's bound holds for any layout.
+        shown = proven_bound(c.status, c.result, scenario.search.goal, c.bound)
+        outcomes.append(LayerOutcome(name, layer, schedule, c.result, c.status, shown,
+                                     c.seconds, c.min_energy, c.min_time, free_bound=c.bound))
     segments = []
     for plan, timing in zip(best.plans, best.timings, strict=True):
         segments.append(SegmentOutcome(

@@ -1,6 +1,7 @@
 """Network solves on one node: result JSON, re-scoring saved schedules, and errors."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,14 @@ def test_node_array_solve_and_evaluate_round_trip(tmp_path):
     brute = solve(sc, "exhaustive")
     assert exact.energy == pytest.approx(brute.energy, rel=1e-12)
     assert exact.bound <= exact.energy
+    # Each layer is optimal for the ifmap layout it was given: its bound is its value; the
+    # network's bound adds the layout-free ones (issue 14: status and bound consistent).
+    from tests.search.test_pipeline import assert_status_matches_bound
+
+    for res in (exact, brute):
+        assert_status_matches_bound(res)
+        free = [lo.free_bound for lo in res.layers]
+        assert None not in free and res.bound == pytest.approx(math.fsum(free), rel=1e-15)
     assert all(lo.schedule.partition.size == 4 for lo in exact.layers)
     analytical = solve(sc, "analytical")
     assert analytical.status == "heuristic" and analytical.energy >= exact.energy * (1 - 1e-12)
