@@ -14,6 +14,7 @@ from __future__ import annotations
 import time as _time
 
 from ..errors import InfeasibleError, NnsolveError
+from ..formulations.backend import ModelTooLarge
 from ..model.evaluate import evaluate_layer
 from ..model.layout import DataLayout, ifmap_frng
 from ..model.mapping import DEFAULT_RULES, ModelRules
@@ -132,8 +133,11 @@ def _place_layers(scenario: Scenario, method: str, place: _Placement, deadline: 
         key = (layer, pins, tuple(s.ifmap_layout for s in sites))
         if key not in solved:
             limit = max(0.0, min(solver.time_limit_s, deadline - _time.perf_counter()))
-            choice = choose(sites, method, scenario.search.goal, pins, limit,
-                            max(1, solver.workers), solver.milp_solver)
+            try:
+                choice = choose(sites, method, scenario.search.goal, pins, limit,
+                                max(1, solver.workers), solver.milp_solver)
+            except ModelTooLarge as exc:
+                raise NnsolveError(f"layer {name}: {exc}") from None
             if choice.candidate is None:
                 raise InfeasibleError(_reason(name, sites, choice.status))
             solved[key] = (choice, [f"{name}: {n}" for n in choice.notes])

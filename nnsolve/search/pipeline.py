@@ -20,6 +20,7 @@ import time as _time
 from dataclasses import replace
 
 from ..errors import InfeasibleError, NnsolveError
+from ..formulations.backend import ModelTooLarge
 from ..model.dims import Loop
 from ..model.evaluate import evaluate_layer
 from ..model.layout import DataLayout
@@ -142,9 +143,12 @@ class PipelineSearch(Chip):
         key = (tuple(sites), pins)
         if key not in self.solved:
             solver = self.scenario.solver
-            self.solved[key] = choose(sites, self.method, self.goal, pins,
-                                      solver.time_limit_s, max(1, solver.workers),
-                                      solver.milp_solver, self.candidates(sites))
+            try:
+                self.solved[key] = choose(sites, self.method, self.goal, pins,
+                                          solver.time_limit_s, max(1, solver.workers),
+                                          solver.milp_solver, self.candidates(sites))
+            except ModelTooLarge as exc:
+                raise NnsolveError(f"layer {name}: {exc}") from None
             self.layer_solves += 1
             self.notes += [f"{name}: {n}" for n in self.solved[key].notes
                            if f"{name}: {n}" not in self.notes]

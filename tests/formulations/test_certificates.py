@@ -185,3 +185,41 @@ def test_ceil_row_keeps_denominators_small():
     row = ceil_row([(4353564671.999999, "g")], 64.0, [2**20])
     assert row.lhs == 64 and row.terms == [(4353564672, "g")] and row.error == 1
     assert ceil_row([(3.0, "a"), (5.0, "b")], 2.0, [10, 10]).error == 0
+
+
+# -- end to end ------------------------------------------------------------------------------
+
+NET = "name: fc-big\ninput: {channels: 16, size: 7}\nlayers:\n" \
+      "  - {name: fc1, type: fc, out_channels: 10}\n"
+
+
+def _scenario(tmp_path, extra: str) -> str:
+    (tmp_path / "net.yaml").write_text(NET)
+    path = tmp_path / "s.yaml"
+    path.write_text("network: net.yaml\nbatch: 1048576\nhardware: {pe_array: [8, 8], "
+                    "regf_bytes: 512, gbuf_bytes: 65536" + extra)
+    return str(path)
+
+
+def test_cli_fc_at_batch_2_20_is_the_true_optimum(tmp_path, capsys):
+    """The issue's scenario: cpsat said optimal at 275G; the optimum is 210G."""
+    import json
+
+    from nnsolve.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["solve", _scenario(tmp_path, "}\n"), "--method", "cpsat",
+                 "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["status"] == "optimal" and doc["total"]["energy"] == 209957154048.0
+    assert doc["bound"] == doc["total"]["energy"]
+
+
+def test_cli_node_array_beyond_64_bits_names_the_layer(tmp_path, capsys):
+    from nnsolve.cli import main
+
+    path = _scenario(tmp_path, ", nodes: [2, 2], dram_bandwidth: 1.0e-9}\n"
+                               "search: {goal: delay}\n")
+    assert main(["solve", path, "--method", "cpsat"]) == 2
+    err = capsys.readouterr().err
+    assert "layer fc1:" in err and "exhaustive" in err and "Traceback" not in err
