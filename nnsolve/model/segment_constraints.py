@@ -286,6 +286,14 @@ def _lazify(network: Network, seg: Segment, args: list[list[dict]],
                     to_conv[v] = name
         elif isinstance(topofm, Var) and topofm in to_conv:
             to_lrs.setdefault(topofm, []).append(name)
+    # nn_dataflow 2.1 also lazifies a variable that another field still names (a pooling
+    # layer earlier in the walk, or the CONV's own top IFM factor); its enumeration then
+    # fails on the unbound symbol. Such a variable stays a variable here.
+    uses = Counter(v for a in flat for key, value in a.items() if isinstance(value, tuple)
+                   for v in _mentions(value))
+    for v in [v for v in to_conv if uses[v] != 1 + len(to_lrs.get(v, []))]:
+        del to_conv[v]
+        to_lrs.pop(v, None)
     lr_to_conv = {lr: to_conv[v] for v in to_conv for lr in to_lrs.get(v, [])}
     convs = set(lr_to_conv.values())
     for name, a in zip(names, flat, strict=True):

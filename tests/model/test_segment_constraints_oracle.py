@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from nnsolve.formats.network_yaml import load_zoo
 from nnsolve.hardware.regions import processing_region
+from nnsolve.model.layer import Layer
+from nnsolve.model.network import Fmap, Network
 from nnsolve.model.sched_dag import sched_dag
 from nnsolve.model.segment import SegmentFlow, candidate_segments, segment_flow, segment_regions
 from nnsolve.model.segment_constraints import segment_constraints
@@ -29,6 +31,13 @@ def _theirs_constraints(ps, overhead):
                      for entry in cstr)
         out.append((rows, tuple(hints)))
     return out
+
+
+def _unbound_symbols(ps):
+    """Symbols nn_dataflow's constraint fields still name after it dropped their values."""
+    named = {s for entry in ps.cstr_symargs for a in entry for v in a.values()
+             for s in getattr(v, "free_symbols", ())}
+    return named - set(ps.cstr_symvals)
 
 
 def _ours_constraints(cs, overhead):
@@ -57,7 +66,13 @@ def compare(net, batch, dims, gbuf, with_opt=True, overhead=float("inf"), limit=
         if ours is None:
             continue
         assert ours.fb_handovers == theirs.cstr_num_sp_fbs
-        assert _ours_constraints(ours, overhead) == _theirs_constraints(theirs, overhead), seg
+        mine = _ours_constraints(ours, overhead)
+        if _unbound_symbols(theirs):
+            # nn_dataflow cannot enumerate these (docs/divergences.md §9)
+            assert mine and all(isinstance(v, int) for rows, _ in mine for entry in rows
+                                for c in entry for v in c[:3]), seg
+            continue
+        assert mine == _theirs_constraints(theirs, overhead), seg
         checked += 1
         oracle.record("segment constraint sets", 1)
     return checked
@@ -114,3 +129,24 @@ def test_spec_worked_examples():
        st.sampled_from([64, 512, 4096]), st.booleans(), st.sampled_from([float("inf"), 0.5]))
 def test_random_dag_constraints(net, batch, dims, gbuf, with_opt, overhead):
     compare(net, batch, dims, gbuf, with_opt, overhead)
+
+
+def test_shared_factor_not_lazified():
+    """A pooling layer forwarded into an entry whose CONV feeds an element-wise layer with it:
+    the three share one top OFM factor, which stays a variable (nn_dataflow lazifies it and
+    then fails on the pooling layer's unbound symbol; docs/divergences.md §9)."""
+    net = Network("shared", Fmap(4, 8, 8))
+    net.add("l0", Layer.pool(4, 8, 3, 1))
+    net.add("l1", Layer.conv(4, 4, 8, 3), prevs=("input",))
+    net.add("l2", Layer.eltwise(4, 8, 2), prevs=("l0", "l1"))
+    seg = (("l0",), ("l1", "l2"))
+    flow = segment_flow(net, seg)
+    regions = segment_regions(net, seg, processing_region((4, 4)))
+    cs = segment_constraints(net, seg, flow, 1, 64, [r.size for r in regions])
+    rows = [c for c, _ in cs.enumerate()]
+    assert len(rows) == 3                          # top OFM factor 1, 2 or 4
+    for (l0,), (l1, l2) in rows:
+        assert l0.topofm == l1.topofm == l2.topofm > 0
+        assert l2.lazy_from is None
+    theirs = oracle.full_segment(seg, oracle.nd_network(net), 1, (4, 4), 64, True)
+    assert theirs.valid and _unbound_symbols(theirs)
