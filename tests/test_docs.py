@@ -4,6 +4,9 @@ examples run."""
 import re
 from pathlib import Path
 
+import yaml
+
+from nnsolve.formats.network_yaml import network_from_dict
 from nnsolve.formats.scenario_yaml import reference_table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -35,7 +38,8 @@ def _blocks(text: str, lang: str) -> list[str]:
 
 
 def test_guide_links_resolve():
-    for doc in (GUIDE, DOCS / "scenarios.md", DOCS / "results.md", DOCS.parent / "README.md"):
+    for doc in (GUIDE, DOCS / "scenarios.md", DOCS / "results.md", DOCS / "networks.md",
+                DOCS.parent / "README.md"):
         text = doc.read_text()
         for target in re.findall(r"\]\(([^)\s]+)\)", text):
             if target.startswith(("http://", "https://")):
@@ -84,3 +88,13 @@ def test_guide_schema_example_validates():
     assert examples
     for block in examples:
         jsonschema.validate(yaml.safe_load(block), scenario_schema())
+
+
+def test_network_format_example_loads():
+    """The worked example of docs/networks.md reads, with the defaults its comments name."""
+    example, = _blocks((DOCS / "networks.md").read_text(), "yaml")
+    net = network_from_dict(yaml.safe_load(example), "networks.md")
+    assert list(net.layers) == ["conv1", "pool1", "conv2", "skip", "add", "fc"]
+    assert net["conv1"].in_h == 34 and net["pool1"].stride_h == 2
+    assert net.prevs["skip"] == ("pool1",) and net.prevs["add"] == ("conv2", "skip")
+    assert net["add"].out_channels == 32 and net["fc"].kernel_h == 16

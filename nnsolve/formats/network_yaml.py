@@ -14,12 +14,13 @@ from ..model.network import INPUT, Fmap, Network
 from .fields import Fields, load_yaml
 
 _COMMON = ("name", "type", "prevs", "in_channels")
+_WINDOWED = ("out_channels", "out_size", "kernel", "stride", "crop")
 
 
 _LAYER_KEYS = {
-    CONV: (*_COMMON, "out_channels", "out_size", "kernel", "stride"),
+    CONV: (*_COMMON, *_WINDOWED),
     FC: (*_COMMON, "out_channels", "kernel"),
-    POOL: (*_COMMON, "out_channels", "out_size", "kernel", "stride"),
+    POOL: (*_COMMON, *_WINDOWED),
     ELTWISE: (*_COMMON, "out_channels", "out_size", "inputs"),
 }
 
@@ -178,8 +179,9 @@ def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
             raise f.error(join(where, "in_channels"),
                           f"is {given}, but the predecessors {', '.join(actual_prevs)} give "
                           f"{in_channels} channels")
+    crop = f.boolean(spec["crop"], join(where, "crop")) if "crop" in spec else False
     try:
-        net.add(name, layer, prevs)
+        net.add(name, layer, prevs, crop)
     except ValueError as exc:
         raise f.error(where, str(exc)) from None
 
@@ -214,6 +216,8 @@ def network_to_dict(net: Network) -> dict[str, Any]:
             row["stride"] = size(layer.stride_h, layer.stride_w)
         if layer.kind == ELTWISE and layer.inputs != len(net.prevs[name]):
             row["inputs"] = layer.inputs
+        if name in net.cropped:
+            row["crop"] = True
         if net.prevs[name] != (previous,):
             row["prevs"] = list(net.prevs[name])
         rows.append(row)

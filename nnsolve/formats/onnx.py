@@ -100,6 +100,7 @@ class _Op:
     kernel: tuple[int, int] = (1, 1)
     stride: tuple[int, int] = (1, 1)
     groups: int = 1
+    crop: bool = False         # the window leaves trailing input rows/columns unread
 
 
 def load_onnx(path: str | Path, name: str | None = None) -> Network:
@@ -317,9 +318,13 @@ class _Importer:
             sizes.append(out)
         return (sizes[0], sizes[1]), (strides[0], strides[1])
 
-    def _check_rule(self, where: str, layer: Layer, x: _Shape, attrs: dict) -> None:
+    def _check_rule(self, where: str, layer: Layer, x: _Shape, attrs: dict) -> bool:
+        """Whether the layer crops its input (a floor-mode window leaves trailing rows or
+        columns unread); an error when nnsolve's layer shape cannot express the window."""
         if layer.accepts_input_size(x.h, x.w):
-            return
+            return False
+        if layer.accepts_input_size(x.h, x.w, crop=True):
+            return True
         pads = list(attrs.get("pads", (0, 0, 0, 0)))
         raise self.error(where, f"a {x.h}x{x.w} input with window {layer.kernel_h}x"
                                 f"{layer.kernel_w}, stride {layer.stride_h}x{layer.stride_w} "
@@ -342,9 +347,9 @@ class _Importer:
                                     f"its weight's {kh}x{kw}")
         out, stride = self._window(where, attrs, x, (kh, kw))
         layer = _layer(self, where, CONV, x.channels, m, *out, kh, kw, *stride)
-        self._check_rule(where, layer, x, attrs)
+        crop = self._check_rule(where, layer, x, attrs)
         self._add(where, node, _Op(where, base, CONV, [self.root[node.input[0]]], node.output[0],
-                                   x, _Shape(m, *out), (kh, kw), stride, groups))
+                                   x, _Shape(m, *out), (kh, kw), stride, groups, crop))
 
     def _fc(self, where: str, base: str, node: Any) -> None:
         x = self._data(where, node, flat=True)
@@ -371,9 +376,9 @@ class _Importer:
                 raise self.error(where, "only 2-D pooling windows are supported")
             out, stride = self._window(where, attrs, x, kernel, ceil=bool(attrs.get("ceil_mode")))
         layer = _layer(self, where, POOL, x.channels, x.channels, *out, *kernel, *stride)
-        self._check_rule(where, layer, x, attrs)
+        crop = self._check_rule(where, layer, x, attrs)
         self._add(where, node, _Op(where, base, POOL, [self.root[node.input[0]]], node.output[0],
-                                   x, _Shape(x.channels, *out), kernel, stride))
+                                   x, _Shape(x.channels, *out), kernel, stride, crop=crop))
 
     def _eltwise(self, where: str, base: str, node: Any) -> None:
         names = [n for n in node.input if n]
@@ -541,7 +546,7 @@ class _Importer:
             for (lo, hi), layer_name in zip(parts, names, strict=True):
                 layer, prevs = self._part(op, lo, hi, segments)
                 try:
-                    net.add(layer_name, layer, prevs)
+                    net.add(layer_name, layer, prevs, op.crop)
                 except ValueError as exc:
                     raise self.error(op.label, str(exc)) from None
                 segments[op.output].append((layer_name, lo, hi))

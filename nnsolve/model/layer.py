@@ -143,13 +143,17 @@ class Layer:
         """Words of all output fmaps for ``batch`` samples."""
         return self.out_channels * self.out_h * self.out_w * batch
 
-    def accepts_input_size(self, h: int, w: int) -> bool:
+    def accepts_input_size(self, h: int, w: int, crop: bool = False) -> bool:
         """Whether a predecessor fmap of h x w feeds this layer, allowing padding or cropping.
 
         nn_dataflow's rule: the size must lie between out*stride and the unpadded input size.
+        With ``crop`` the fmap may also be larger: the windows leave its trailing rows and
+        columns unread (an ONNX floor-mode window), which costs nothing.
         """
         lo_h, hi_h = sorted((self.out_h * self.stride_h, self.in_h))
         lo_w, hi_w = sorted((self.out_w * self.stride_w, self.in_w))
+        if crop:
+            return lo_h <= h and lo_w <= w
         return lo_h <= h <= hi_h and lo_w <= w <= hi_w
 
 

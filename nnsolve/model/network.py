@@ -38,9 +38,13 @@ class Network:
     external: dict[str, Fmap] = field(default_factory=dict)
     layers: dict[str, Layer] = field(default_factory=dict)
     prevs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Layers whose windows leave their input's trailing rows/columns unread (``crop``).
+    cropped: set[str] = field(default_factory=set)
 
-    def add(self, name: str, layer: Layer, prevs: tuple[str, ...] | None = None) -> None:
+    def add(self, name: str, layer: Layer, prevs: tuple[str, ...] | None = None,
+            crop: bool = False) -> None:
         """Append a layer; ``prevs`` defaults to the layer added last (or the input).
+        ``crop``: the layer may leave trailing input rows/columns unread.
 
         Raises ValueError when the name is taken or the connection does not fit.
         """
@@ -58,17 +62,26 @@ class Network:
         channels = 0
         for p in prevs:
             c, h, w = self.fmap(p)
-            if not layer.accepts_input_size(h, w):
+            if not layer.accepts_input_size(h, w, crop):
+                lo = f"{layer.out_h * layer.stride_h}x{layer.out_w * layer.stride_w}"
+                if crop:
+                    raise ValueError(f"predecessor {p!r} gives {h}x{w} fmaps, but the layer "
+                                     f"needs at least {lo} (output size x stride)")
+                hint = ("; set crop: true to leave the trailing rows and columns unread"
+                        if h >= layer.out_h * layer.stride_h
+                        and w >= layer.out_w * layer.stride_w else "")
                 raise ValueError(
                     f"predecessor {p!r} gives {h}x{w} fmaps, but the layer needs between "
-                    f"{layer.out_h * layer.stride_h}x{layer.out_w * layer.stride_w} and "
-                    f"{layer.in_h}x{layer.in_w} (output size x stride .. unpadded input size)")
+                    f"{lo} and {layer.in_h}x{layer.in_w} (output size x stride .. unpadded "
+                    f"input size){hint}")
             channels += c
         if channels != layer.in_channels:
             raise ValueError(f"predecessors give {channels} channels in total, but the layer "
                              f"takes {layer.in_channels}")
         self.layers[name] = layer
         self.prevs[name] = tuple(prevs)
+        if crop:
+            self.cropped.add(name)
 
     def fmap(self, name: str) -> tuple[int, int, int]:
         """(channels, h, w) of the output of a layer, the input or an external input."""

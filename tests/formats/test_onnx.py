@@ -314,3 +314,14 @@ def test_two_data_inputs_and_a_reshape_that_is_not_a_flatten_are_errors(tmp_path
     y = g.node("Reshape", [g.conv("c", g.x, 4, 1), "shape"], "rs")
     message = error_of(g.save(tmp_path / "rs.onnx", y))
     assert "node 'rs' (Reshape)" in message and "flatten" in message
+
+
+def test_a_floor_mode_window_crops_the_unread_rows_and_reads_back(tmp_path):
+    """8 wide, 3x3 stride 2, no pads: 3 outputs read rows 0..6; row 7 is left unread."""
+    g = Graph(4, 8)
+    net = load_onnx(g.save(tmp_path / "f.onnx", g.conv("c", g.x, 4, 3, stride=2)))
+    assert (net["c"].out_h, net["c"].in_h, net.cropped) == (3, 7, {"c"})
+    out = tmp_path / "f.yaml"
+    assert main(["import", str(tmp_path / "f.onnx"), "-o", str(out)]) == 0
+    assert "crop: true" in out.read_text()
+    assert load_network(out).cropped == {"c"}

@@ -11,7 +11,7 @@ from nnsolve.formats.network_yaml import (
     zoo_names,
 )
 from nnsolve.model.layer import Layer
-from nnsolve.model.network import INPUT
+from nnsolve.model.network import INPUT, Fmap, Network
 
 
 @pytest.mark.parametrize("name", zoo_names())
@@ -61,6 +61,10 @@ CONV = {"name": "c", "type": "conv", "out_channels": 4, "out_size": 8, "kernel":
     ([CONV, CONV], "layers[1] (c)", "already used"),
     ([{**CONV, "in_channels": 5}], "layers[0] (c).in_channels", "give 3 channels"),
     ([{**CONV, "out_size": 20}], "layers[0] (c)", "gives 8x8 fmaps"),
+    ([{**CONV, "out_size": 3, "kernel": 3, "stride": 2}], "layers[0] (c)", "set crop: true"),
+    ([{**CONV, "crop": "yes"}], "layers[0] (c).crop", "true or false"),
+    ([{"name": "f", "type": "fc", "out_channels": 2, "crop": True}], "layers[0] (f).crop",
+     "unknown key"),
     ([{**CONV, "kernel": [1, 2, 3]}], "layers[0] (c).kernel", "list [h, w]"),
     ([{"name": "e", "type": "eltwise", "inputs": 2}], "layers[0] (e).inputs", "split evenly"),
     ([], "layers", "at least one layer"),
@@ -103,3 +107,13 @@ def test_file_errors(tmp_path):
     code.write_text("input: !!python/object/apply:os.system ['echo hi']\nlayers: []\n")
     with pytest.raises(InputError, match="invalid YAML"):
         load_network(code)
+
+
+def test_a_larger_input_needs_crop():
+    net = Network("n", Fmap(4, 8, 8))
+    with pytest.raises(ValueError, match="set crop: true"):
+        net.add("c", Layer.conv(4, 4, 3, 3, 2))
+    net.add("c", Layer.conv(4, 4, 3, 3, 2), crop=True)
+    assert net.cropped == {"c"}
+    with pytest.raises(ValueError, match="at least 6x6"):
+        Network("m", Fmap(4, 5, 5)).add("c", Layer.conv(4, 4, 3, 3, 2), crop=True)
