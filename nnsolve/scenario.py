@@ -12,6 +12,7 @@ from typing import Any
 
 from .hardware.spec import Costs, Hardware
 from .model.goals import GOALS, Goal
+from .model.mapping import DEFAULT_RULES, ModelRules
 from .model.network import Network
 from .model.pins import Pins
 
@@ -82,6 +83,7 @@ class Scenario:
     solver: SolverOptions
     source: str = "<scenario>"
     document: dict[str, Any] = field(default_factory=dict)   # the input, overrides applied
+    rules: ModelRules = DEFAULT_RULES     # nn_dataflow's rules or nnsolve's (model section)
 
 
 

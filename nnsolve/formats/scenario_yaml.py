@@ -18,6 +18,7 @@ from ..hardware.spec import MEMORY_TYPES, Costs, Hardware, word_bytes
 from ..methods import DEFAULT_METHOD, METHOD_NAMES, REMOVED_METHODS
 from ..model.dims import DATA_NAMES, LOOP_NAMES
 from ..model.goals import Goal
+from ..model.mapping import ELTWISE_RULES, ITCN_RULES, ModelRules
 from ..model.network import Network
 from ..model.pins import NONE, Pins
 from ..scenario import (
@@ -136,13 +137,23 @@ FIELDS: tuple[Field, ...] = (
           "per-layer models, which more threads slow down.", minimum=0),
     Field("solver.beam_width", "int", 1, "Schedules kept per layer by the network search.",
           minimum=1),
+    Field("model.eltwise_ifmaps", "choice", "all", "Input reads of an element-wise layer: all "
+          "(every input fmap) or nn_dataflow (2.1's count, one input's worth; "
+          "docs/divergences.md).", choices=ELTWISE_RULES),
+    Field("model.itcn", "choice", "v2.1", "Array-interconnect accesses under PE-set "
+          "replication: v2.1 (the release, by replicated data) or head (nn_dataflow's later "
+          "fix, by replication size).", choices=ITCN_RULES),
+    Field("model.min_pe_utilization", "number", 0.5, "A row-stationary mapping must keep more "
+          "than this fraction of the PE array busy; nn_dataflow's rule is 0.5, lower it to "
+          "admit layers that fit the array poorly (an extension: nn_dataflow aborts).",
+          "fraction", minimum=0),
 )
 
 
 FIELD_BY_KEY = {f.key: f for f in FIELDS}
 
 
-SECTIONS = ("hardware", "costs", "search", "solver")
+SECTIONS = ("hardware", "costs", "search", "solver", "model")
 
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
@@ -251,9 +262,14 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
             raise f.error(join("search.pin", name),
                           f"{network.name} has no layer {name!r}"
                           f"{did_you_mean(name, network.layers)}")
+    if values["model.min_pe_utilization"] >= 1:
+        raise f.error("model.min_pe_utilization", "must be below 1 (a fraction of the PE "
+                                                  "array that a mapping must exceed)")
+    rules = ModelRules(**{k.split(".")[1]: v for k, v in values.items()
+                          if k.startswith("model.")})
     name = values["name"] or default_name
     return Scenario(name, network, values["batch"], hardware, costs, search, solver, source,
-                    dict(doc))
+                    dict(doc), rules)
 
 
 def read_field(f: Fields, fld: Field, value: Any) -> Any:

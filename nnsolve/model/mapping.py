@@ -12,7 +12,8 @@ This follows nn_dataflow 2.1's ``MapStrategyEyeriss`` number for number (same fl
 operation order), with two deliberate differences (docs/divergences.md):
 
 * a mapping with PE utilisation <= 50% is reported as "no valid mapping" (nn_dataflow aborts
-  the whole search with an AssertionError);
+  the whole search with an AssertionError); ``ModelRules(min_pe_utilization=...)`` moves
+  the threshold;
 * an element-wise layer's pass reads all of its ``inputs`` input channels (nn_dataflow drops
   them and counts one); ``ModelRules(eltwise_ifmaps="nn_dataflow")`` restores 2.1's count.
 """
@@ -39,16 +40,21 @@ class ModelRules:
     later fix) by the replication size, since every PE copy receives its own data.
     ``eltwise_ifmaps``: "all" counts every input channel an element-wise pass reads; "nn_dataflow"
     reproduces 2.1's undercount by the number of inputs.
+    ``min_pe_utilization``: a mapping must keep more than this fraction of the PE array busy
+    (nn_dataflow's 0.5; it asserts on less, nnsolve reports no valid mapping).
     """
 
     itcn: str = "v2.1"
     eltwise_ifmaps: str = "all"
+    min_pe_utilization: float = 0.5
 
     def __post_init__(self) -> None:
         if self.itcn not in ITCN_RULES:
             raise ValueError(f"itcn must be one of {ITCN_RULES}, got {self.itcn!r}")
         if self.eltwise_ifmaps not in ELTWISE_RULES:
             raise ValueError(f"eltwise_ifmaps must be one of {ELTWISE_RULES}")
+        if not 0 <= self.min_pe_utilization < 1:
+            raise ValueError("min_pe_utilization must be in [0, 1)")
 
 
 DEFAULT_RULES = ModelRules()
@@ -140,9 +146,11 @@ def map_layer(layer: Layer, batch: int, pe_array: tuple[int, int], occupancy: fl
     common = dict(layer=layer, batch=batch, occupancy=occupancy, pe_array=(ah, aw),
                   logical_set=(lh, lw), fold=(fold_h, fold_w), repl=(repl_h, repl_w),
                   folded_set=folded, physical_set=physical, utilization=util)
-    if not util > 0.5:
-        reason = (f"PE utilisation {util:.1%} <= 50%: a {lh}x{lw} row-stationary set on a "
-                  f"{ah}x{aw} array (fold {fold_h}x{fold_w}, replicate {repl_h}x{repl_w})")
+    least = rules.min_pe_utilization
+    if not util > least:
+        reason = (f"PE utilisation {util:.1%} <= {least:.0%}: a {lh}x{lw} row-stationary set "
+                  f"on a {ah}x{aw} array (fold {fold_h}x{fold_w}, replicate {repl_h}x{repl_w}); "
+                  f"model.min_pe_utilization (nn_dataflow's 0.5) admits it when lowered")
         return ArrayMapping(candidates=(), reason=reason, **common)
 
     unit = _unit_pass(layer, fold_h, fold_w, folded[0] * folded[1], rules)

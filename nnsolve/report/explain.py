@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ..model.dims import DATA_NAMES, Data
 from ..model.layer import Layer
-from ..model.mapping import DEFAULT_RULES, ModelRules
+from ..model.mapping import ModelRules
 from ..model.schedule import PARTITION_KINDS
 from ..results import LayerOutcome
 from ..scenario import Scenario
@@ -41,7 +41,7 @@ PARTITION_TITLES = {"output": "output channels", "ofmap": "ofmap (rows x cols)",
 
 
 def explain_layer(outcome: LayerOutcome, scenario: Scenario,
-                  rules: ModelRules = DEFAULT_RULES) -> Group:
+                  rules: ModelRules | None = None) -> Group:
     """Everything about one layer's schedule, as rich renderables (see the module doc)."""
     return render(explain(outcome, scenario, rules))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..model.dims import DATA_NAMES, LEVEL_NAMES, LOOP_NAMES, Data, Loop
 from ..model.layer import Layer
-from ..model.mapping import DEFAULT_RULES, ArrayMapping, ModelRules, NestedLoopDesc, map_layer
+from ..model.mapping import ArrayMapping, ModelRules, NestedLoopDesc, map_layer
 from ..model.partition import PartitionScheme, part_layer
 from ..results import LayerOutcome
 from ..scenario import Scenario
@@ -126,9 +126,11 @@ class LayerExplanation:
         return DATA_NAMES if self.outcome.layer.is_conv else DATA_NAMES[1:]
 
 
-def explain(outcome: LayerOutcome, scenario: Scenario, rules: ModelRules = DEFAULT_RULES
+def explain(outcome: LayerOutcome, scenario: Scenario, rules: ModelRules | None = None
             ) -> LayerExplanation:
-    """The explanation of one solved (or re-scored) layer of ``scenario``."""
+    """The explanation of one solved (or re-scored) layer of ``scenario`` (under its model
+    rules unless ``rules`` are given)."""
+    rules = scenario.rules if rules is None else rules
     sched = outcome.schedule
     batch = scenario.batch
     if sched.partition.size > 1:

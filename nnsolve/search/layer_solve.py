@@ -89,6 +89,8 @@ def _exhaustive(name: str, problem: LayerProblem, goal: str, pins: Pins) -> Laye
 
 
 def _analytical_reason(name: str, problem: LayerProblem, found, pins: Pins) -> str:
+    if not problem.mapping.candidates:
+        return infeasibility_reason(name, problem, pins)
     bypass = problem.env.bypass
     if sum(bypass) < 2:
         return f"layer {name}: {ANALYTICAL_NEEDS_BYPASS}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from .. import methods as registry
 from ..errors import InfeasibleError, NnsolveError
 from ..model.evaluate import evaluate_layer
-from ..model.mapping import DEFAULT_RULES, ModelRules
+from ..model.mapping import ModelRules
 from ..model.schedule import LayerSchedule
 from ..results import LayerOutcome, NetworkResult, interrupted
 from ..scenario import Scenario
@@ -34,10 +34,12 @@ class Progress:
 
 
 def solve(scenario: Scenario, method: str | None = None, progress: Progress | None = None,
-          rules: ModelRules = DEFAULT_RULES, time_limit: float | None = None) -> NetworkResult:
+          rules: ModelRules | None = None, time_limit: float | None = None) -> NetworkResult:
     """Schedule every layer of the scenario's network with ``method`` (default: the scenario's
-    solver.method); ``time_limit`` overrides solver.time_limit_s (seconds per layer)."""
+    solver.method); ``time_limit`` overrides solver.time_limit_s (seconds per layer);
+    ``rules`` override the scenario's model section."""
     method = method or scenario.solver.method
+    rules = scenario.rules if rules is None else rules
     if time_limit is not None:
         scenario = replace(scenario, solver=replace(scenario.solver, time_limit_s=time_limit))
     why_not = registry.method(method).applies(scenario)   # unknown or removed: an error
@@ -93,11 +95,13 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
 
 
 def evaluate_schedules(scenario: Scenario, schedules: dict[str, LayerSchedule],
-                       rules: ModelRules = DEFAULT_RULES, input_partition=None,
+                       rules: ModelRules | None = None, input_partition=None,
                        segments=None) -> NetworkResult:
     """Re-score saved schedules (one per layer of the scenario's network); on a node array,
     ``input_partition`` is how the network input lies in DRAM, and with pipelining
-    ``segments`` lists the segments (the result's fields of those names)."""
+    ``segments`` lists the segments (the result's fields of those names). ``rules``
+    override the scenario's model section."""
+    rules = scenario.rules if rules is None else rules
     net = scenario.network
     missing = [n for n in net.layers if n not in schedules]
     if missing:

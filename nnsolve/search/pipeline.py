@@ -24,7 +24,7 @@ from ..formulations.backend import ModelTooLarge
 from ..model.dims import Loop
 from ..model.evaluate import evaluate_layer
 from ..model.layout import DataLayout
-from ..model.mapping import DEFAULT_RULES, ModelRules
+from ..model.mapping import DEFAULT_RULES, ModelRules, map_layer
 from ..model.partition import PartitionScheme
 from ..model.pins import Pins, TopLoops
 from ..model.resources import LayerSite, chip_regions
@@ -212,6 +212,16 @@ class PipelineSearch(Chip):
                 return None
         return current[0]
 
+    def _why_stuck(self, name: str) -> str:
+        """Why no schedule of the network's prefix reaches layer ``name``."""
+        sc = self.scenario
+        mapping = map_layer(self.net.layers[name], sc.batch, sc.hardware.pe_array,
+                            rules=self.rules)
+        if not mapping.candidates:
+            return f"layer {name} has no valid mapping on the PE array: {mapping.reason}"
+        return (f"no segment ending at layer {name} fits (its data and the schedules of the "
+                f"layers before it exceed the buffers or the node regions)")
+
     def run(self, progress, deadline: float) -> State:
         """The best complete schedule (raises InfeasibleError when none exists)."""
         order, plans = segment_plans(self.scenario)
@@ -249,8 +259,10 @@ class PipelineSearch(Chip):
             progress.advance(last)
         best = tops.get(order[-1], [])
         if not best:
+            stuck = next(name for name in order if not tops.get(name))
             raise InfeasibleError(f"{self.scenario.source}: no pipelined schedule of "
-                                  f"{self.net.name} fits the hardware")
+                                  f"{self.net.name} fits the hardware: "
+                                  f"{self._why_stuck(stuck)}")
         return best[0]
 
 

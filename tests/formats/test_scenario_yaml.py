@@ -108,6 +108,12 @@ def test_network_given_as_a_path_relative_to_the_scenario(tmp_path):
 
 @pytest.mark.parametrize("text, field, words", [
     ("network: alex_net\nhardwre: {}\n", "hardwre", "did you mean 'hardware'"),
+    ("network: alex_net\nmodel: {min_pe_util: 0.3}\n", "model.min_pe_util",
+     "did you mean 'min_pe_utilization'"),
+    ("network: alex_net\nmodel: {min_pe_utilization: 1}\n", "model.min_pe_utilization",
+     "must be below 1"),
+    ("network: alex_net\nmodel: {eltwise_ifmaps: some}\n", "model.eltwise_ifmaps",
+     "all, nn_dataflow"),
     ("network: alex_net\nhardware: {gbuf_byte: 8}\n", "hardware.gbuf_byte",
      "did you mean 'gbuf_bytes'"),
     ("network: alex_net\nbatch: four\n", "batch",
