@@ -4,6 +4,7 @@
     sc = nnsolve.load_scenario("configs/eyeriss_isscc16_alexnet.yaml")
     res = nnsolve.solve(sc, method="cpsat", time_limit=30)
     res.total.energy, res.layers["conv2_a"].schedule
+    nnsolve.rescore("result.json").result    # a saved result re-scored, checked first
 
 Exact models of one layer are objects to extend before solving:
 ``nnsolve.formulations.loop_blocking.build_cpsat(problem)`` (see its docstring). The tree
@@ -24,11 +25,12 @@ from .scenario import Scenario
 from .search.compare import Comparison, compare
 from .search.network_search import evaluate_schedules as evaluate
 from .search.network_search import solve
+from .search.rescore import Rescored, rescore
 from .version import __version__
 
 __all__ = [
     "Blocking", "Comparison", "Costs", "Hardware", "InfeasibleError", "InputError", "Layer",
     "LayerProblem", "LayerResult", "LayerSchedule", "Network", "NetworkResult", "NnsolveError",
-    "Pins", "Scenario", "__version__", "compare", "evaluate", "evaluate_layer", "load_network",
-    "load_scenario", "load_zoo", "solve",
+    "Pins", "Rescored", "Scenario", "__version__", "compare", "evaluate", "evaluate_layer",
+    "load_network", "load_scenario", "load_zoo", "rescore", "solve",
 ]

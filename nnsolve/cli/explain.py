@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ def cli_explain(args: argparse.Namespace, out: Console) -> int:
     if doc is None:
         result, scenario = _solve_scenario(args)
     else:
-        result, scenario = _rescore(args, target, doc)
+        result, scenario = _rescore(args, target, doc, out)
     names = [args.layer] if args.layer else [lo.name for lo in result.layers]
     for i, name in enumerate(names):
         if i:
@@ -75,41 +74,27 @@ def _result_document(path: str) -> dict[str, Any] | None:
         raise InputError(path, None, f"invalid JSON: line {exc.lineno}: {exc.msg}") from None
     if not isinstance(doc, dict):
         raise InputError(path, None, "expected a result JSON object written by solve --json")
-    if "results" in doc and "methods" in doc:
-        raise InputError(path, None, "this is a compare result; explain the result of one "
-                                     "method (solve --method M --json OUT)")
     return doc
 
 
-def _rescore(args: argparse.Namespace, path: str, doc: dict[str, Any]
+def _rescore(args: argparse.Namespace, path: str, doc: dict[str, Any], out: Console
              ) -> tuple[NetworkResult, Scenario]:
-    """The result JSON's schedules re-scored on the scenario it carries (--set applied)."""
-    from ..formats.result_json import read_schedules, scenario_from_result
-    from ..formats.scenario_yaml import apply_overrides
-    from ..search.network_search import evaluate_schedules
+    """The result JSON's schedules re-scored on the scenario it carries (--set applied: only
+    costs may change); with --method, one method's of a compare JSON."""
+    from ..search.rescore import rescore, rescored_status
 
-    if args.method or args.time_limit is not None:
-        raise NnsolveError("--method and --time-limit apply to a scenario YAML; a result "
-                           "JSON is re-scored as it is")
-    if any(item.split("=", 1)[0].strip() == "network" for item in args.set or ()):
-        raise NnsolveError("--set network=...: a result JSON's schedules belong to the "
-                           "network it carries; explain another network from its scenario")
-    if args.set and isinstance(doc.get("inputs"), dict):
-        inputs = dict(doc["inputs"])
-        inputs["scenario"] = apply_overrides(inputs.get("scenario"), args.set)
-        doc = {**doc, "inputs": inputs}
-    scenario = scenario_from_result(doc, path)
+    if args.time_limit is not None:
+        raise NnsolveError("--time-limit applies to a scenario YAML; a result JSON is "
+                           "re-scored as it is")
+    done = rescore(path, None, args.set or [], args.method, doc=doc)
+    scenario = done.scenario
     _check_layer(args, scenario)
-    schedules, input_partition, segments = read_schedules(path, with_input=True)
-    result = evaluate_schedules(scenario, schedules, input_partition=input_partition,
-                                segments=segments)
-    if not args.set:
-        # The same problem: what the solver proved about it still holds.
-        saved = {e.get("name"): e for e in doc.get("layers", []) if isinstance(e, dict)}
-        for i, lo in enumerate(result.layers):
-            entry = saved.get(lo.name, {})
-            status, bound = entry.get("status"), entry.get("bound")
-            result.layers[i] = replace(
-                lo, status=status if isinstance(status, str) else lo.status,
-                bound=float(bound) if isinstance(bound, (int, float)) else None)
-    return result, scenario
+    present = [lo.name for lo in done.result.layers]
+    if args.layer is not None and args.layer not in present:
+        raise InputError("--layer", None, f"{path} has no schedule for {args.layer}: "
+                         f"{done.present} of {done.total} layers present (the solve was "
+                         f"interrupted); present: {', '.join(present)}")
+    for note in done.notes:
+        out.print(Text(f"note: {note}"))
+    # Without changes it is the problem solved: what the solver proved still holds.
+    return rescored_status(done), scenario

@@ -13,13 +13,13 @@ from rich.markup import escape
 from ..errors import NnsolveError
 from ..formats.files import write_json, write_text
 from ..formats.network_yaml import load_zoo, resolve_network, zoo_names
-from ..formats.result_json import read_schedules, result_document
+from ..formats.result_json import result_document
 from ..formats.scenario_yaml import load_scenario
 from ..methods import METHOD_NAMES
 from ..report.tables import comparison_tables, network_table, result_table, segment_table, zoo_table
 from ..results import NetworkResult, SolveInterrupted
 from ..scenario import Scenario
-from ..search.network_search import evaluate_schedules, solve
+from ..search.network_search import solve
 from ..version import __version__
 from .common import EXIT_INTERRUPTED, EXIT_USER_ERROR, ProgressBar, overrides, plot_ready
 
@@ -97,10 +97,12 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
-    scenario = load_scenario(args.scenario, overrides(args))
-    schedules, input_partition, segments = read_schedules(args.schedule, with_input=True)
-    return _finish(evaluate_schedules(scenario, schedules, input_partition=input_partition,
-                                      segments=segments), args, out, scenario)
+    from ..search.rescore import rescore
+
+    done = rescore(args.schedule, args.scenario, args.set or [], args.method)
+    for note in done.notes:
+        out.print(f"note: {escape(note)}", highlight=False)
+    return _finish(done.result, args, out, done.scenario)
 
 
 def _cmd_explain(args: argparse.Namespace, out: Console) -> int:
@@ -180,9 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_args(p)
     p.set_defaults(run=_cmd_compare)
 
-    p = sub.add_parser("evaluate", help="re-score the schedules of a result JSON")
-    p.add_argument("scenario", help="scenario YAML file")
-    p.add_argument("schedule", help="a result JSON written by solve --json")
+    p = sub.add_parser("evaluate", help="re-score the schedules of a result JSON (checked "
+                                        "against the scenario it was solved for)")
+    p.add_argument("scenario", help="scenario YAML file (the one solved; --set costs.KEY=V "
+                                    "re-scores under other costs)")
+    p.add_argument("schedule", help="a result JSON written by solve or compare --json")
+    p.add_argument("--method", choices=METHOD_NAMES,
+                   help="with a compare JSON: the method whose schedules to re-score")
     scenario_args(p)
     p.set_defaults(run=_cmd_evaluate)
 
@@ -191,10 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="a scenario YAML (solved first) or a result JSON written "
                                   "by solve --json")
     p.add_argument("--layer", metavar="NAME", help="the layer to explain (default: all)")
-    p.add_argument("--method", choices=METHOD_NAMES, help="override solver.method (scenario only)")
-    p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
+    p.add_argument("--method", choices=METHOD_NAMES,
+                   help="a scenario: override solver.method; a compare JSON: the method "
+                        "whose schedules to explain")
+    p.add_argument("--time-limit", type=float, metavar="S",
+                   help="override solver.time_limit_s (scenario only)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a scenario field (scenario only; repeatable)")
+                   help="override a scenario field (repeatable); on a result JSON only "
+                        "costs.* (re-scored under other costs)")
     p.set_defaults(run=_cmd_explain)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario format")

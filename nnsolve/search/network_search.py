@@ -12,15 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .. import methods as registry
-from ..errors import InfeasibleError, NnsolveError
+from ..errors import InfeasibleError
+from ..formats.result_json import SavedResult
 from ..model.evaluate import evaluate_layer
 from ..model.mapping import ModelRules
-from ..model.schedule import LayerSchedule
+from ..model.partition import PartitionScheme
+from ..model.schedule import LayerSchedule, Region
 from ..results import LayerOutcome, NetworkResult, interrupted
 from ..scenario import Scenario
 from .layer_solve import layer_problem, solve_layer, solver_threads
 from .node_array import evaluate_node_array, solve_node_array
 from .pipeline import evaluate_pipelined, solve_pipelined
+from .schedule_check import Checker
 
 
 @dataclass
@@ -96,35 +99,53 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
 
 def evaluate_schedules(scenario: Scenario, schedules: dict[str, LayerSchedule],
                        rules: ModelRules | None = None, input_partition=None,
-                       segments=None) -> NetworkResult:
+                       segments=None, saved: SavedResult | None = None,
+                       partial: bool = False) -> NetworkResult:
     """Re-score saved schedules (one per layer of the scenario's network); on a node array,
     ``input_partition`` is how the network input lies in DRAM, and with pipelining
-    ``segments`` lists the segments (the result's fields of those names). ``rules``
-    override the scenario's model section."""
+    ``segments`` lists the segments (the result's fields of those names).
+
+    Every schedule is checked exactly first (``schedule_check``): a schedule the scenario's
+    search could not have produced is an InputError, named by layer, or with ``saved`` (the
+    file the schedules were read from) by file and JSON path. ``partial``: the schedules of
+    an interrupted solve, the first layers in solve order; only those are scored (the
+    result's status is then interrupted, and a note says how many layers it covers).
+    ``rules`` override the scenario's model section."""
     rules = scenario.rules if rules is None else rules
-    net = scenario.network
-    missing = [n for n in net.layers if n not in schedules]
-    if missing:
-        raise NnsolveError(f"no schedule for layer(s) {', '.join(missing)} of {net.name}")
-    extra = [n for n in schedules if n not in net.layers]
-    if extra:
-        raise NnsolveError(f"schedule(s) for {', '.join(extra)}, which {net.name} does not have")
-    if segments is not None:
-        return evaluate_pipelined(scenario, schedules, segments, input_partition, rules)
+    check = Checker(scenario, saved)
+    result = _evaluate(scenario, schedules, rules, input_partition, segments, check, partial)
+    total = len(scenario.network.layers)
+    if len(result.layers) < total:
+        result.override_status("interrupted")
+        result.notes.insert(0, f"{len(result.layers)} of {total} layers present (an "
+                               "interrupted solve's); the totals cover those only")
+    return result
+
+
+def _evaluate(scenario: Scenario, schedules: dict[str, LayerSchedule], rules: ModelRules,
+              input_partition, segments, check: Checker, partial: bool) -> NetworkResult:
     if scenario.search.interlayer or scenario.search.save_writeback:
-        raise NnsolveError(f"{scenario.source}: a pipelined scenario needs the segments of "
-                           "the schedule (the result JSON's 'segments')")
+        if segments is None:
+            raise check.error(check.path("segments"),
+                              f"{scenario.source} pipelines layers: re-scoring needs the "
+                              "segments of the schedule (the result JSON's 'segments')")
+        return evaluate_pipelined(scenario, schedules, segments, input_partition, rules,
+                                  check, partial)
+    check.no_segments(segments)
     if scenario.hardware.num_nodes != 1:
-        return evaluate_node_array(scenario, schedules, rules, input_partition)
+        return evaluate_node_array(scenario, schedules, rules, input_partition, check,
+                                   partial)
+    check.no_input_partition(input_partition)
+    net = scenario.network
     outcomes = []
-    for name, layer in net.layers.items():
+    for name in check.layer_names(list(net.layers), schedules, partial):
+        layer = net.layers[name]
+        sched = schedules[name]
+        check.region(name, sched, Region(), 0)
+        check.partition(name, sched, [PartitionScheme.trivial()], (1, 1))
         problem = layer_problem(scenario, layer, rules)
-        try:
-            result = evaluate_layer(problem, schedules[name])
-        except ValueError as exc:
-            raise NnsolveError(f"layer {name}: {exc}") from None
-        if not result.valid:
-            raise NnsolveError(f"layer {name}: the schedule does not fit this hardware "
-                               "(buffer capacity or on-chip data rules)")
-        outcomes.append(LayerOutcome(name, layer, schedules[name], result, "feasible"))
+        check.blocking(name, problem, sched)
+        result = evaluate_layer(problem, sched)
+        check.scored(name, problem, sched, result)
+        outcomes.append(LayerOutcome(name, layer, sched, result, "feasible"))
     return NetworkResult(scenario.name, "evaluate", scenario.search.goal, outcomes)

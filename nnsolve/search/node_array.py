@@ -12,6 +12,7 @@ on the whole network.
 from __future__ import annotations
 
 import time as _time
+from dataclasses import replace
 
 from ..errors import InfeasibleError, NnsolveError
 from ..formulations.backend import ModelTooLarge
@@ -21,10 +22,12 @@ from ..model.mapping import DEFAULT_RULES, ModelRules
 from ..model.network import INPUT
 from ..model.partition import PartitionOptions, PartitionScheme
 from ..model.resources import LayerSite, SharingOptions, chip_regions, input_schemes
+from ..model.schedule import Region
 from ..results import LayerOutcome, NetworkResult, interrupted, proven_bound
 from ..scenario import Scenario
 from .layer_solve import infeasibility_reason
 from .partition_choice import choose
+from .schedule_check import Checker
 
 NOTE = ("node array: each layer is optimal for the ifmap layout its producers left in DRAM "
         "(layouts follow the chosen schemes in network order); the bound holds for any "
@@ -167,26 +170,27 @@ def _reason(name: str, sites: list[LayerSite], status: str) -> str:
 
 
 def evaluate_node_array(scenario: Scenario, schedules, rules: ModelRules = DEFAULT_RULES,
-                        input_partition=None) -> NetworkResult:
-    """Re-score saved schedules on the node array (ifmap layouts follow their schemes)."""
+                        input_partition=None, check: Checker | None = None,
+                        partial: bool = False
+                        ) -> NetworkResult:
+    """Re-score saved schedules on the node array (ifmap layouts follow their schemes),
+    each checked by ``check`` (a ``schedule_check.Checker``) first."""
+    check = check or Checker(scenario)
     place = _Placement(scenario, rules)
-    place.input_scheme = (PartitionScheme.from_partition(input_partition)
-                          if input_partition is not None else place.seeds[0])
+    place.input_scheme = check.input_partition(input_partition, place.seeds)
+    whole = Region(place.proc.origin, place.proc.dims)
     outcomes = []
-    for name, layer in scenario.network.layers.items():
+    for name in check.layer_names(list(scenario.network.layers), schedules, partial):
+        layer = scenario.network.layers[name]
         sched = schedules[name]
-        scheme = PartitionScheme.from_partition(sched.partition)
-        if scheme.dim() != place.proc.dims:
-            raise NnsolveError(f"layer {name}: partition covers {list(scheme.dim())} nodes, "
-                               f"the array has {list(place.proc.dims)}")
+        check.region(name, sched, whole, 0)
+        sched = replace(sched, region=whole)      # a file may leave the region out
         site = place.sites(name)[0]
-        try:
-            result = evaluate_layer(site.problem(scheme), sched)
-        except ValueError as exc:
-            raise NnsolveError(f"layer {name}: {exc}") from None
-        if not result.valid:
-            raise NnsolveError(f"layer {name}: the schedule does not fit this hardware "
-                               "(buffer capacity or on-chip data rules)")
+        scheme = check.partition(name, sched, site.schemes, place.proc.dims)
+        problem = site.problem(scheme)
+        check.blocking(name, problem, sched)
+        result = evaluate_layer(problem, sched)
+        check.scored(name, problem, sched, result)
         place.ofmaps[name] = site.ofmap_layout(scheme)
         outcomes.append(LayerOutcome(name, layer, sched, result, "feasible"))
     return NetworkResult(scenario.name, "evaluate", scenario.search.goal, outcomes,

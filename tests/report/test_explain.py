@@ -177,7 +177,10 @@ def test_result_without_inputs_is_a_user_error(capsys, isca, tmp_path):
 
 
 def test_method_with_a_result_json_is_a_user_error(capsys, isca):
+    """--method picks a method of a compare result; a solve's result has one."""
     code, _, err = _run(capsys, isca[2], "--method", "exhaustive")
+    assert code == 2 and "picks one method of a compare result" in err
+    code, _, err = _run(capsys, isca[2], "--time-limit", "3")
     assert code == 2 and "scenario YAML" in err
 
 
