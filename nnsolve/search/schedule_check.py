@@ -63,11 +63,15 @@ class Checker:
         source = self.saved.source if self.saved is not None else "schedules"
         return InputError(source, field, message)
 
-    def states(self, name: str, key: str) -> bool:
-        """Whether the file states ``key`` (region, segment) of layer ``name`` (the API
-        always does: a LayerSchedule has every field)."""
+    def states(self, name: str, key: str, schedule: LayerSchedule) -> bool:
+        """Whether the schedules state ``key`` (region, segment) of layer ``name``: a file
+        when it has the key; the API's LayerSchedule unless it has the field's default
+        (schedules built outside a solve, e.g. replayed from another tool, leave them so;
+        both are then set from the placement)."""
         if self.saved is None or name not in self.saved.layers:
-            return True
+            if key == "region":
+                return schedule.region != Region()
+            return schedule.segment != 0
         saved = self.saved.layers[name]
         return saved.has_region if key == "region" else saved.has_segment
 
@@ -136,12 +140,12 @@ class Checker:
     def region(self, name: str, schedule: LayerSchedule, region: Region, segment: int
                ) -> None:
         """The schedule's region and segment must be the ones its placement gives."""
-        if self.states(name, "region") and schedule.region != region:
+        if self.states(name, "region", schedule) and schedule.region != region:
             raise self.error(self.at(name, "region"),
                              f"{_region_text(schedule.region)} is not where this layer runs: "
                              f"its placement gives {_region_text(region)} (regions follow "
                              "from the node array and the pipeline segments)")
-        if self.states(name, "segment") and schedule.segment != segment:
+        if self.states(name, "segment", schedule) and schedule.segment != segment:
             raise self.error(self.at(name, "segment"),
                              f"must be {segment}, the index of the pipeline segment that "
                              f"holds {name}, got {schedule.segment}")

@@ -297,6 +297,25 @@ def test_the_python_api_names_layers_without_a_file(files):
         evaluate_schedules(sc, schedules)
 
 
+def test_the_python_api_fills_a_default_region_from_the_placement(files):
+    """Schedules built outside a solve (replayed from nn_dataflow in the oracle tests) leave
+    region and segment at their defaults; any other value must be the placement's."""
+    from dataclasses import replace
+
+    from nnsolve.model.schedule import Region
+
+    sc, result, _ = files["array"]
+    schedules = {lo.name: replace(lo.schedule, region=Region(), segment=0)
+                 for lo in result.layers}
+    again = evaluate_schedules(sc, schedules, input_partition=result.input_partition)
+    _same_scores(again, result)
+    assert all(lo.schedule.region == Region((0, 0), (2, 2)) for lo in again.layers)
+    schedules["fc3"] = replace(schedules["fc3"], region=Region((0, 0), (1, 2)))
+    with pytest.raises(InputError, match=r"schedules.fc3.region: origin \[0, 0\] dims "
+                                         r"\[1, 2\] is not where this layer runs"):
+        evaluate_schedules(sc, schedules, input_partition=result.input_partition)
+
+
 # -- 3. interrupted and compare results --------------------------------------------------------
 
 
