@@ -124,8 +124,8 @@ def check_outputs(outputs: Sequence[tuple[str, PathLike]],
     for i, (flag, path) in enumerate(outputs):
         for what, source in inputs:
             if same_file(path, source):
-                raise NnsolveError(f"{flag}: {path} is {what} of this run; writing it would "
-                                   "replace it, give another file")
+                raise NnsolveError(f"{flag}: {path} is {what} this run reads; writing it "
+                                   "would replace it, give another file")
         for other_flag, other in outputs[:i]:
             if same_file(path, other):
                 raise NnsolveError(f"{flag}: {path} is also the {other_flag} output; give "
