@@ -234,7 +234,7 @@ def test_an_output_that_is_an_input_is_refused(tmp_path):
     for path in (scenario, hard, link, tmp_path / "." / "base.yaml"):
         with pytest.raises(NnsolveError) as info:
             check_outputs([("--json", path)], inputs)
-        assert str(info.value) == (f"--json: {path} is the scenario file of this run; "
+        assert str(info.value) == (f"--json: {path} is the scenario file this run reads; "
                                    "writing it would replace it, give another file")
     assert scenario.read_text() == "x"
     check_outputs([("--json", tmp_path / "out.json")], inputs)
