@@ -39,7 +39,8 @@ def _cmd_net(args: argparse.Namespace, out: Console) -> int:
 
 
 
-def _save(args: argparse.Namespace, doc: dict, draw: Callable[[str], None]) -> list[str]:
+def _save(args: argparse.Namespace, out: Console, doc: dict,
+          draw: Callable[[str], None]) -> list[str]:
     """Write --json, then draw --plot: before any table is rendered, so that nothing in
     the rendering can lose a finished solve. Returns the paths written."""
     written = []
@@ -47,7 +48,11 @@ def _save(args: argparse.Namespace, doc: dict, draw: Callable[[str], None]) -> l
         write_json(doc, args.json)
         written.append(args.json)
     if args.plot:
-        draw(args.plot)
+        try:
+            draw(args.plot)
+        except BaseException:
+            _wrote(out, written)        # the JSON is kept: say so before the error
+            raise
         written.append(args.plot)
     return written
 
@@ -64,7 +69,7 @@ def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
 
         plot_result(result, scenario, path)
 
-    written = _save(args, result_document(result, scenario), draw)
+    written = _save(args, out, result_document(result, scenario), draw)
     out.print(result_table(result))
     if result.segments is not None:
         out.print(segment_table(result))
@@ -106,7 +111,7 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
 
         plot_comparison(result, path)
 
-    written = _save(args, result_document(result, scenario), draw)
+    written = _save(args, out, result_document(result, scenario), draw)
     for table in comparison_tables(result):
         out.print(table)
     _wrote(out, written)

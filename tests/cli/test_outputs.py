@@ -15,6 +15,7 @@ from onnx import TensorProto, helper
 from onnx import save as save_onnx
 
 from nnsolve.cli.main import main
+from nnsolve.errors import NnsolveError
 from nnsolve.sweep.spec import run_id
 
 NET = """\
@@ -264,3 +265,19 @@ def test_an_existing_result_keeps_its_mode_and_its_symlink(tmp_path):
     assert main(["solve", str(scenario), "--json", str(link)]) == 0
     assert link.is_symlink() and (real.stat().st_mode & 0o777) == 0o600
     assert json.loads(real.read_text())["status"] == "heuristic"
+
+
+def test_a_failed_plot_keeps_the_json_and_says_so(tmp_path, capsys, monkeypatch):
+    scenario = setup(tmp_path)
+    plots = importlib.import_module("nnsolve.report.plots")
+
+    def broken(*args):
+        raise NnsolveError("drawing failed")
+
+    monkeypatch.setattr(plots, "plot_result", broken)
+    out = tmp_path / "r.json"
+    assert main(["solve", str(scenario), "--json", str(out), "--plot",
+                 str(tmp_path / "r.png")]) == 2
+    captured = capsys.readouterr()
+    assert f"wrote {out}" in captured.out and "error: drawing failed" in captured.err
+    assert json.loads(out.read_text())["layers"]
