@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 
+from ..formats.files import check_outputs
 from ..search.network_search import Progress
 
 EXIT_USER_ERROR = 2
@@ -14,12 +17,15 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def plot_ready(args: argparse.Namespace) -> None:
-    """Fail before a long solve, not after it, when --plot cannot be drawn."""
+def outputs_ready(args: argparse.Namespace, inputs: Sequence[tuple[str, Path]]) -> None:
+    """Fail before a long solve, not after it: --plot must be drawable, and --json and
+    --plot writable, neither one of the run's ``inputs`` nor the same file."""
     if args.plot:
         from ..report.plots import check_output
 
         check_output(args.plot)
+    check_outputs([(flag, path) for flag, path in (("--json", args.json), ("--plot", args.plot))
+                   if path], inputs)
 
 
 def overrides(args: argparse.Namespace) -> list[str]:
@@ -38,7 +44,8 @@ class ProgressBar:
     def __init__(self) -> None:
         from rich import progress as rp
 
-        self._bar = rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(),
+        # The description is a layer name, shown as it is: never read as rich markup.
+        self._bar = rp.Progress(rp.TextColumn("{task.description}", markup=False), rp.BarColumn(),
                                 rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
                                 console=Console(stderr=True), transient=True)
         self._task = None

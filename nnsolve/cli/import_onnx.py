@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NnsolveError
-from ..formats.files import write_text
+from ..formats.files import check_outputs, write_text
 from ..formats.network_yaml import network_yaml
 from ..formats.onnx import import_onnx
 
 
 def cli_import(args: Any, out: Any) -> int:
     """``nnsolve import MODEL.onnx -o OUT.yaml [--name NAME]``: write the network YAML."""
+    check_outputs([("-o", args.output)], [("the ONNX model", args.model)])
     net, folded = import_onnx(args.model, args.name)
     text = network_yaml(net, [f"Imported from {Path(args.model).name} by nnsolve import.",
                               f"{len(net)} layers, {net.total_ops():,} ops and "

@@ -5,23 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from ..errors import NnsolveError
-from ..formats.files import write_json, write_text
+from ..formats.files import check_outputs, write_json, write_text
 from ..formats.network_yaml import load_zoo, resolve_network, zoo_names
 from ..formats.result_json import result_document
-from ..formats.scenario_yaml import load_scenario
+from ..formats.scenario_yaml import load_scenario, scenario_files
 from ..methods import METHOD_NAMES
 from ..report.tables import comparison_tables, network_table, result_table, segment_table, zoo_table
 from ..results import NetworkResult, SolveInterrupted
 from ..scenario import Scenario
 from ..search.network_search import solve
 from ..version import __version__
-from .common import EXIT_INTERRUPTED, EXIT_USER_ERROR, ProgressBar, overrides, plot_ready
+from .common import EXIT_INTERRUPTED, EXIT_USER_ERROR, ProgressBar, outputs_ready, overrides
 
 
 def _cmd_nets(args: argparse.Namespace, out: Console) -> int:
@@ -39,25 +39,47 @@ def _cmd_net(args: argparse.Namespace, out: Console) -> int:
 
 
 
+def _save(args: argparse.Namespace, out: Console, doc: dict,
+          draw: Callable[[str], None]) -> list[str]:
+    """Write --json, then draw --plot: before any table is rendered, so that nothing in
+    the rendering can lose a finished solve. Returns the paths written."""
+    written = []
+    if args.json:
+        write_json(doc, args.json)
+        written.append(args.json)
+    if args.plot:
+        try:
+            draw(args.plot)
+        except BaseException:
+            _wrote(out, written)        # the JSON is kept: say so before the error
+            raise
+        written.append(args.plot)
+    return written
+
+
+def _wrote(out: Console, written: list[str]) -> None:
+    for path in written:
+        out.print(Text(f"wrote {path}"))
+
+
 def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
             scenario: Scenario) -> int:
+    def draw(path: str) -> None:
+        from ..report.plots import plot_result
+
+        plot_result(result, scenario, path)
+
+    written = _save(args, out, result_document(result, scenario), draw)
     out.print(result_table(result))
     if result.segments is not None:
         out.print(segment_table(result))
-    if args.json:
-        write_json(result_document(result, scenario), args.json)
-        out.print(f"wrote {args.json}")
-    if args.plot:
-        from ..report.plots import plot_result
-
-        plot_result(result, scenario, args.plot)
-        out.print(f"wrote {args.plot}")
+    _wrote(out, written)
     return 0
 
 
 def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
     scenario = load_scenario(args.scenario, overrides(args))
-    plot_ready(args)
+    outputs_ready(args, scenario_files(scenario))
     try:
         with ProgressBar() as progress:
             result = solve(scenario, scenario.solver.method, progress)
@@ -80,28 +102,30 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
             raise NnsolveError(f"--methods: {m!r} is not a method; available: "
                                f"{', '.join(METHOD_NAMES)}")
     scenario = load_scenario(args.scenario, overrides(args))
-    plot_ready(args)
+    outputs_ready(args, scenario_files(scenario))
     with ProgressBar() as progress:
         result = compare(scenario, methods, progress)
-    for table in comparison_tables(result):
-        out.print(table)
-    if args.json:
-        write_json(result_document(result, scenario), args.json)
-        out.print(f"wrote {args.json}")
-    if args.plot:
+
+    def draw(path: str) -> None:
         from ..report.plots import plot_comparison
 
-        plot_comparison(result, args.plot)
-        out.print(f"wrote {args.plot}")
+        plot_comparison(result, path)
+
+    written = _save(args, out, result_document(result, scenario), draw)
+    for table in comparison_tables(result):
+        out.print(table)
+    _wrote(out, written)
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
     from ..search.rescore import rescore
 
+    scenario = load_scenario(args.scenario, args.set or [])
+    outputs_ready(args, [*scenario_files(scenario), ("the result JSON", args.schedule)])
     done = rescore(args.schedule, args.scenario, args.set or [], args.method)
     for note in done.notes:
-        out.print(f"note: {escape(note)}", highlight=False)
+        out.print(Text(f"note: {note}"), highlight=False)
     return _finish(done.result, args, out, done.scenario)
 
 
@@ -116,8 +140,9 @@ def _cmd_schema(args: argparse.Namespace, out: Console) -> int:
 
     text = json.dumps(scenario_schema(), indent=2) + "\n"
     if args.output:
+        check_outputs([("-o", args.output)])
         write_text(text, args.output)
-        out.print(f"wrote {args.output}")
+        _wrote(out, [args.output])
     else:
         sys.stdout.write(text)
     return 0
@@ -246,23 +271,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for user mistakes, 130 on Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Piped output keeps whole rows instead of wrapping at 80 columns.
-    out = Console() if sys.stdout.isatty() else Console(width=200)
-    err = Console(stderr=True)
+    # Piped output keeps whole rows instead of wrapping at 80 columns. No emoji codes: a
+    # name like ":fire:" is shown as it is.
+    out = Console(emoji=False) if sys.stdout.isatty() else Console(width=200, emoji=False)
+    err = Console(stderr=True, emoji=False)
     try:
         return args.run(args, out)
     except NnsolveError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(_error_line(str(exc)), soft_wrap=True)
         return EXIT_USER_ERROR
     except OSError as exc:
-        # An output file that cannot be written (a missing directory, a full disk).
+        # An output file that cannot be written (a full disk, a directory removed).
         where = f"{exc.filename}: " if exc.filename else ""
-        err.print(f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))}",
-                  highlight=False, soft_wrap=True)
+        err.print(_error_line(where + (exc.strerror or str(exc))), soft_wrap=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
+
+
+def _error_line(message: str) -> Text:
+    """``error: message``, the message shown as it is (never read as rich markup)."""
+    return Text.assemble(("error:", "bold red"), " ", message)
 
 
 if __name__ == "__main__":

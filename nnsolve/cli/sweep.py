@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
-from ..sweep.spec import load_sweep, run_label
+from ..errors import NnsolveError
+from ..formats.files import check_outputs, same_file
+from ..formats.scenario_yaml import scenario_files
+from ..sweep.spec import Sweep, load_sweep, run_label
 
 
 def cli_sweep(args: argparse.Namespace, out: Console) -> int:
@@ -22,6 +26,7 @@ def cli_sweep(args: argparse.Namespace, out: Console) -> int:
         from ..report.plots import check_output
 
         check_output(args.plot)
+    outputs_ready(sweep, args.plot)
     executor = sweep_runner.executor_factory(args.jobs, args.dask)
     outcome = sweep_runner.run_sweep(sweep, executor, out)
     if args.plot:
@@ -34,8 +39,29 @@ def cli_sweep(args: argparse.Namespace, out: Console) -> int:
             labels = {run.id: run_label(run) for run in sweep.runs}
             pareto_plot([(labels[row["id"]], row["time"], row["energy"]) for row in rows],
                         args.plot, title=sweep.source.stem)
-            out.print(f"wrote {escape(str(args.plot))}")
+            out.print(Text(f"wrote {args.plot}"))
     return 1 if outcome.failed else 0
+
+
+def outputs_ready(sweep: Sweep, plot: str | None) -> None:
+    """Before solving: the result files, the summary and --plot writable, none of them a file
+    the sweep reads, and --plot not one of the sweep's outputs."""
+    inputs: list[tuple[str, Path]] = [("the sweep file", sweep.source),
+                                      ("the base scenario", sweep.base)]
+    for run in sweep.runs:
+        for what, path in scenario_files(run.scenario):
+            if what != "the scenario file" and (what, path) not in inputs:
+                inputs.append((what, path))
+    where = f"{sweep.source}: out"
+    results = [(where, sweep.result_path(run)) for run in sweep.runs]
+    for output in (*results, (where, sweep.summary_path)):      # distinct: run ids are unique
+        check_outputs([output], inputs)
+    if plot:
+        check_outputs([("--plot", plot)], inputs)
+        for _, path in (*results, (where, sweep.summary_path)):
+            if same_file(plot, path):
+                raise NnsolveError(f"--plot: {plot} is also an output of the sweep ({path} of "
+                                   "its out directory); give another file")
 
 
 def finite_values(*values: Any) -> bool:

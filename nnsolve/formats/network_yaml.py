@@ -54,15 +54,35 @@ def load_zoo(name: str) -> Network:
         return load_network(path, display=f"nets/{name}.yaml")
 
 
-def resolve_network(ref: str, base_dir: Path | None = None) -> Network:
-    """A network given as a zoo name, or as a path to a YAML or ONNX file (relative to
-    ``base_dir``)."""
-    looks_like_path = ref.endswith((".yaml", ".yml", ".onnx")) or "/" in ref or "\\" in ref
-    if not looks_like_path:
-        return load_zoo(ref)
+def _looks_like_path(ref: str) -> bool:
+    return ref.endswith((".yaml", ".yml", ".onnx")) or "/" in ref or "\\" in ref
+
+
+def _network_path(ref: str, base_dir: Path | None) -> Path:
     path = Path(ref)
     if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
         path = base_dir / path
+    return path
+
+
+def network_file(ref: str, base_dir: Path | None = None) -> Path | None:
+    """The file a network reference reads (as ``resolve_network`` finds it): a shipped
+    network's YAML, or the YAML or ONNX file named; None when there is none to read."""
+    if not isinstance(ref, str):
+        return None
+    if not _looks_like_path(ref):
+        zoo = _zoo_dir()
+        return zoo / f"{ref}.yaml" if isinstance(zoo, Path) and ref in zoo_names() else None
+    path = _network_path(ref, base_dir)
+    return path if path.is_file() else None
+
+
+def resolve_network(ref: str, base_dir: Path | None = None) -> Network:
+    """A network given as a zoo name, or as a path to a YAML or ONNX file (relative to
+    ``base_dir``)."""
+    if not _looks_like_path(ref):
+        return load_zoo(ref)
+    path = _network_path(ref, base_dir)
     if not path.is_file():
         # Reported by the caller against the field that names it (e.g. a scenario's network).
         raise NnsolveError(f"network file {ref!r} not found"

@@ -31,7 +31,7 @@ from ..scenario import (
     SolverOptions,
 )
 from .fields import Fields, load_yaml, parse_yaml
-from .network_yaml import resolve_network
+from .network_yaml import network_file, resolve_network
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,20 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     doc = load_yaml(path, what="scenario file")
     doc = apply_overrides(doc, overrides)
     return scenario_from_dict(doc, str(path), base_dir=path.parent, default_name=path.stem)
+
+
+def scenario_files(scenario: Scenario) -> list[tuple[str, Path]]:
+    """The files solving ``scenario`` reads, each with what it is (for the check that no
+    output replaces one): the scenario file and its network's YAML or ONNX file."""
+    found = []
+    source = Path(scenario.source)
+    if source.is_file():
+        found.append(("the scenario file", source))
+    ref = scenario.document.get("network")
+    network = network_file(ref, source.parent) if isinstance(ref, str) else None
+    if network is not None:
+        found.append(("the network file", network))
+    return found
 
 
 def apply_overrides(doc: Any, overrides: list[str] | tuple[str, ...]) -> Any:

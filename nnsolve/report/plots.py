@@ -95,6 +95,12 @@ def _save(fig: Figure, path: str | Path) -> None:
         raise NnsolveError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _plain(text: str) -> str:
+    """User text (a name) for a figure, drawn as it is: each ``$`` escaped, so that no name
+    is read as mathtext (which could fail on it)."""
+    return text.replace("$", r"\$")
+
+
 def _eng_axis(axis) -> None:
     """Tick labels with SI prefixes (k, M, G), as in the tables."""
     from matplotlib.ticker import EngFormatter
@@ -110,7 +116,8 @@ def _layer_ticks(ax: Axes, names: Sequence[str], max_labels: int = 70) -> None:
     ticks = list(range(0, n, step))
     ax.set_xticks(ticks)
     size = 9 if n <= 30 else 7 if n <= 100 else 6
-    ax.set_xticklabels([names[i] for i in ticks], rotation=90 if n > 8 else 0, fontsize=size)
+    ax.set_xticklabels([_plain(names[i]) for i in ticks], rotation=90 if n > 8 else 0,
+                       fontsize=size)
     ax.set_xlim(-0.6, n - 0.4)
     if step > 1:
         nth = {2: "2nd", 3: "3rd"}.get(step, f"{step}th")
@@ -150,7 +157,7 @@ def energy_breakdown(result: NetworkResult, ax: Axes | None = None,
     _eng_axis(ax.yaxis)
     ax.grid(axis="y", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
-    ax.set_title(f"{result.scenario}: energy per layer, {result.method} "
+    ax.set_title(f"{_plain(result.scenario)}: energy per layer, {result.method} "
                  f"(total {si(result.energy)}, {result.status})", loc="left", fontsize=10)
     handles, labels = ax.get_legend_handles_labels()
     if handles:       # top category first, as stacked
@@ -294,13 +301,13 @@ def _draw_regions(fig: Figure | SubFigure, result: NetworkResult, nodes: tuple[i
         colours = _draw_segment(ax, i, segments[i], nodes, numbers)
         names = fig.add_subplot(grid[2 * row + 1, col])
         names.axis("off")
-        names.legend(handles=[Patch(facecolor=colours[e], label=_entry_label(entry))
+        names.legend(handles=[Patch(facecolor=colours[e], label=_plain(_entry_label(entry)))
                               for e, entry in enumerate(segments[i].layers)],
                      loc="upper left", fontsize=6.5, frameon=False, handlelength=1.0,
                      handleheight=0.8, borderaxespad=0.0, borderpad=0.0, labelspacing=0.25)
     more = (f"; the first {layout.shown} of {layout.total} segments"
             if layout.shown < layout.total else "")
-    title = (f"{result.scenario}: node regions of the pipeline segments ({nodes[0]}x"
+    title = (f"{_plain(result.scenario)}: node regions of the pipeline segments ({nodes[0]}x"
              f"{nodes[1]} nodes, row 0 at the top{more}). Colour: spatial entry (layers "
              "joined by '>' run one after another); line: allocation (zig-zag) order of each "
              "region from its dot" + ("; numbers: node order inside the region" if numbers
@@ -414,7 +421,7 @@ def comparison_figure(cmp: Comparison) -> Figure:
                       + (f" (+{loss:.2%})" if loss else ""))
     summary = textwrap.fill("whole network: " + ", ".join(totals),
                             int(fig.get_figwidth() * 13))
-    top.set_title(f"{cmp.scenario}: {cmp.goal} per layer by method\n{summary}", loc="left",
+    top.set_title(f"{_plain(cmp.scenario)}: {cmp.goal} per layer by method\n{summary}", loc="left",
                   fontsize=9)
 
     missing = [i for i, opt in enumerate(optima) if opt is None]
@@ -532,7 +539,7 @@ def pareto_figure(points: Sequence[Point], title: str = "") -> Figure:
     ax.set_axisbelow(True)
     ax.margins(0.08)
     dropped = len(points) - len(finite)
-    head = title or "energy against delay"
+    head = _plain(title) or "energy against delay"
     ax.set_title(f"{head}: {len(front)} of {len(points)} runs on the Pareto front"
                  + (f" ({dropped} without a finite result not drawn)" if dropped else ""),
                  loc="left", fontsize=10)
@@ -592,8 +599,8 @@ def _place_labels(fig: Figure, ax: Axes, items: list[tuple[tuple, str, dict, boo
     left_out = 0
     for xy, label, style, required in items:
         for dx, dy, ha, va in spots:
-            text = ax.annotate(label, xy, xytext=(dx, dy), textcoords="offset points", ha=ha,
-                               va=va, **style)
+            text = ax.annotate(_plain(label), xy, xytext=(dx, dy), textcoords="offset points",
+                               ha=ha, va=va, **style)
             box = text.get_window_extent(renderer)
             inside = (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
                       and box.y1 <= frame.y1)
@@ -604,8 +611,8 @@ def _place_labels(fig: Figure, ax: Axes, items: list[tuple[tuple, str, dict, boo
         else:
             if required:
                 dx, dy, ha, va = spots[0]
-                ax.annotate(label, xy, xytext=(dx, dy), textcoords="offset points", ha=ha,
-                            va=va, **style)
+                ax.annotate(_plain(label), xy, xytext=(dx, dy), textcoords="offset points",
+                            ha=ha, va=va, **style)
             else:
                 left_out += 1
     return left_out

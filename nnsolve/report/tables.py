@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from ..model.dims import LOOP_NAMES
 from ..model.goals import goal_value
@@ -21,6 +22,12 @@ def si(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+def plain(text: str, style: str = "") -> Text:
+    """User text (a file, network, scenario or layer name) for a table: shown as it is,
+    never read as rich markup or emoji codes."""
+    return Text(text, style=style)
+
+
 def zoo_table(networks: dict[str, Network]) -> Table:
     """One row per shipped network."""
     table = Table(title="Shipped networks (nets/)", title_justify="left")
@@ -30,17 +37,18 @@ def zoo_table(networks: dict[str, Network]) -> Table:
         table.add_column(col, justify=just)
     for key, net in networks.items():
         n_conv = sum(1 for layer in net.layers.values() if layer.is_conv)
-        table.add_row(key, net.name, str(len(net)), str(n_conv), str(len(net.external)),
-                      f"{net.total_ops():,}", f"{net.total_weights():,}")
+        table.add_row(plain(key), plain(net.name), str(len(net)), str(n_conv),
+                      str(len(net.external)), f"{net.total_ops():,}", f"{net.total_weights():,}")
     return table
 
 
 def network_table(net: Network, batch: int = 1) -> Table:
     """One row per layer: shape, predecessors, ops, weights and fmap sizes (words)."""
-    table = Table(title=f"{net.name}: {len(net)} layers, batch {batch}", title_justify="left",
-                  caption=f"input {net.input.channels}x{net.input.h}x{net.input.w}"
-                  + "".join(f"; {n} {e.channels}x{e.h}x{e.w}" for n, e in net.external.items())
-                  + ". Sizes in words (k = 1e3, M = 1e6, G = 1e9); fmaps for the whole batch.",
+    caption = (f"input {net.input.channels}x{net.input.h}x{net.input.w}"
+               + "".join(f"; {n} {e.channels}x{e.h}x{e.w}" for n, e in net.external.items())
+               + ". Sizes in words (k = 1e3, M = 1e6, G = 1e9); fmaps for the whole batch.")
+    table = Table(title=plain(f"{net.name}: {len(net)} layers, batch {batch}", "table.title"),
+                  title_justify="left", caption=plain(caption, "table.caption"),
                   caption_justify="left")
     for col, just in (("layer", "left"), ("type", "left"), ("in", "right"), ("out", "right"),
                       ("kernel", "right"), ("stride", "right"), ("prevs", "left"),
@@ -56,10 +64,10 @@ def network_table(net: Network, batch: int = 1) -> Table:
         merged = f"{layer.inputs}x{layer.out_channels}" if layer.kind == "eltwise" else \
             str(layer.in_channels)
         table.add_row(
-            name, layer.kind,
+            plain(name), layer.kind,
             f"{merged}x{_hw(layer.in_h, layer.in_w)}",
             f"{layer.out_channels}x{_hw(layer.out_h, layer.out_w)}",
-            kernel, stride, shown_prevs,
+            kernel, stride, plain(shown_prevs),
             si(layer.ops(batch)), si(layer.weight_words()),
             si(layer.ifmap_words(batch)), si(layer.ofmap_words(batch)))
         previous = name
@@ -111,7 +119,8 @@ def result_table(result: NetworkResult) -> Table:
     if piped:
         caption += ("\nseg: pipeline segment and the layer's node region; the total's time "
                     "overlaps pipelined layers and its static energy follows it")
-    table = Table(title=f"{result.scenario}: {result.method}", title_justify="left",
+    table = Table(title=plain(f"{result.scenario}: {result.method}", "table.title"),
+                  title_justify="left",
                   caption=caption, caption_justify="left")
     table.add_column("layer")
     if piped:
@@ -122,7 +131,7 @@ def result_table(result: NetworkResult) -> Table:
     for lo in result.layers:
         r = lo.result
         seg = [f"{lo.schedule.segment} {_hw(*lo.schedule.region.dims)}"] if piped else []
-        table.add_row(lo.name, *seg, num(r.energy),
+        table.add_row(plain(lo.name), *seg, num(r.energy),
                       *(num(r.breakdown[k]) for k in BREAKDOWN_KEYS),
                       num(r.time), schedule_summary(lo.schedule, r.gbuf_resident, lo.layer.is_conv))
     table.add_section()
@@ -144,7 +153,7 @@ def segment_table(result: NetworkResult) -> Table:
                       ("batch groups", "right"), ("overhead", "right")):
         table.add_column(col, justify=just)
     for i, seg in enumerate(result.segments or []):
-        table.add_row(str(i), " | ".join(" > ".join(entry) for entry in seg.layers),
+        table.add_row(str(i), plain(" | ".join(" > ".join(entry) for entry in seg.layers)),
                       " ".join(_hw(*r.dims) for r in seg.regions), num(seg.time),
                       num(seg.critical_time), num(seg.dram_time), str(seg.batch_groups),
                       f"{seg.overhead:.1%}")
@@ -155,8 +164,8 @@ def comparison_tables(cmp) -> list[Table]:
     """Per-layer goal values of each method with its loss, and a per-method summary."""
     methods = list(cmp.results)
     first = cmp.results[methods[0]]
-    layers = Table(title=f"{cmp.scenario}: {cmp.goal} per layer (loss vs the proven optimum)",
-                   title_justify="left")
+    layers = Table(title=plain(f"{cmp.scenario}: {cmp.goal} per layer (loss vs the proven "
+                               "optimum)", "table.title"), title_justify="left")
     layers.add_column("layer")
     for m in methods:
         layers.add_column(m, justify="right")
@@ -168,7 +177,7 @@ def comparison_tables(cmp) -> list[Table]:
             value = goal_value(x.result.energy, x.result.time, cmp.goal)
             loss = cmp.loss(value, opt)
             cells.append(num(value) + ("" if not loss else f" (+{loss:.2%})"))
-        layers.add_row(lo.name, *cells)
+        layers.add_row(plain(lo.name), *cells)
     summary = Table(title="Totals", title_justify="left",
                     caption="value: the goal over the whole network; bound: proven lower bound;"
                             " loss: excess over the best proven optimum.",
@@ -187,5 +196,5 @@ def comparison_tables(cmp) -> list[Table]:
                         f"{loss:.2%}" if loss is not None else "-", f"{r.solve_seconds:.2f}")
     for m, why in cmp.failures.items():
         summary.add_row(m, "not applicable", "", "", "", "", "", "", "", end_section=False)
-        summary.add_row("", why, "", "", "", "", "", "", "")
+        summary.add_row("", plain(why), "", "", "", "", "", "", "")
     return [layers, summary]

@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import InputError, NnsolveError
 from ..formats.result_json import SavedResult, read_result, scenario_differences
 from ..formats.scenario_yaml import load_scenario, parse_override
-from ..model.mapping import DEFAULT_RULES, ModelRules
+from ..model.mapping import ModelRules
 from ..results import STATUSES, NetworkResult
 from ..scenario import Scenario
 from .network_search import evaluate_schedules
@@ -64,7 +64,7 @@ class Rescored:
 
 def rescore(result: str | Path, scenario: Scenario | str | Path | None = None,
             overrides: Sequence[str] = (), method: str | None = None,
-            changed: Iterable[str] = (), rules: ModelRules = DEFAULT_RULES,
+            changed: Iterable[str] = (), rules: ModelRules | None = None,
             doc: Any = None) -> Rescored:
     """Re-score the schedules of the result JSON ``result`` on ``scenario`` (a scenario
     file or a Scenario; None: the one the result carries), ``overrides`` (``KEY=VALUE``)

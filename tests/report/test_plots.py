@@ -1,7 +1,9 @@
 """Plots: each picture is drawn from real results and checked for structure (bars, panels,
 node colours, zig-zag lines) and for being a real, non-blank PNG; the Pareto front against
-its brute-force definition; the CLI's --plot path; matplotlib kept out of ``import nnsolve``."""
+its brute-force definition; the CLI's --plot path; matplotlib kept out of ``import nnsolve``;
+names drawn as they are (never read as mathtext)."""
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import nnsolve
@@ -342,3 +344,55 @@ def test_import_nnsolve_does_not_import_matplotlib():
     code = ("import sys, nnsolve, nnsolve.cli, nnsolve.report.plots; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# -- names are drawn as they are ---------------------------------------------------------
+
+MATH_NAME = st.text(st.sampled_from(list("$\\{}^_ab ")), min_size=1, max_size=10).filter(
+    str.strip)
+
+
+def _renamed(result: NetworkResult, scenario: str, names: dict[str, str]) -> NetworkResult:
+    segments = None if result.segments is None else [
+        dataclasses.replace(s, layers=tuple(tuple(names.get(n, n) for n in entry)
+                                            for entry in s.layers))
+        for s in result.segments]
+    return dataclasses.replace(
+        result, scenario=scenario, segments=segments,
+        layers=[dataclasses.replace(lo, name=names.get(lo.name, lo.name))
+                for lo in result.layers])
+
+
+def _drawn_texts(fig) -> list[str]:
+    """Every text of a drawn figure; drawing parses mathtext, which would fail on bad
+    names."""
+    from matplotlib.cbook import is_math_text
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert not any(is_math_text(t) for t in texts)
+    return [t.replace(r"\$", "$") for t in texts]           # what is drawn
+
+
+@settings(max_examples=5)         # each draws four figures
+@example(scenario="$\\frac{$", name="$x^$_{")
+@given(scenario=MATH_NAME, name=MATH_NAME)
+def test_names_with_dollars_and_backslashes_are_drawn_as_they_are(comparison, mlp_pipelined,
+                                                                  scenario, name):
+    first = comparison.results["cpsat"].layers[0].name
+    renamed = Comparison(scenario, comparison.goal, comparison.methods,
+                         {m: _renamed(r, scenario, {first: name})
+                          for m, r in comparison.results.items()})
+    texts = _drawn_texts(plots.comparison_figure(renamed))
+    assert name in texts and any(t.startswith(f"{scenario}: ") for t in texts)
+    texts = _drawn_texts(plots.energy_breakdown(renamed.results["cpsat"]).figure)
+    assert name in texts
+
+    sc, result = mlp_pipelined
+    piped = _renamed(result, scenario, {result.layers[0].name: name})
+    texts = _drawn_texts(plots.region_map(piped, tuple(sc.hardware.nodes)))
+    assert any(name in t for t in texts)
+    texts = _drawn_texts(plots.pareto_figure([(name, 1.0, 2.0), ("b", 2.0, 1.0)],
+                                             title=scenario))
+    assert name in texts and any(t.startswith(f"{scenario}: ") for t in texts)
