@@ -34,7 +34,7 @@ from .explanation import (
 )
 from .tables import si
 
-ENERGY_UNIT = "energy units"
+ENERGY_UNIT = "cost units"
 EFFECT_STYLE = {NEW: "cyan", REFETCH: "bold red", REUSE: "green", "": ""}
 PARTITION_TITLES = {"output": "output channels", "ofmap": "ofmap (rows x cols)",
                     "batch": "batch", "input": "input channels"}

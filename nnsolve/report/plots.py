@@ -127,7 +127,7 @@ def _width_for(layers: int) -> float:
 # -- energy breakdown ---------------------------------------------------------------------
 
 def energy_breakdown(result: NetworkResult, ax: Axes | None = None,
-                     unit: str = "scenario energy units") -> Axes:
+                     unit: str = "cost units") -> Axes:
     """One stacked bar per layer (network order) of its energy by category (MAC, DRAM, global
     buffer, array interconnect, register file, NoC, static), for seeing where a schedule
     spends its energy. Categories that are zero in every layer are left out. Draws on ``ax``
@@ -337,7 +337,7 @@ def result_figure(result: NetworkResult, scenario: Scenario,
     """The picture ``plot_result`` writes: the energy breakdown, and under it the region
     map when the result is pipelined."""
     costs = scenario.costs
-    unit = f"scenario units: MAC {costs.mac:g}, DRAM word {costs.dram:g}"
+    unit = f"cost units: MAC {costs.mac:g}, DRAM word {costs.dram:g}"
     width = _width_for(len(result.layers))
     if not result.segments:
         fig = _new_figure(width, 4.8)
@@ -364,8 +364,8 @@ def plot_result(result: NetworkResult, scenario: Scenario, path: str | Path) -> 
 # -- comparison of methods ----------------------------------------------------------------
 
 def _goal_unit(goal: str) -> str:
-    return {"energy": "energy (scenario energy units)", "delay": "time (cycles)",
-            "edp": "energy x time (units x cycles)"}.get(goal, goal)
+    return {"energy": "energy (cost units)", "delay": "time (cycles)",
+            "edp": "energy x time (cost units x cycles)"}.get(goal, goal)
 
 
 def comparison_figure(cmp: Comparison) -> Figure:
@@ -527,7 +527,7 @@ def pareto_figure(points: Sequence[Point], title: str = "") -> Figure:
     _scale(ax, "x", [points[i][1] for i in finite])
     _scale(ax, "y", [points[i][2] for i in finite])
     ax.set_xlabel("delay (cycles)")
-    ax.set_ylabel("energy (scenario energy units)")
+    ax.set_ylabel("energy (cost units)")
     ax.grid(color="0.92", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.margins(0.08)

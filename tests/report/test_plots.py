@@ -99,7 +99,7 @@ def test_breakdown_has_one_stacked_bar_per_layer_and_category(alexnet):
     assert [t.get_text() for t in ax.get_xticklabels()] == names
     assert [t.get_text() for t in ax.get_legend().get_texts()] == \
         [plots.CATEGORY_NAMES[k] for k in reversed(used)]
-    assert "energy units" in ax.get_ylabel()
+    assert "cost units" in ax.get_ylabel()
 
 
 def test_breakdown_thins_labels_for_many_layers(alexnet):
