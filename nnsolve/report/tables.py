@@ -98,15 +98,24 @@ def schedule_summary(schedule: LayerSchedule, resident: tuple[bool, bool, bool],
     return f"#{schedule.mapping_index} {loops} in:{'|'.join(inner)} gbuf:{kept}"
 
 
+def status_line(result: NetworkResult) -> str:
+    """The result's status, goal value, bound and gap, and solve time in one line; a result
+    that holds only some of the network's layers (Ctrl-C) says which share its totals cover."""
+    done, layers = result.coverage
+    line = f"status {result.status}"
+    if done < layers:
+        line += f": the totals cover {done} of {layers} layers"
+    line += f"; goal {result.goal} = {num(result.value)}"
+    if result.bound is not None:
+        line += f"; bound {num(result.bound)}; gap {result.gap:.2%}"
+    return line + f"; solved in {result.solve_seconds:.2f} s"
+
+
 def result_table(result: NetworkResult) -> Table:
     """Per-layer energy (with breakdown), time and schedule, and the network totals."""
-    status = result.status
     caption = (f"energy in cost units, time in cycles; loops i/o/b split as DRAM/GBUF/REGF "
                f"factors; in: innermost loop at levels 0|1; gbuf: weights/ifmaps/ofmaps kept.\n"
-               f"status {status}; goal {result.goal} = {num(result.value)}")
-    if result.bound is not None:
-        caption += f"; bound {num(result.bound)}; gap {result.gap:.2%}"
-    caption += f"; solved in {result.solve_seconds:.2f} s"
+               f"{status_line(result)}")
     piped = result.segments is not None
     if piped:
         caption += ("\nseg: pipeline segment and the layer's node region; the total's time "
