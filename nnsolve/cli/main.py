@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -236,8 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for user mistakes, 130 on Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Piped output keeps whole rows instead of wrapping at 80 columns.
-    out = Console() if sys.stdout.isatty() else Console(width=200)
+    # Tables fit the terminal's width (or COLUMNS); piped output without COLUMNS is drawn
+    # 200 columns wide, keeping whole rows.
+    out = Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=200)
     err = Console(stderr=True)
     try:
         return args.run(args, out)
