@@ -83,9 +83,9 @@ class Grid:
             cells, style, _ = self.rows[-1]
             self.rows[-1] = (cells, style, True)
 
-    def select(self, indices: Sequence[int], title: str | None = None) -> Grid:
-        """The same table with only the columns at ``indices``, and no caption."""
-        part = replace(self, columns=[self.columns[i] for i in indices], title=title,
+    def select(self, indices: Sequence[int]) -> Grid:
+        """The same table with only the columns at ``indices``, and no title or caption."""
+        part = replace(self, columns=[self.columns[i] for i in indices], title=None,
                        caption=None, rows=[(tuple(cells[i] for i in indices), style, end)
                                            for cells, style, end in self.rows])
         if self._sizes is not None:
@@ -99,7 +99,7 @@ class Grid:
         return {}
 
     def _table(self, widths: Sequence[int | None] | None = None, fold: bool = False) -> Table:
-        table = Table(title=self.title, title_justify="left", **self._style())
+        table = Table(**self._style())
         for i, col in enumerate(self.columns):
             table.add_column(col.header, justify=col.justify, style=col.style,
                              no_wrap=not (col.wrap or fold), overflow="fold",
@@ -144,13 +144,16 @@ class Grid:
         caption under it."""
         width = options.max_width
         natural, least = self.measure(console, options)
+        text_width = min(width, max(natural, CAPTION_WIDTH))
+        parts: list[RenderableType] = []
+        if self.title:
+            parts.append(Constrain(Text(self.title, style="table.title"), text_width))
         if least <= width or len(self.columns) <= 2:
-            parts: list[RenderableType] = [self.table(console, options)]
+            parts.append(self.table(console, options))
         else:
-            parts = [block.table(console, options) for block in self._blocks(console, options)]
+            parts += [block.table(console, options) for block in self._blocks(console, options)]
         if self.caption:
-            parts.append(Constrain(Text(self.caption, style="table.caption"),
-                                   min(width, max(natural, CAPTION_WIDTH))))
+            parts.append(Constrain(Text(self.caption, style="table.caption"), text_width))
         return Group(*parts)
 
     def _blocks(self, console: Console, options: ConsoleOptions) -> list[Grid]:
@@ -162,8 +165,7 @@ class Grid:
                 blocks[-1].append(i)
             else:
                 blocks.append([i])
-        return [self.select([0, *block], self.title if not k else None)
-                for k, block in enumerate(blocks)]
+        return [self.select([0, *block]) for block in blocks]
 
     def table(self, console: Console, options: ConsoleOptions) -> Table:
         """The rich Table (without its caption) at the console's width: wrapping columns

@@ -254,6 +254,16 @@ def _loss(loss: float | None) -> str:
     return "" if not loss else f"{loss:+.2%}"
 
 
+def _total_loss(cmp, value: float, optimum: float | None) -> str:
+    """A method's loss on the whole network: against the optimum, or at most the excess over
+    the best bound when no optimum is proven."""
+    loss = cmp.loss(value, optimum)
+    if loss is not None:
+        return f"{loss:.2%}"
+    at_most = cmp.loss_at_most(value)
+    return f"≤{at_most:.2%}" if at_most is not None else "-"
+
+
 def comparison_tables(cmp) -> list[Fitted]:
     """Per-layer goal values of each method with its loss, and a per-method summary. When
     narrow, the losses go under the values, and the summary leaves out the value column when
@@ -270,7 +280,7 @@ def comparison_tables(cmp) -> list[Fitted]:
             row.append((num(value), _loss(cmp.loss(value, opt))))
         cells.append((lo.name, row))
     title = f"{cmp.scenario}: {cmp.goal} per layer (loss vs the proven optimum)"
-    why = None
+    why = cmp.layer_losses_note()
 
     def per_layer(stacked: bool, compact: bool) -> list:
         grid = Grid([Col("layer"), *(Col(m, "right") for m in methods)], title=title,
@@ -288,8 +298,7 @@ def comparison_tables(cmp) -> list[Fitted]:
             "method": m, "status": str(r.status), "energy": num(r.energy), "time": num(r.time),
             "value": num(r.value), "bound": num(r.bound) if r.bound is not None else "-",
             "gap": f"{r.gap:.2%}" if r.gap is not None else "-",
-            "loss": (f"{loss:.2%}" if (loss := cmp.loss(r.value, optimum)) is not None
-                     else "-"),
+            "loss": _total_loss(cmp, r.value, optimum),
             "seconds": f"{r.solve_seconds:.2f}"})
     for m in cmp.failures:
         summary_rows.append({"method": m, "status": "not applicable"})
@@ -299,11 +308,15 @@ def comparison_tables(cmp) -> list[Fitted]:
         keys = ["method", "status", "energy", "time", "value", "bound", "gap", "loss",
                 "seconds"]
         caption = ("value: the goal over the whole network; bound: proven lower bound; loss: "
-                   "excess over the best proven optimum.")
+                   "excess over the best proven optimum")
         if compact and cmp.goal in ("energy", "delay"):
             keys.remove("value")
             caption = (f"bound: proven lower bound on the goal ({cmp.goal}) over the whole "
-                       f"network; loss: excess over the best proven optimum.")
+                       f"network; loss: excess over the best proven optimum")
+        if optimum is None and cmp.best_bound() is not None:
+            caption += (f" (none proven here; ≤: at most, against the best bound "
+                        f"{num(cmp.best_bound())})")
+        caption += "."
         grid = Grid([Col(k, "left" if k in ("method", "status") else "right") for k in keys],
                     title="Totals", caption=caption + failures, compact=compact)
         for row in summary_rows:

@@ -137,6 +137,16 @@ def test_compare_tables_fit(comparison, width):
     assert_fits(text, width, words + ["+0.75%", "0.26%", "heuristic", "optimal"])
 
 
+def test_pipelined_compare_tables_say_why_and_bound_the_loss():
+    scenario = nnsolve.load_scenario(CONFIGS / "tetris_4x4" / "mlp_s.yaml", PIPELINED)
+    cmp = compare(scenario, ("exhaustive", "analytical"))
+    text = "".join(render(t, 120) for t in comparison_tables(cmp))
+    assert "no per-layer losses of pipelined layers" in text
+    at_most = cmp.loss_at_most(cmp.results["analytical"].value)
+    assert f"≤{at_most:.2%}" in text and f"against the best bound {num(cmp.best_bound())}" in text
+    assert "(+" not in text                      # no per-layer loss against another segment
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_explain_fits(isca, piped, width):
     scenario = nnsolve.load_scenario(CONFIGS / "eyeriss_isca16_alexnet.yaml")
