@@ -85,12 +85,9 @@ class Grid:
 
     def select(self, indices: Sequence[int]) -> Grid:
         """The same table with only the columns at ``indices``, and no title or caption."""
-        part = replace(self, columns=[self.columns[i] for i in indices], title=None,
+        return replace(self, columns=[self.columns[i] for i in indices], title=None,
                        caption=None, rows=[(tuple(cells[i] for i in indices), style, end)
                                            for cells, style, end in self.rows])
-        if self._sizes is not None:
-            part._sizes = [self._sizes[i] for i in indices]
-        return part
 
     def _style(self) -> dict[str, Any]:
         if self.compact:
