@@ -160,6 +160,9 @@ class NetworkResult:
     segments: list[SegmentOutcome] | None = None
     pipeline_totals: tuple[float, float, float] | None = None
     pipeline_bound: float | None = None
+    #: The number of layers in the network when the result holds fewer (a solve interrupted
+    #: before every layer was solved); None: the result holds them all.
+    network_layers: int | None = None
 
     def __post_init__(self) -> None:
         self.layers = LayerList(self.layers)
@@ -168,6 +171,11 @@ class NetworkResult:
     def total(self) -> Totals:
         """Energy, time, ops and EDP of the whole network."""
         return Totals(self.energy, self.time, self.ops, self.edp)
+
+    @property
+    def coverage(self) -> tuple[int, int]:
+        """(layers the totals cover, layers in the network): fewer after a Ctrl-C."""
+        return len(self.layers), max(len(self.layers), self.network_layers or 0)
 
     @property
     def energy(self) -> float:
@@ -265,7 +273,8 @@ class NetworkResult:
             "goal": self.goal,
             "status": self.status,
             "total": {"energy": self.energy, "time": self.time, "ops": self.ops,
-                      "edp": self.edp},
+                      "edp": self.edp, "layers": self.coverage[0],
+                      "network_layers": self.coverage[1]},
             "breakdown": self.breakdown,
             "bound": self.bound,
             "gap": self.gap,
@@ -303,6 +312,7 @@ def interrupted(result: NetworkResult, layer_names) -> SolveInterrupted:
     done = {lo.name for lo in result.layers}
     missing = [n for n in layer_names if n not in done]
     result.override_status("interrupted")
+    result.network_layers = len(missing) + len(done)
     if missing:
         shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more"
                                           if len(missing) > 8 else "")

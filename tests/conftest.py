@@ -2,12 +2,20 @@
 
 import importlib.util
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", deadline=None, max_examples=2000,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def _no_columns(monkeypatch):
+    """The CLI draws piped output at COLUMNS when it is set (xdist workers set 80): tests see
+    the 200-column output of a pipe unless they set COLUMNS themselves."""
+    monkeypatch.delenv("COLUMNS", raising=False)
 
 
 # -- oracle comparison counts: each test process counts, the session prints the totals ----

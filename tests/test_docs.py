@@ -1,9 +1,11 @@
-"""The documentation stays true: the generated scenario reference is current, and the Python
-examples run."""
+"""The documentation stays true: the generated scenario reference is current, the Python
+examples run, and the guide's pasted outputs are what the commands print (the commands
+themselves run in tests/cli/test_guide.py)."""
 
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from nnsolve.formats.network_yaml import network_from_dict
@@ -76,6 +78,34 @@ def test_guide_explain_output_is_current(capsys, monkeypatch):
     fresh = "\n".join(line.rstrip() for line in capsys.readouterr().out.splitlines())
     assert pasted.strip("\n") == fresh.strip("\n"), \
         "docs/guide.md's explain output is stale: paste the command's output again"
+
+
+def _seconds_free(text: str) -> str:
+    """Output with its solve times blanked (they vary from run to run)."""
+    text = re.sub(r"solved in [0-9.]+ s", "solved in _ s", text)
+    return re.sub(r"│ +[0-9.]+ │$", "│ _ │", text, flags=re.M)
+
+
+@pytest.mark.parametrize("marker, argv", [
+    ("eyeriss-isca16-alexnet: cpsat", ["solve", "configs/eyeriss_isca16_alexnet.yaml",
+                                       "--json", "alexnet.json"]),
+    ("Totals", ["compare", "configs/single_node/alex_net.yaml", "--methods",
+                "cpsat,analytical"]),
+])
+def test_guide_solve_and_compare_outputs_are_current(capsys, monkeypatch, tmp_path, marker,
+                                                     argv):
+    """The pasted solve and compare outputs are what the commands print today (times
+    aside)."""
+    from nnsolve.cli.main import main
+
+    pasted = next(b for b in _blocks(GUIDE.read_text(), "text") if marker in b)
+    for part in ("configs", "nets"):
+        (tmp_path / part).symlink_to(DOCS.parent / part)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 0
+    fresh = "\n".join(line.rstrip() for line in capsys.readouterr().out.splitlines())
+    assert _seconds_free(pasted.strip("\n")) == _seconds_free(fresh.strip("\n")), \
+        f"docs/guide.md's {argv[0]} output is stale: paste the command's output again"
 
 
 def test_guide_schema_example_validates():

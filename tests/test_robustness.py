@@ -65,6 +65,10 @@ def test_ctrl_c_during_solve_writes_the_finished_layers(tmp_path):
     assert 1 <= len(doc["layers"]) < 19            # the finished layers only
     assert doc["bound"] is None and doc["gap"] is None
     assert doc["notes"][0].startswith("interrupted (Ctrl-C)")
+    # The totals say how much of the network they cover, in the JSON and on the terminal.
+    done = len(doc["layers"])
+    assert doc["total"]["layers"] == done and doc["total"]["network_layers"] == 19
+    assert f"status interrupted: the totals cover {done} of 19 layers" in proc.stdout
     # What was kept is real: each layer equals an uninterrupted solve's.
     full = solve(load_scenario(ISCA))
     for lo in doc["layers"]:
@@ -96,6 +100,9 @@ def test_interrupt_keeps_a_partial_result(monkeypatch, overrides):
     assert result is not None and result.status == "interrupted"
     assert 0 < len(result.layers) < len(scenario.network.layers)
     assert result.bound is None
+    assert result.coverage == (len(result.layers), len(scenario.network.layers))
+    total = result.to_json()["total"]
+    assert (total["layers"], total["network_layers"]) == result.coverage
 
 
 def test_cpsat_leaves_ctrl_c_to_python():

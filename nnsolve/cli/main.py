@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,7 @@ from ..methods import METHOD_NAMES
 from ..report.tables import comparison_tables, network_table, result_table, segment_table, zoo_table
 from ..results import NetworkResult, SolveInterrupted
 from ..scenario import Scenario
+from ..search.compare import DEFAULT_METHODS
 from ..search.network_search import solve
 from ..version import __version__
 from .common import EXIT_INTERRUPTED, EXIT_USER_ERROR, ProgressBar, outputs_ready, overrides
@@ -93,7 +95,7 @@ def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
-    from ..search.compare import DEFAULT_METHODS, compare
+    from ..search.compare import compare
 
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods \
         else DEFAULT_METHODS
@@ -180,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("net", help="describe one network's layers")
     p.add_argument("name", help="a shipped network (see `nnsolve nets`), a network YAML or "
                                 "an ONNX file")
-    p.add_argument("--batch", type=_positive_int, default=1, help="batch size for ops and sizes")
+    p.add_argument("--batch", type=_positive_int, default=1,
+                   help="batch size for the ops and fmap sizes (default 1)")
     p.set_defaults(run=_cmd_net)
 
     def scenario_args(p: argparse.ArgumentParser) -> None:
@@ -188,8 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a scenario field, e.g. hardware.gbuf_bytes=65536 "
                             "(repeatable)")
         p.add_argument("--json", metavar="OUT", help="write the result JSON here")
-        p.add_argument("--plot", metavar="OUT.png", help="draw the result to a PNG (needs "
-                                                           "the plot extra: matplotlib)")
+        p.add_argument("--plot", metavar="OUT.png", help="draw the result to a picture: PNG, "
+                       "or the format its suffix names (.svg, .pdf, ...); needs the plot "
+                       "extra (matplotlib)")
 
     p = sub.add_parser("solve", help="schedule every layer of a scenario's network")
     p.add_argument("scenario", help="scenario YAML file")
@@ -201,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="solve a scenario with several methods, side by side")
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--methods", metavar="M,M,...",
-                   help=f"comma-separated methods (default {','.join(METHOD_NAMES)}); "
+                   help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)}); "
                         f"available: {', '.join(METHOD_NAMES)}")
     p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
     scenario_args(p)
@@ -223,13 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
                                   "by solve --json")
     p.add_argument("--layer", metavar="NAME", help="the layer to explain (default: all)")
     p.add_argument("--method", choices=METHOD_NAMES,
-                   help="a scenario: override solver.method; a compare JSON: the method "
-                        "whose schedules to explain")
+                   help="a scenario YAML: override solver.method; a compare JSON: the "
+                        "method whose schedules to explain")
     p.add_argument("--time-limit", type=float, metavar="S",
-                   help="override solver.time_limit_s (scenario only)")
+                   help="override solver.time_limit_s (a scenario YAML only)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a scenario field (repeatable); on a result JSON only "
-                        "costs.* (re-scored under other costs)")
+                        "costs.* and model.*: the schedules are re-scored under them, without "
+                        "the saved status and bound")
     p.set_defaults(run=_cmd_explain)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
@@ -240,19 +245,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="an .onnx file")
     p.add_argument("-o", "--output", metavar="OUT.yaml", required=True,
                    help="the network YAML to write")
-    p.add_argument("--name", help="the network's name (default: the file name)")
+    p.add_argument("--name", help="the network's name (default: the file's name without "
+                                  ".onnx)")
     p.set_defaults(run=_cmd_import)
 
     p = sub.add_parser("sweep", help="solve a grid of scenario variants; results are written "
                                      "as they finish and a rerun resumes")
     p.add_argument("sweep", help="sweep YAML (base scenario, grid and/or runs, out)")
     p.add_argument("--jobs", type=_positive_int, metavar="N",
-                   help="local worker processes (default: the number of cores)")
+                   help="local worker processes (default: the number of cores, at most "
+                        "one per run)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask cluster at ADDRESS (tcp://host:port), or 'local' for "
                         "a LocalCluster on this machine (needs the dask extra)")
     p.add_argument("--plot", metavar="OUT.png",
-                   help="draw energy against delay with the Pareto front")
+                   help="draw energy against delay of the finished runs, with the Pareto "
+                        "front, to a picture (PNG, or the format its suffix names)")
     p.set_defaults(run=_cmd_sweep)
     return parser
 
@@ -271,9 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for user mistakes, 130 on Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Piped output keeps whole rows instead of wrapping at 80 columns. No emoji codes: a
-    # name like ":fire:" is shown as it is.
-    out = Console(emoji=False) if sys.stdout.isatty() else Console(width=200, emoji=False)
+    # Tables fit the terminal's width (or COLUMNS); piped output without COLUMNS is drawn
+    # 200 columns wide, keeping whole rows. No emoji codes: a name like ":fire:" is shown
+    # as it is.
+    wide = sys.stdout.isatty() or os.environ.get("COLUMNS")
+    out = Console(emoji=False) if wide else Console(width=200, emoji=False)
     err = Console(stderr=True, emoji=False)
     try:
         return args.run(args, out)

@@ -74,8 +74,9 @@ class Hardware:
 
 @dataclass(frozen=True)
 class Costs:
-    """Unit energies in the user's own units: per op, per word access at each level, per
-    word per NoC hop, and the static energy of all nodes per cycle."""
+    """Unit energies in cost units (whatever unit the user gives them in): per op, per word
+    access at each level, per word per NoC hop, and the static energy of all nodes per
+    cycle."""
 
     mac: float = 1.0
     dram: float = 200.0

@@ -32,9 +32,10 @@ from .explanation import (
     explain,
     width_to_height,
 )
+from .fit import Col, Fitted, Grid
 from .tables import si
 
-ENERGY_UNIT = "energy units"
+ENERGY_UNIT = "cost units"
 EFFECT_STYLE = {NEW: "cyan", REFETCH: "bold red", REUSE: "green", "": ""}
 PARTITION_TITLES = {"output": "output channels", "ofmap": "ofmap (rows x cols)",
                     "batch": "batch", "input": "input channels"}
@@ -158,23 +159,16 @@ def _array_mapping(ex: LayerExplanation) -> RenderableType:
     ])
 
 
-def loop_nest_table(ex: LayerExplanation) -> Table:
-    """The loops from DRAM (outermost) to the PE array, and what each does to the data."""
-    table = Table(title="Loop nest (outermost first)", title_justify="left",
-                  caption=_nest_caption(ex), caption_justify="left")
-    for col, just in (("level", "left"), ("loop", "left"), ("factor", "right"),
-                      ("iterates over", "left")):
-        table.add_column(col, justify=just)
-    for name in ex.data_names:
-        table.add_column(name, justify="left")
+def loop_nest_table(ex: LayerExplanation) -> Fitted:
+    """The loops from DRAM (outermost) to the PE array, and what each does to the data (the
+    meanings wrap, then the rules go, when narrow)."""
+    rows = []
     depth = 0
     level = None
     for row in ex.loops:
         if row.level != level:
-            if level is not None:
-                table.add_section()
             depth = 0
-        shown_level = row.level if row.level != level else ""
+        first = row.level != level
         level = row.level
         keyword = "par" if row.spatial else "for"
         loop = Text("  " * depth + f"{keyword} {row.loop}")
@@ -186,9 +180,23 @@ def loop_nest_table(ex: LayerExplanation) -> Table:
             loop.append(" *", style="bold")
         effects = [Text(row.effects.get(n, ""), style=EFFECT_STYLE[row.effects.get(n, "")])
                    for n in ex.data_names]
-        table.add_row(shown_level, loop, str(row.factor),
-                      Text(row.meaning, style="dim" if row.factor == 1 else ""), *effects)
-    return table
+        rows.append((first, (row.level if first else "", loop, str(row.factor),
+                             Text(row.meaning, style="dim" if row.factor == 1 else ""),
+                             *effects)))
+
+    def layout(wrap: bool, compact: bool) -> list:
+        grid = Grid([Col("level"), Col("loop"), Col("factor", "right"),
+                     Col("iterates over", wrap=wrap), *(Col(n) for n in ex.data_names)],
+                    title="Loop nest (outermost first)", caption=_nest_caption(ex),
+                    compact=compact)
+        for i, (first, cells) in enumerate(rows):
+            if first and i:
+                grid.add_section()
+            grid.add_row(*cells)
+        return [grid]
+
+    return Fitted(lambda: layout(False, False), lambda: layout(True, False),
+                  lambda: layout(True, True))
 
 
 def _nest_caption(ex: LayerExplanation) -> str:
@@ -201,34 +209,43 @@ def _nest_caption(ex: LayerExplanation) -> str:
             f"{_num(ex.nld.unit_time)} cycles.")
 
 
-def data_table(ex: LayerExplanation) -> Group:
-    """Fetch counts, their causes, residency and buffer use per data category."""
+def data_table(ex: LayerExplanation) -> Fitted:
+    """Fetch counts, their causes, residency and buffer use per data category (two-line
+    headers, then no rules, when narrow), and why each category is kept or bypasses."""
     r = ex.outcome.result
     hw = ex.scenario.hardware
-    table = Table(title="Data", title_justify="left", caption_justify="left",
-                  caption=f"fetches: how often the whole data set crosses over (ofmaps: "
-                          f"2f - 1 for f passes); because of: the loops (factor, level) "
-                          f"whose iterations fetch it again; words used per node of "
-                          f"{hw.gbuf_words} in the global buffer and per PE of "
-                          f"{hw.regf_words} in the register file.")
-    for col, just in (("data", "left"), ("GBUF", "left"), ("DRAM→GBUF", "right"),
-                      ("because of", "left"), ("GBUF→REGF", "right"), ("because of", "left"),
-                      ("GBUF words", "right"), ("REGF words", "right")):
-        table.add_column(col, justify=just)
+    caption = (f"fetches: how often the whole data set crosses over (ofmaps: 2f - 1 for f "
+               f"passes); because of: the loops (factor, level) whose iterations fetch it "
+               f"again; words used per node of {hw.gbuf_words} in the global buffer and per "
+               f"PE of {hw.regf_words} in the register file.")
+    rows = []
     for flow in ex.flows:
         causes0 = _causes(flow.causes[0])
         causes1 = "as DRAM→GBUF" if flow.same_as_above else _causes(flow.causes[1])
         if flow.pinned:
             causes0 = "none: pinned on chip"
-        table.add_row(flow.data, "kept" if flow.resident else "bypass", str(flow.fetch[0]),
-                      causes0, str(flow.fetch[1]), causes1, _num(flow.gbuf_words),
-                      _num(flow.regf_words))
-    table.add_section()
-    table.add_row("total", "", "", "", "", "", _num(sum(r.size_gbuf)), _num(sum(r.size_regf)))
+        rows.append((flow.data, "kept" if flow.resident else "bypass", str(flow.fetch[0]),
+                     causes0, str(flow.fetch[1]), causes1, _num(flow.gbuf_words),
+                     _num(flow.regf_words)))
     notes = Table.grid(padding=(0, 1))
     for flow in ex.flows:
         notes.add_row(Text(flow.data, style="bold"), flow.why)
-    return Group(table, notes)
+
+    def layout(narrow: bool, compact: bool) -> list:
+        sep = "\n" if narrow else ""
+        heads = (("data", "left"), ("GBUF", "left"), (f"DRAM→{sep}GBUF", "right"),
+                 ("because of", "left"), (f"GBUF→{sep}REGF", "right"), ("because of", "left"),
+                 (f"GBUF{sep or ' '}words", "right"), (f"REGF{sep or ' '}words", "right"))
+        grid = Grid([Col(h, just, wrap=h == "because of") for h, just in heads], title="Data",
+                    caption=caption, compact=compact)
+        for row in rows:
+            grid.add_row(*row)
+        grid.add_section()
+        grid.add_row("total", "", "", "", "", "", _num(sum(r.size_gbuf)), _num(sum(r.size_regf)))
+        return [grid, notes]
+
+    return Fitted(lambda: layout(False, False), lambda: layout(True, False),
+                  lambda: layout(True, True))
 
 
 def _causes(causes) -> str:
@@ -237,31 +254,43 @@ def _causes(causes) -> str:
     return " x ".join(f"{loop}{factor} ({level})" for level, loop, factor in causes)
 
 
-def energy_table(ex: LayerExplanation) -> Table:
+def energy_table(ex: LayerExplanation) -> Fitted:
     """Accesses per level and data category, and each level's energy; rows add up to the
-    layer's energy."""
+    layer's energy. When narrow, the levels go by their short names (those of the solve
+    table's columns), then the unit column goes."""
     r = ex.outcome.result
-    table = Table(title=f"Accesses and energy ({ENERGY_UNIT})", title_justify="left",
-                  caption="counts are words (word-hops on the NoC) over all nodes; the global "
-                          "buffer row includes reads of other nodes' buffers; energy = "
-                          "cost x count.", caption_justify="left")
-    table.add_column("level")
-    table.add_column("cost", justify="right")
-    for name in ex.data_names:
-        table.add_column(name, justify="right")
-    for col in ("count", "unit", "energy", "share"):
-        table.add_column(col, justify="right" if col != "unit" else "left")
+    caption = ("counts are words (word-hops on the NoC) over all nodes; the global buffer row "
+               "includes reads of other nodes' buffers; energy = cost x count.")
     offset = len(DATA_NAMES) - len(ex.data_names)
-    for row in ex.energy_rows:
-        counts = [_num(c) for c in row.counts[offset:]] if row.counts else \
-            [""] * len(ex.data_names)
-        share = row.energy / r.energy if r.energy else 0.0
-        table.add_row(row.title, f"{row.unit_cost:g}", *counts, _num(row.total), row.unit,
-                      _num(row.energy), f"{share:.1%}")
-    table.add_section()
-    table.add_row("total", "", *[""] * len(ex.data_names), "", "", _num(r.energy), "100.0%",
-                  style="bold")
-    return table
+
+    def layout(short: bool, with_unit: bool) -> list:
+        cols = [Col("level"), Col("cost", "right"), *(Col(n, "right") for n in ex.data_names),
+                Col("count", "right"), *([Col("unit")] if with_unit else []),
+                Col("energy", "right"), Col("share", "right")]
+        text = caption
+        if short:
+            text += " Levels: " + ", ".join(f"{row.key} = {row.title}"
+                                            for row in ex.energy_rows) + "."
+        if not with_unit:
+            text += (" count: " + ", ".join(f"{row.unit} for {row.key}"
+                                            for row in ex.energy_rows if row.unit != "words")
+                     + ", words for the others.")
+        grid = Grid(cols, title=f"Accesses and energy ({ENERGY_UNIT})", caption=text,
+                    compact=short)
+        for row in ex.energy_rows:
+            counts = [_num(c) for c in row.counts[offset:]] if row.counts else \
+                [""] * len(ex.data_names)
+            share = row.energy / r.energy if r.energy else 0.0
+            grid.add_row(row.key if short else row.title, f"{row.unit_cost:g}", *counts,
+                         _num(row.total), *([row.unit] if with_unit else []),
+                         _num(row.energy), f"{share:.1%}")
+        grid.add_section()
+        grid.add_row("total", "", *[""] * len(ex.data_names), "", *([""] if with_unit else []),
+                     _num(r.energy), "100.0%", style="bold")
+        return [grid]
+
+    return Fitted(lambda: layout(False, True), lambda: layout(True, True),
+                  lambda: layout(True, False))
 
 
 # -- the command -----------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def _width_for(layers: int) -> float:
 # -- energy breakdown ---------------------------------------------------------------------
 
 def energy_breakdown(result: NetworkResult, ax: Axes | None = None,
-                     unit: str = "scenario energy units") -> Axes:
+                     unit: str = "cost units") -> Axes:
     """One stacked bar per layer (network order) of its energy by category (MAC, DRAM, global
     buffer, array interconnect, register file, NoC, static), for seeing where a schedule
     spends its energy. Categories that are zero in every layer are left out. Draws on ``ax``
@@ -344,7 +344,7 @@ def result_figure(result: NetworkResult, scenario: Scenario,
     """The picture ``plot_result`` writes: the energy breakdown, and under it the region
     map when the result is pipelined."""
     costs = scenario.costs
-    unit = f"scenario units: MAC {costs.mac:g}, DRAM word {costs.dram:g}"
+    unit = f"cost units: MAC {costs.mac:g}, DRAM word {costs.dram:g}"
     width = _width_for(len(result.layers))
     if not result.segments:
         fig = _new_figure(width, 4.8)
@@ -371,8 +371,8 @@ def plot_result(result: NetworkResult, scenario: Scenario, path: str | Path) -> 
 # -- comparison of methods ----------------------------------------------------------------
 
 def _goal_unit(goal: str) -> str:
-    return {"energy": "energy (scenario energy units)", "delay": "time (cycles)",
-            "edp": "energy x time (units x cycles)"}.get(goal, goal)
+    return {"energy": "energy (cost units)", "delay": "time (cycles)",
+            "edp": "energy x time (cost units x cycles)"}.get(goal, goal)
 
 
 def comparison_figure(cmp: Comparison) -> Figure:
@@ -386,8 +386,11 @@ def comparison_figure(cmp: Comparison) -> Figure:
     values = {m: [goal_value(lo.result.energy, lo.result.time, cmp.goal)
                   for lo in cmp.results[m].layers] for m in methods}
     optima = [cmp.layer_optimum(i) for i in range(n)]
-    heuristics = [m for m in methods
-                  if any(lo.status != "optimal" for lo in cmp.results[m].layers)]
+    # Methods without a proof for the whole network (a pipelined result's layers may each be
+    # optimal for their segment while its chain of segments is not).
+    heuristics = [m for m in methods if cmp.results[m].status != "optimal"
+                  or any(lo.status != "optimal" for lo in cmp.results[m].layers)]
+    losses = {m: [cmp.loss(values[m][i], optima[i]) for i in range(n)] for m in heuristics}
     colour = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(methods)}
 
     fig = _new_figure(_width_for(n * max(1, len(methods)) / 2 + n / 2), 7.2)
@@ -401,13 +404,7 @@ def comparison_figure(cmp: Comparison) -> Figure:
         top.hlines([optima[i] for i in proven], [i - 0.45 for i in proven],
                    [i + 0.45 for i in proven], color="black", linewidth=1.2,
                    label="proven optimum")
-    flat = [v for m in methods for v in values[m]]
-    if flat and min(flat) > 0 and max(flat) / min(flat) > 30:
-        from matplotlib.ticker import NullFormatter
-
-        top.set_yscale("log")
-        top.yaxis.set_minor_formatter(NullFormatter())
-    _eng_axis(top.yaxis)
+    _scale(top, "y", [v for m in methods for v in values[m]])
     top.set_ylabel(_goal_unit(cmp.goal), fontsize=9)
     top.grid(axis="y", color="0.9", linewidth=0.6)
     top.set_axisbelow(True)
@@ -428,13 +425,13 @@ def comparison_figure(cmp: Comparison) -> Figure:
     for j, i in enumerate(missing):
         bottom.axvspan(i - 0.5, i + 0.5, color="0.92", linewidth=0,
                        label="no proven optimum" if j == 0 else None)
-    if heuristics:
+    if any(loss is not None for m in heuristics for loss in losses[m]):
         width = 0.8 / len(heuristics)
         annotate = n <= 25 and len(heuristics) <= 3
         for k, m in enumerate(heuristics):
             xs, ys = [], []
             for i in range(n):
-                loss = cmp.loss(values[m][i], optima[i])
+                loss = losses[m][i]
                 if loss is not None:
                     xs.append(i - 0.4 + width * (k + 0.5))
                     ys.append(100 * loss)
@@ -449,7 +446,7 @@ def comparison_figure(cmp: Comparison) -> Figure:
         high = bottom.get_ylim()[1]
         bottom.set_ylim(0, high if high > 0 else 1)     # losses are never negative
     else:
-        bottom.text(0.5, 0.5, "every method proved every layer optimal: no losses",
+        bottom.text(0.5, 0.5, _no_losses(cmp, heuristics, int(fig.get_figwidth() * 11)),
                     transform=bottom.transAxes, ha="center", va="center", fontsize=9)
         bottom.set_yticks([])
     bottom.axhline(0, color="0.4", linewidth=0.6)
@@ -464,6 +461,22 @@ def comparison_figure(cmp: Comparison) -> Figure:
         fig.supxlabel(textwrap.fill("not applicable: " + why, int(fig.get_figwidth() * 16)),
                       x=0.01, ha="left", fontsize=7, color="0.3")
     return fig
+
+
+def _no_losses(cmp: Comparison, heuristics: list[str], width: int) -> str:
+    """What the loss panel says when it has no bar to draw: that there is no loss, or why
+    none can be computed, and what the best bound says about the whole network."""
+    if not heuristics:
+        return "every method proved the whole network optimal: no losses"
+    lines = [cmp.layer_losses_note() or "no method proved a layer optimal: no per-layer loss"]
+    bound = cmp.best_bound()
+    if cmp.optimum() is None and bound is not None:
+        at_most = ", ".join(f"{m} ≤{cmp.loss_at_most(cmp.results[m].value):.2%}"
+                            for m in heuristics)
+        lines.append(f"whole network: no method proved an optimum; against the best bound "
+                     f"({si(bound)}), each method's excess over the optimum is at most: "
+                     f"{at_most}")
+    return "\n\n".join(textwrap.fill(line, width) for line in lines)
 
 
 def plot_comparison(cmp: Comparison, path: str | Path) -> None:
@@ -534,7 +547,7 @@ def pareto_figure(points: Sequence[Point], title: str = "") -> Figure:
     _scale(ax, "x", [points[i][1] for i in finite])
     _scale(ax, "y", [points[i][2] for i in finite])
     ax.set_xlabel("delay (cycles)")
-    ax.set_ylabel("energy (scenario energy units)")
+    ax.set_ylabel("energy (cost units)")
     ax.grid(color="0.92", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.margins(0.08)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-from rich.text import Text
-
 from ..model.dims import LOOP_NAMES
 from ..model.goals import goal_value
 from ..model.network import INPUT, Network
 from ..model.schedule import LayerSchedule
 from ..results import BREAKDOWN_KEYS, NetworkResult
+from .fit import Col, Fitted, Grid
 
 
 def si(value: float, digits: int = 3) -> str:
@@ -22,59 +20,98 @@ def si(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
-def plain(text: str, style: str = "") -> Text:
-    """User text (a file, network, scenario or layer name) for a table: shown as it is,
-    never read as rich markup or emoji codes."""
-    return Text(text, style=style)
-
-
-def zoo_table(networks: dict[str, Network]) -> Table:
-    """One row per shipped network."""
-    table = Table(title="Shipped networks (nets/)", title_justify="left")
-    for col, just in (("name", "left"), ("network", "left"), ("layers", "right"),
-                      ("conv/fc", "right"), ("external inputs", "right"),
-                      ("ops / sample", "right"), ("weights", "right")):
-        table.add_column(col, justify=just)
+def zoo_table(networks: dict[str, Network]) -> Fitted:
+    """One row per shipped network (two-line headers and no rules when narrow)."""
+    rows = []
     for key, net in networks.items():
         n_conv = sum(1 for layer in net.layers.values() if layer.is_conv)
-        table.add_row(plain(key), plain(net.name), str(len(net)), str(n_conv),
-                      str(len(net.external)), f"{net.total_ops():,}", f"{net.total_weights():,}")
-    return table
+        rows.append((key, net.name, str(len(net)), str(n_conv), str(len(net.external)),
+                     f"{net.total_ops():,}", f"{net.total_weights():,}"))
+
+    def layout(narrow: bool, compact: bool, with_name: bool = True) -> list:
+        heads = [("name", "left"), ("network", "left"), ("layers", "right"),
+                 ("conv/fc", "right"),
+                 ("external\ninputs" if narrow else "external inputs", "right"),
+                 ("ops /\nsample" if narrow else "ops / sample", "right"),
+                 ("weights", "right")]
+        keep = [i for i in range(len(heads)) if with_name or i != 1]
+        grid = Grid([Col(heads[i][0], heads[i][1]) for i in keep],
+                    title="Shipped networks (nets/)", compact=compact,
+                    caption=None if with_name else "`nnsolve net NAME` gives a network's full "
+                                                   "name")
+        for row in rows:
+            grid.add_row(*(row[i] for i in keep))
+        return [grid]
+
+    return Fitted(lambda: layout(False, False), lambda: layout(True, False),
+                  lambda: layout(True, True), lambda: layout(True, True, with_name=False))
 
 
-def network_table(net: Network, batch: int = 1) -> Table:
-    """One row per layer: shape, predecessors, ops, weights and fmap sizes (words)."""
-    caption = (f"input {net.input.channels}x{net.input.h}x{net.input.w}"
-               + "".join(f"; {n} {e.channels}x{e.h}x{e.w}" for n, e in net.external.items())
-               + ". Sizes in words (k = 1e3, M = 1e6, G = 1e9); fmaps for the whole batch.")
-    table = Table(title=plain(f"{net.name}: {len(net)} layers, batch {batch}", "table.title"),
-                  title_justify="left", caption=plain(caption, "table.caption"),
-                  caption_justify="left")
-    for col, just in (("layer", "left"), ("type", "left"), ("in", "right"), ("out", "right"),
-                      ("kernel", "right"), ("stride", "right"), ("prevs", "left"),
-                      ("ops", "right"), ("weights", "right"), ("ifmaps", "right"),
-                      ("ofmaps", "right")):
-        table.add_column(col, justify=just)
+def network_table(net: Network, batch: int = 1) -> Fitted:
+    """One row per layer: shape, predecessors, ops, weights and fmap sizes (words). When
+    narrow, the predecessors move to a table of their own and then shapes and sizes split."""
+    title = f"{net.name}: {len(net)} layers, batch {batch}"
+    inputs = (f"input {net.input.channels}x{net.input.h}x{net.input.w}"
+              + "".join(f"; {n} {e.channels}x{e.h}x{e.w}" for n, e in net.external.items()))
+    sizes_note = "Sizes in words (k = 1e3, M = 1e6, G = 1e9); fmaps for the whole batch."
+    shapes, sizes, prevs = [], [], {}
     previous = INPUT
     for name, layer in net.layers.items():
-        prevs = net.prevs[name]
-        shown_prevs = "" if prevs == (previous,) else ", ".join(prevs)
         kernel = "" if layer.kind == "eltwise" else _hw(layer.kernel_h, layer.kernel_w)
         stride = "" if layer.kind in ("eltwise", "fc") else _hw(layer.stride_h, layer.stride_w)
         merged = f"{layer.inputs}x{layer.out_channels}" if layer.kind == "eltwise" else \
             str(layer.in_channels)
-        table.add_row(
-            plain(name), layer.kind,
-            f"{merged}x{_hw(layer.in_h, layer.in_w)}",
-            f"{layer.out_channels}x{_hw(layer.out_h, layer.out_w)}",
-            kernel, stride, plain(shown_prevs),
-            si(layer.ops(batch)), si(layer.weight_words()),
-            si(layer.ifmap_words(batch)), si(layer.ofmap_words(batch)))
+        shapes.append((name, layer.kind, f"{merged}x{_hw(layer.in_h, layer.in_w)}",
+                       f"{layer.out_channels}x{_hw(layer.out_h, layer.out_w)}", kernel, stride))
+        sizes.append((si(layer.ops(batch)), si(layer.weight_words()),
+                      si(layer.ifmap_words(batch)), si(layer.ofmap_words(batch))))
+        if net.prevs[name] != (previous,):
+            prevs[name] = ", ".join(net.prevs[name])
         previous = name
-    table.add_section()
-    table.add_row("total", "", "", "", "", "", "", si(net.total_ops(batch)),
-                  si(net.total_weights()), "", "")
-    return table
+    shape_cols = [Col("layer"), Col("type"), Col("in", "right"), Col("out", "right"),
+                  Col("kernel", "right"), Col("stride", "right")]
+    size_cols = [Col("ops", "right"), Col("weights", "right"), Col("ifmaps", "right"),
+                 Col("ofmaps", "right")]
+    totals = (si(net.total_ops(batch)), si(net.total_weights()), "", "")
+
+    def whole(split_prevs: bool) -> list:
+        cols = shape_cols + ([] if split_prevs else [Col("prevs", wrap=True)]) + size_cols
+        caption = inputs + ". " + sizes_note
+        if split_prevs and prevs:
+            caption = inputs + "; each layer's input is the layer above it, except as listed " \
+                               "below. " + sizes_note
+        grid = Grid(cols, title=title, caption=caption)
+        for i, name in enumerate(net.layers):
+            grid.add_row(*shapes[i], *([] if split_prevs else [prevs.get(name, "")]), *sizes[i])
+        grid.add_section()
+        grid.add_row("total", *[""] * (len(cols) - 1 - len(totals)), *totals)
+        return [grid, *(_prevs_grid(prevs, False) if split_prevs else [])]
+
+    def stacked(compact: bool) -> list:
+        top = Grid(shape_cols, title=title, compact=compact,
+                   caption=inputs + ("; each layer's input is the layer above it, except as "
+                                     "listed below." if prevs else "."))
+        bottom = Grid([Col("layer"), *size_cols], title="Sizes", caption=sizes_note,
+                      compact=compact)
+        for i, name in enumerate(net.layers):
+            top.add_row(*shapes[i])
+            bottom.add_row(name, *sizes[i])
+        bottom.add_section()
+        bottom.add_row("total", *totals)
+        return [top, bottom, *_prevs_grid(prevs, compact)]
+
+    return Fitted(lambda: whole(False), lambda: whole(True), lambda: stacked(False),
+                  lambda: stacked(True))
+
+
+def _prevs_grid(prevs: dict[str, str], compact: bool) -> list:
+    if not prevs:
+        return []
+    grid = Grid([Col("layer"), Col("inputs", wrap=True)], title="Inputs (where not the layer "
+                "above)", compact=compact)
+    for name, names in prevs.items():
+        grid.add_row(name, names)
+    return [grid]
 
 
 def _hw(h: int, w: int) -> str:
@@ -106,95 +143,186 @@ def schedule_summary(schedule: LayerSchedule, resident: tuple[bool, bool, bool],
     return f"#{schedule.mapping_index} {loops} in:{'|'.join(inner)} gbuf:{kept}"
 
 
-def result_table(result: NetworkResult) -> Table:
-    """Per-layer energy (with breakdown), time and schedule, and the network totals."""
-    status = result.status
-    caption = (f"energy in cost units, time in cycles; loops i/o/b split as DRAM/GBUF/REGF "
-               f"factors; in: innermost loop at levels 0|1; gbuf: weights/ifmaps/ofmaps kept.\n"
-               f"status {status}; goal {result.goal} = {num(result.value)}")
+def status_line(result: NetworkResult) -> str:
+    """The result's status, goal value, bound and gap, and solve time in one line; a result
+    that holds only some of the network's layers (Ctrl-C) says which share its totals cover."""
+    done, layers = result.coverage
+    line = f"status {result.status}"
+    if done < layers:
+        line += f": the totals cover {done} of {layers} layers"
+    line += f"; goal {result.goal} = {num(result.value)}"
     if result.bound is not None:
-        caption += f"; bound {num(result.bound)}; gap {result.gap:.2%}"
-    caption += f"; solved in {result.solve_seconds:.2f} s"
+        line += f"; bound {num(result.bound)}; gap {result.gap:.2%}"
+    return line + f"; solved in {result.solve_seconds:.2f} s"
+
+
+UNITS_NOTE = "energy in cost units, time in cycles"
+SCHEDULE_NOTE = ("loops i/o/b split as DRAM/GBUF/REGF factors; in: innermost loop at levels "
+                 "0|1; gbuf: weights/ifmaps/ofmaps kept")
+
+
+def result_table(result: NetworkResult) -> Fitted:
+    """Per-layer energy (with breakdown), time and schedule, and the network totals. When
+    narrow: breakdown columns that are 0 in every layer are left out (and named), then the
+    schedules move to a table of their own, then the rules go."""
     piped = result.segments is not None
-    if piped:
-        caption += ("\nseg: pipeline segment and the layer's node region; the total's time "
-                    "overlaps pipelined layers and its static energy follows it")
-    table = Table(title=plain(f"{result.scenario}: {result.method}", "table.title"),
-                  title_justify="left",
-                  caption=caption, caption_justify="left")
-    table.add_column("layer")
-    if piped:
-        table.add_column("seg")
-    for col in ("energy", *BREAKDOWN_KEYS, "time"):
-        table.add_column(col, justify="right")
-    table.add_column("schedule")
-    for lo in result.layers:
-        r = lo.result
-        seg = [f"{lo.schedule.segment} {_hw(*lo.schedule.region.dims)}"] if piped else []
-        table.add_row(plain(lo.name), *seg, num(r.energy),
-                      *(num(r.breakdown[k]) for k in BREAKDOWN_KEYS),
-                      num(r.time), schedule_summary(lo.schedule, r.gbuf_resident, lo.layer.is_conv))
-    table.add_section()
     bd = result.breakdown
-    table.add_row("total", *([""] if piped else []), num(result.energy),
-                  *(num(bd[k]) for k in BREAKDOWN_KEYS), num(result.time), "")
-    return table
+    zero = [k for k in BREAKDOWN_KEYS
+            if bd[k] == 0 and all(lo.result.breakdown[k] == 0 for lo in result.layers)]
+    title = f"{result.scenario}: {result.method}"
+    status = status_line(result)
+    seg_note = "seg: pipeline segment and the layer's node region"
+    total_note = "the total's time overlaps pipelined layers and its static energy follows it"
+
+    def numbers(lo) -> list[str]:
+        r = lo.result
+        return [num(r.energy), *(num(r.breakdown[k]) for k in BREAKDOWN_KEYS), num(r.time)]
+
+    def segment(lo) -> list[str]:
+        return [f"{lo.schedule.segment} {_hw(*lo.schedule.region.dims)}"] if piped else []
+
+    def schedule(lo) -> str:
+        return schedule_summary(lo.schedule, lo.result.gbuf_resident, lo.layer.is_conv)
+
+    totals = [num(result.energy), *(num(bd[k]) for k in BREAKDOWN_KEYS), num(result.time)]
+    number_cols = [Col(c, "right") for c in ("energy", *BREAKDOWN_KEYS, "time")]
+
+    def without(values: list, dropped: list[str]) -> list:
+        keys = ("energy", *BREAKDOWN_KEYS, "time")
+        return [v for k, v in zip(keys, values, strict=True) if k not in dropped]
+
+    def zero_note(dropped: list[str]) -> str:
+        return f"; {', '.join(dropped)}: 0 in every layer" if dropped else ""
+
+    def one_table(dropped: list[str]) -> list:
+        caption = f"{UNITS_NOTE}{zero_note(dropped)}; {SCHEDULE_NOTE}.\n{status}"
+        if piped:
+            caption += f"\n{seg_note}; {total_note}"
+        grid = Grid([Col("layer"), *([Col("seg")] if piped else []),
+                     *without(number_cols, dropped), Col("schedule")],
+                    title=title, caption=caption)
+        for lo in result.layers:
+            grid.add_row(lo.name, *segment(lo), *without(numbers(lo), dropped), schedule(lo))
+        grid.add_section()
+        grid.add_row("total", *([""] if piped else []), *without(totals, dropped), "")
+        return [grid]
+
+    def two_tables(compact: bool) -> list:
+        top = Grid([Col("layer"), *without(number_cols, zero)], title=title, compact=compact,
+                   caption=UNITS_NOTE + zero_note(zero) + (f"; {total_note}" if piped else ""))
+        bottom = Grid([Col("layer"), *([Col("seg")] if piped else []),
+                       Col("schedule", wrap=True)], title="Schedules", compact=compact,
+                      caption=(f"{seg_note}; " if piped else "") + f"{SCHEDULE_NOTE}.\n{status}")
+        for lo in result.layers:
+            top.add_row(lo.name, *without(numbers(lo), zero))
+            bottom.add_row(lo.name, *segment(lo), schedule(lo))
+        top.add_section()
+        top.add_row("total", *without(totals, zero))
+        return [top, bottom]
+
+    return Fitted(lambda: one_table([]), lambda: one_table(zero), lambda: two_tables(False),
+                  lambda: two_tables(True))
 
 
-def segment_table(result: NetworkResult) -> Table:
+def segment_table(result: NetworkResult) -> Fitted:
     """One row per pipeline segment: its spatial entries (temporal layers joined by '>'),
-    node regions and timing."""
-    table = Table(title="Pipeline segments", title_justify="left",
-                  caption="time = max(node time, DRAM time); critical: the longest entry "
-                          "from its first start to its last end; overhead: against the "
-                          "same layers run one after another", caption_justify="left")
-    for col, just in (("seg", "right"), ("spatial entries", "left"), ("regions", "left"),
-                      ("time", "right"), ("critical", "right"), ("dram", "right"),
-                      ("batch groups", "right"), ("overhead", "right")):
-        table.add_column(col, justify=just)
-    for i, seg in enumerate(result.segments or []):
-        table.add_row(str(i), plain(" | ".join(" > ".join(entry) for entry in seg.layers)),
-                      " ".join(_hw(*r.dims) for r in seg.regions), num(seg.time),
-                      num(seg.critical_time), num(seg.dram_time), str(seg.batch_groups),
-                      f"{seg.overhead:.1%}")
-    return table
+    node regions and timing (two-line headers and no rules when narrow)."""
+    caption = ("time = max(node time, DRAM time); critical: the longest entry from its first "
+               "start to its last end; overhead: against the same layers run one after "
+               "another")
+    rows = [(str(i), " | ".join(" > ".join(entry) for entry in seg.layers),
+             " ".join(_hw(*r.dims) for r in seg.regions), num(seg.time),
+             num(seg.critical_time), num(seg.dram_time), str(seg.batch_groups),
+             f"{seg.overhead:.1%}") for i, seg in enumerate(result.segments or [])]
+
+    def layout(compact: bool) -> list:
+        grid = Grid([Col("seg", "right"), Col("spatial entries", wrap=True),
+                     Col("regions", wrap=True), Col("time", "right"),
+                     Col("critical", "right"), Col("dram", "right"),
+                     Col("batch\ngroups" if compact else "batch groups", "right"),
+                     Col("overhead", "right")],
+                    title="Pipeline segments", caption=caption, compact=compact)
+        for row in rows:
+            grid.add_row(*row)
+        return [grid]
+
+    return Fitted(lambda: layout(False), lambda: layout(True))
 
 
-def comparison_tables(cmp) -> list[Table]:
-    """Per-layer goal values of each method with its loss, and a per-method summary."""
+def _loss(loss: float | None) -> str:
+    """A loss against the optimum as shown beside a value: '' for none or zero."""
+    return "" if not loss else f"{loss:+.2%}"
+
+
+def _total_loss(cmp, value: float, optimum: float | None) -> str:
+    """A method's loss on the whole network: against the optimum, or at most the excess over
+    the best bound when no optimum is proven."""
+    loss = cmp.loss(value, optimum)
+    if loss is not None:
+        return f"{loss:.2%}"
+    at_most = cmp.loss_at_most(value)
+    return f"≤{at_most:.2%}" if at_most is not None else "-"
+
+
+def comparison_tables(cmp) -> list[Fitted]:
+    """Per-layer goal values of each method with its loss, and a per-method summary. When
+    narrow, the losses go under the values, and the summary leaves out the value column when
+    it repeats energy or time."""
     methods = list(cmp.results)
     first = cmp.results[methods[0]]
-    layers = Table(title=plain(f"{cmp.scenario}: {cmp.goal} per layer (loss vs the proven "
-                               "optimum)", "table.title"), title_justify="left")
-    layers.add_column("layer")
-    for m in methods:
-        layers.add_column(m, justify="right")
+    cells = []
     for i, lo in enumerate(first.layers):
         opt = cmp.layer_optimum(i)
-        cells = []
+        row = []
         for m in methods:
             x = cmp.results[m].layers[i]
             value = goal_value(x.result.energy, x.result.time, cmp.goal)
-            loss = cmp.loss(value, opt)
-            cells.append(num(value) + ("" if not loss else f" (+{loss:.2%})"))
-        layers.add_row(plain(lo.name), *cells)
-    summary = Table(title="Totals", title_justify="left",
-                    caption="value: the goal over the whole network; bound: proven lower bound;"
-                            " loss: excess over the best proven optimum.",
-                    caption_justify="left")
-    for col, just in (("method", "left"), ("status", "left"), ("energy", "right"),
-                      ("time", "right"), ("value", "right"), ("bound", "right"),
-                      ("gap", "right"), ("loss", "right"), ("seconds", "right")):
-        summary.add_column(col, justify=just)
+            row.append((num(value), _loss(cmp.loss(value, opt))))
+        cells.append((lo.name, row))
+    title = f"{cmp.scenario}: {cmp.goal} per layer (loss vs the proven optimum)"
+    why = cmp.layer_losses_note()
+
+    def per_layer(stacked: bool, compact: bool) -> list:
+        grid = Grid([Col("layer"), *(Col(m, "right") for m in methods)], title=title,
+                    compact=compact, caption=why)
+        for name, row in cells:
+            sep = "\n" if stacked else " "
+            grid.add_row(name, *(v + (f"{sep}({loss})" if loss else "") for v, loss in row))
+        return [grid]
+
     optimum = cmp.optimum()
+    summary_rows = []
     for m in methods:
         r = cmp.results[m]
-        loss = cmp.loss(r.value, optimum)
-        summary.add_row(m, r.status, num(r.energy), num(r.time), num(r.value),
-                        num(r.bound) if r.bound is not None else "-",
-                        f"{r.gap:.2%}" if r.gap is not None else "-",
-                        f"{loss:.2%}" if loss is not None else "-", f"{r.solve_seconds:.2f}")
-    for m, why in cmp.failures.items():
-        summary.add_row(m, "not applicable", "", "", "", "", "", "", "", end_section=False)
-        summary.add_row("", plain(why), "", "", "", "", "", "", "")
-    return [layers, summary]
+        summary_rows.append({
+            "method": m, "status": str(r.status), "energy": num(r.energy), "time": num(r.time),
+            "value": num(r.value), "bound": num(r.bound) if r.bound is not None else "-",
+            "gap": f"{r.gap:.2%}" if r.gap is not None else "-",
+            "loss": _total_loss(cmp, r.value, optimum),
+            "seconds": f"{r.solve_seconds:.2f}"})
+    for m in cmp.failures:
+        summary_rows.append({"method": m, "status": "not applicable"})
+    failures = "".join(f"\n{m}: not applicable: {why}" for m, why in cmp.failures.items())
+
+    def summary(compact: bool) -> list:
+        keys = ["method", "status", "energy", "time", "value", "bound", "gap", "loss",
+                "seconds"]
+        caption = ("value: the goal over the whole network; bound: proven lower bound; loss: "
+                   "excess over the best proven optimum")
+        if compact and cmp.goal in ("energy", "delay"):
+            keys.remove("value")
+            caption = (f"bound: proven lower bound on the goal ({cmp.goal}) over the whole "
+                       f"network; loss: excess over the best proven optimum")
+        if optimum is None and cmp.best_bound() is not None:
+            caption += (f" (none proven here; ≤: at most, against the best bound "
+                        f"{num(cmp.best_bound())})")
+        caption += "."
+        grid = Grid([Col(k, "left" if k in ("method", "status") else "right") for k in keys],
+                    title="Totals", caption=caption + failures, compact=compact)
+        for row in summary_rows:
+            grid.add_row(*(row.get(k, "") for k in keys))
+        return [grid]
+
+    return [Fitted(lambda: per_layer(False, False), lambda: per_layer(False, True),
+                   lambda: per_layer(True, True)),
+            Fitted(lambda: summary(False), lambda: summary(True))]

@@ -33,12 +33,42 @@ class Comparison:
         proven = [r.value for r in self.results.values() if r.status == "optimal"]
         return min(proven) if proven else None
 
+    def best_bound(self) -> float | None:
+        """The highest proven lower bound on the network's goal value among the methods."""
+        bounds = [r.bound for r in self.results.values() if r.bound is not None]
+        return max(bounds) if bounds else None
+
     def layer_optimum(self, index: int) -> float | None:
-        """The best proven-optimal goal value of one layer among the methods."""
+        """The best proven-optimal goal value of one layer among the methods.
+
+        A pipelined layer is optimal only for the segment, region and data sources its
+        method chose, so it never counts (another method's segments pose another problem);
+        a layer on a node array is optimal for the ifmap layout its producers left, which is
+        the same for methods that chose the same producer schedules."""
         values = [goal_value(r.layers[index].result.energy, r.layers[index].result.time,
                              self.goal)
-                  for r in self.results.values() if r.layers[index].status == "optimal"]
+                  for r in self.results.values()
+                  if r.layers[index].status == "optimal" and r.segments is None]
         return min(values) if values else None
+
+    def layer_losses_note(self) -> str | None:
+        """Why some layers have no loss against an optimum (None when every layer has one)."""
+        missing = [i for i in range(len(next(iter(self.results.values())).layers))
+                   if self.layer_optimum(i) is None] if self.results else []
+        if not missing:
+            return None
+        if any(r.segments is not None for r in self.results.values()):
+            return ("no per-layer losses of pipelined layers: a layer is optimal only for the "
+                    "segment its method chose, not for another method's")
+        return "no per-layer loss where no method proved the layer optimal"
+
+    def loss_at_most(self, value: float) -> float | None:
+        """An upper bound on the relative excess of ``value`` over the optimum, from the best
+        proven bound (None without one)."""
+        bound = self.best_bound()
+        if bound is None or bound <= 0:
+            return None
+        return max(0.0, value / bound - 1)
 
     def loss(self, value: float, optimum: float | None) -> float | None:
         """Relative excess over the optimum (0 for an optimal method)."""
@@ -63,11 +93,12 @@ class Comparison:
                 layers.append(row)
         return {
             "scenario": self.scenario, "goal": self.goal, "methods": self.methods,
-            "optimum": optimum,
+            "optimum": optimum, "best_bound": self.best_bound(),
             "totals": {m: {"energy": r.energy, "time": r.time, "value": r.value,
                            "status": r.status, "bound": r.bound, "gap": r.gap,
                            "solve_seconds": r.solve_seconds,
-                           "loss": self.loss(r.value, optimum)}
+                           "loss": self.loss(r.value, optimum),
+                           "loss_at_most": self.loss_at_most(r.value)}
                        for m, r in self.results.items()},
             "not_applicable": dict(self.failures),
             "layers": layers,

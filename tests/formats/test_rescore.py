@@ -146,8 +146,8 @@ def test_costs_change_only_on_purpose(files):
     _sc, result, path = files["single"]
     cheap = Path(files["pipe_yaml"][2]).parent / "cheap.yaml"
     cheap.write_text(SINGLE.read_text().replace("dram: 200", "dram: 100"))
-    with pytest.raises(InputError, match=r"costs or model rules differ .* costs.dram 100 here, 200 in the "
-                                         r"result; .* --set costs.dram=100"):
+    with pytest.raises(InputError, match=r"costs or model rules differ .* costs.dram 100 "
+                                         r"here, 200 in the result; .* --set costs.dram=100"):
         rescore(path, cheap)
     for scenario, sets in ((cheap, ["costs.dram=100"]), (SINGLE, ["costs.dram=100"]),
                            (None, ["costs.dram=100"])):

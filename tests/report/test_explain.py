@@ -85,7 +85,7 @@ def test_scenario_and_result_json_explain_the_same_numbers(capsys, isca):
     code, from_json, _ = _run(capsys, path, "--layer", "conv2_a")
     assert code == 0
     assert from_yaml == from_json
-    assert "Loop nest" in from_json and "Accesses and energy (energy units)" in from_json
+    assert "Loop nest" in from_json and "Accesses and energy (cost units)" in from_json
 
 
 def test_energy_rows_add_up_and_fetches_follow_the_loops(isca, tetris, pipelined):
@@ -190,7 +190,7 @@ def test_set_rescores_the_stored_scenario(capsys, isca):
     assert code == 0
     lo = result.layers["conv2_a"]
     cheaper = lo.result.energy - 100 * sum(lo.result.accesses["dram"].values())
-    assert f"energy {cheaper / 1e9:.4g}G energy units" in out
+    assert f"energy {cheaper / 1e9:.4g}G cost units" in out
     assert "status feasible" in out and "none proven" in out
 
 

@@ -101,7 +101,7 @@ def test_breakdown_has_one_stacked_bar_per_layer_and_category(alexnet):
     assert [t.get_text() for t in ax.get_xticklabels()] == names
     assert [t.get_text() for t in ax.get_legend().get_texts()] == \
         [plots.CATEGORY_NAMES[k] for k in reversed(used)]
-    assert "energy units" in ax.get_ylabel()
+    assert "cost units" in ax.get_ylabel()
 
 
 def test_breakdown_thins_labels_for_many_layers(alexnet):
@@ -230,6 +230,57 @@ def test_comparison_without_a_proven_optimum_shades_the_layers(comparison):
         ["no proven optimum", "analytical"]
     assert len(bottom.patches) == len(only.results["analytical"].layers)   # spans, no bars
     assert any("not applicable: milp" in t.get_text() for t in fig.texts)
+
+
+@pytest.fixture(scope="module")
+def pipelined_comparison() -> Comparison:
+    """Two methods on a pipelined scenario: every layer optimal for its segment, neither
+    network proven optimal (the segment chain is a beam search's)."""
+    return compare(nnsolve.load_scenario(MLP_S, PIPELINED[:2]), ("exhaustive", "analytical"))
+
+
+def test_pipelined_comparison_says_why_there_are_no_layer_losses(pipelined_comparison):
+    """The issue's case: the loss panel said "every method proved every layer optimal: no
+    losses" of two heuristic pipelined results."""
+    cmp = pipelined_comparison
+    assert all(r.status == "heuristic" and r.segments for r in cmp.results.values())
+    assert all(cmp.layer_optimum(i) is None for i in range(len(cmp.results["exhaustive"].layers)))
+    bottom = plots.comparison_figure(cmp).axes[1]
+    said = " ".join(t.get_text() for t in bottom.texts)
+    assert "no losses" not in said
+    assert "pipelined" in said and "best bound" in said
+    at_most = cmp.loss_at_most(cmp.results["analytical"].value)
+    assert at_most is not None and f"analytical ≤{at_most:.2%}" in said
+    doc = cmp.to_json()
+    assert doc["best_bound"] == cmp.best_bound() and doc["optimum"] is None
+    assert doc["totals"]["analytical"]["loss_at_most"] == at_most
+
+
+def test_log_axis_has_readable_ticks():
+    """A log axis spanning less than three decades labels its 2x and 5x ticks too (it had a
+    single label when the values crossed only one power of ten)."""
+    fig = plots._new_figure(4, 3)
+    ax = fig.add_subplot()
+    ax.bar([0, 1, 2], [2e6, 9e6, 8e7])
+    plots._scale(ax, "y", [2e6, 9e6, 8e7])
+    fig.canvas.draw()
+    low, high = ax.get_ylim()
+    shown = [t.get_text() for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True)
+             if t.get_text() and low <= t.get_position()[1] <= high]
+    assert ax.get_yscale() == "log" and len(shown) >= 4, shown
+    assert "10M" in shown and "5M" in shown
+
+
+def test_comparison_uses_the_readable_log_axis(alexnet):
+    _, result = alexnet
+    cmp = Comparison(result.scenario, "energy", ["exhaustive"], {"exhaustive": result})
+    fig = plots.comparison_figure(cmp)
+    fig.canvas.draw()
+    top = fig.axes[0]
+    low, high = top.get_ylim()
+    shown = [t.get_text() for t in top.get_yticklabels() + top.get_yticklabels(minor=True)
+             if t.get_text() and low <= t.get_position()[1] <= high]
+    assert top.get_yscale() == "log" and len(shown) >= 5, shown
 
 
 # -- Pareto front -----------------------------------------------------------------------------

@@ -38,7 +38,8 @@ def test_result_json_follows_the_design_contract(tmp_path):
     doc = result.to_json()
     assert {"nnsolve_version", "scenario", "method", "goal", "status", "total", "breakdown",
             "bound", "gap", "solve_seconds", "layers"} <= set(doc)
-    assert set(doc["total"]) == {"energy", "time", "ops", "edp"}
+    assert set(doc["total"]) == {"energy", "time", "ops", "edp", "layers", "network_layers"}
+    assert doc["total"]["layers"] == doc["total"]["network_layers"] == 19
     assert set(doc["breakdown"]) == {"mac", "dram", "gbuf", "itcn", "regf", "noc", "static"}
     layer = doc["layers"][0]
     assert layer["name"] == "conv1_a"
