@@ -27,6 +27,26 @@ class InfeasibleError(NnsolveError):
     """The hardware cannot hold a layer under any schedule in the search space."""
 
 
+#: Most characters of a user's value that an error message repeats (a whole file pasted
+#: where a name was expected must not fill the terminal).
+MAX_SHOWN = 60
+
+
+def clip(text: object, limit: int = MAX_SHOWN) -> str:
+    """``text`` as a string of at most ``limit`` characters: longer ones are cut and end
+    in '...'."""
+    text = str(text)
+    return text if len(text) <= limit else text[:max(limit - 3, 1)] + "..."
+
+
+def quote(value: object, limit: int = MAX_SHOWN) -> str:
+    """A user's value as an error message shows it: its repr, of at most ``limit``
+    characters (a string is cut before quoting, so the quotes stay)."""
+    if isinstance(value, str):
+        return repr(clip(value, limit))
+    return clip(repr(value), limit)
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean ...?)' hint for a misspelt key or name, or '' when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -29,6 +29,7 @@ ignored: the scenario gives the batch.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -37,12 +38,15 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NnsolveError
+from ..errors import InputError, NnsolveError, clip
 from ..model.layer import CONV, ELTWISE, FC, POOL, Layer
 from ..model.network import INPUT, Fmap, Network
 
 MAX_PARTS = 64
 """The most layers one tensor may be split into for grouped convolutions."""
+
+MAX_CYCLE_SHOWN = 8
+"""The most nodes of a cycle that its error lists."""
 
 CONV_OPS = ("Conv",)
 FC_OPS = ("Gemm", "MatMul")
@@ -164,13 +168,71 @@ class _Importer:
     def run(self, name: str) -> Network:
         """The network, named ``name``."""
         first = self._network_input()
-        for index, node in enumerate(self.graph.node):
-            self._node(index, node)
+        for index in self._node_order():
+            self._node(index, self.graph.node[index])
         if not self.ops or all(op.kind == _CONCAT for op in self.ops):
             raise self.error(None, f"no node that makes a layer reads the network input; "
                                    f"supported: {supported_ops()}")
         cuts = self._cuts(first)
         return self._build(name, first, cuts)
+
+    def _node_order(self) -> list[int]:
+        """The nodes' indices in an order where every tensor is written before it is read:
+        the file's order when it is topological (as ONNX requires), else the stable
+        topological sort of it. A cycle, or a tensor written twice, is an error (read in the
+        file's order, it would cut the graph short without a word)."""
+        nodes = self.graph.node
+        writer: dict[str, int] = {}
+        graph_inputs = {i.name for i in self.graph.input} | set(self.initializers)
+        for index, node in enumerate(nodes):
+            for out in node.output:
+                if not out:
+                    continue
+                if out in graph_inputs:
+                    raise self.error(_where(index, node), f"writes {clip(out)!r}, which is "
+                                     f"also a graph input or initializer")
+                if out in writer:
+                    first = writer[out]
+                    raise self.error(_where(index, node), f"writes {clip(out)!r}, which "
+                                     f"{_where(first, nodes[first])} writes too (each tensor "
+                                     f"must have one producer)")
+                writer[out] = index
+        needs = [sorted({writer[t] for t in node.input if t in writer}) for node in nodes]
+        if all(p < i for i, ps in enumerate(needs) for p in ps):
+            return list(range(len(nodes)))
+        users: list[list[int]] = [[] for _ in nodes]
+        waiting = [len(ps) for ps in needs]
+        for i, ps in enumerate(needs):
+            for p in ps:
+                users[p].append(i)
+        ready = [i for i, n in enumerate(waiting) if n == 0]
+        heapq.heapify(ready)
+        order: list[int] = []
+        while ready:
+            i = heapq.heappop(ready)
+            order.append(i)
+            for u in users[i]:
+                waiting[u] -= 1
+                if waiting[u] == 0:
+                    heapq.heappush(ready, u)
+        if len(order) == len(nodes):
+            return order
+        # Every node left waits on another node left: walk back until one repeats.
+        left = set(range(len(nodes))) - set(order)
+        path: list[int] = []
+        seen: dict[int, int] = {}
+        i = min(left)
+        while i not in seen:
+            seen[i] = len(path)
+            path.append(i)
+            i = next(p for p in needs[i] if p in left)
+        cycle = path[seen[i]:][::-1]            # producers first
+        shown = [_where(k, nodes[k]) for k in cycle[:MAX_CYCLE_SHOWN]]
+        if len(cycle) > MAX_CYCLE_SHOWN:
+            shown.append(f"... ({len(cycle) - MAX_CYCLE_SHOWN} more)")
+        raise self.error(None, f"the graph has a cycle: {' -> '.join(shown)} -> "
+                               f"{_where(cycle[0], nodes[cycle[0]])}; an ONNX graph must be "
+                               f"acyclic")
 
     def _network_input(self) -> str:
         used_as_data = set()
@@ -199,7 +261,7 @@ class _Importer:
 
     def _node(self, index: int, node: Any) -> None:
         op = node.op_type
-        where = f"node {node.name!r} ({op})" if node.name else f"node #{index} ({op})"
+        where = _where(index, node)
         data = [(pos, n) for pos, n in enumerate(node.input) if n in self.shapes]
         if not data or op in SHAPE_OPS:
             return                    # a computation on constants or shapes: no data flows
@@ -571,6 +633,12 @@ class _Importer:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+def _where(index: int, node: Any) -> str:
+    """How errors name a node: by its name, or by its position when it has none."""
+    op = clip(node.op_type, 30)
+    return f"node {clip(node.name)!r} ({op})" if node.name else f"node #{index} ({op})"
+
 
 def _attributes(onnx: Any, node: Any) -> dict[str, Any]:
     """A node's attributes as Python values (strings decoded)."""
