@@ -50,6 +50,11 @@ class Field:
     positive: bool = False
 
 
+#: Most solver threads per model (CP-SAT refuses more than 10,000; beyond a machine's cores
+#: more threads only slow a solve down).
+MAX_WORKERS = 256
+
+
 FIELDS: tuple[Field, ...] = (
     Field("name", "str", None, "Scenario name, used in reports; defaults to the file name."),
     Field("network", "str", None, "A network of nets/ by name (e.g. alex_net), or a path to a "
@@ -133,7 +138,8 @@ FIELDS: tuple[Field, ...] = (
     Field("solver.milp_solver", "choice", "highs", "The MILP solver for method milp: HiGHS or "
           "CBC (bundled with PuLP).", choices=("highs", "cbc")),
     Field("solver.workers", "int", 0, "Solver threads per model; 0 chooses: one for the "
-          "per-layer models, which more threads slow down.", minimum=0),
+          "per-layer models, which more threads slow down.", "threads", minimum=0,
+          maximum=MAX_WORKERS),
     Field("solver.beam_width", "int", 1, "Schedules kept per layer by the network search.",
           minimum=1),
 )
@@ -315,7 +321,8 @@ def reference_table() -> str:
         if fld.allow_inf:
             allowed = f"{allowed}; inf" if allowed else "inf"
         if fld.maximum is not None:
-            allowed = f"{allowed}; at most {fld.maximum:,}"
+            allowed = f"{allowed}; at most {fld.maximum:,}" if allowed \
+                else f"at most {fld.maximum:,}"
         rows.append(f"| `{fld.key}` | {default} | {allowed.replace('|', '&#124;')} | "
                     f"{fld.doc} |")
     return "\n".join(rows) + "\n"

@@ -133,6 +133,9 @@ def test_network_given_as_a_path_relative_to_the_scenario(tmp_path):
     ("network: alex_net\nsolver: {method: gurobi}\n", "solver.method", "cpsat, milp"),
     ("network: alex_net\nsolver: {time_limit_s: 0}\n", "solver.time_limit_s", "positive"),
     ("network: alex_net\nsolver: 5\n", "solver", "must be a mapping"),
+    ("network: alex_net\nsolver: {workers: 100000}\n", "solver.workers",
+     "an integer from 0 to 256 (threads), got 100000"),
+    ("network: alex_net\nsolver: {workers: -1}\n", "solver.workers", "got -1"),
     ("batch: 4\n", "network", "required"),
     ("network: alexnet\n", "network", "did you mean 'alex_net'"),
     ("network: missing/net.yaml\n", "network", "network file 'missing/net.yaml' not found"),
@@ -161,3 +164,18 @@ def test_every_shipped_scenario_loads(path):
     assert sc.network.layers
     if "tangram_pipeline" in path:
         assert sc.search.interlayer and sc.search.save_writeback and sc.search.gbuf_sharing
+
+
+def test_the_most_workers_allowed_solve():
+    """solver.workers: 100000 reached CP-SAT, which refuses more than 10,000 threads (and
+    an IndexError hid its reason); the loader's limit is a thread count CP-SAT runs."""
+    from nnsolve.formats.scenario_yaml import MAX_WORKERS
+    from nnsolve.formulations.loop_blocking import build_cpsat
+    from nnsolve.hardware.spec import Hardware
+    from nnsolve.model.evaluate import LayerProblem
+    from nnsolve.model.layer import Layer
+    from tests.strategies import UNIT
+
+    problem = LayerProblem.single_node(Layer.conv(8, 16, 8, 3), 4,
+                                       Hardware((1, 1), (8, 8), 64, 4096), UNIT, (True,) * 3)
+    assert build_cpsat(problem).solve(workers=MAX_WORKERS).status == "optimal"

@@ -223,3 +223,10 @@ def test_cli_node_array_beyond_64_bits_names_the_layer(tmp_path, capsys):
     assert main(["solve", path, "--method", "cpsat"]) == 2
     err = capsys.readouterr().err
     assert "layer fc1:" in err and "exhaustive" in err and "Traceback" not in err
+
+
+def test_cpsat_refusing_its_parameters_says_so():
+    """CP-SAT's MODEL_INVALID for bad parameters has an empty validate(): the error names
+    the parameters instead of raising an IndexError (the loader bounds solver.workers)."""
+    with pytest.raises(RuntimeError, match=r"num_workers=100000"):
+        build_cpsat(_problem()).solve(workers=100000)
