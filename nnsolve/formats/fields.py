@@ -6,6 +6,7 @@ mistake is always reported the same way: ``file: field.path: what is wrong (what
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -14,13 +15,75 @@ from typing import Any
 
 import yaml
 
-from ..errors import InputError, did_you_mean, join
+from ..errors import InputError, clip, did_you_mean, join
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
+#: Deepest nesting of lists and mappings an input file may have (the formats need under ten
+#: levels; far deeper documents ran Python out of stack).
+MAX_DEPTH = 32
+
+#: Most characters of values a YAML document may expand to, aliases followed. A plain file
+#: stays below it unless it is megabytes long; a "billion laughs" alias bomb, a few hundred
+#: bytes that expand to gigabytes, is refused before anything copies or serialises it.
+MAX_EXPANDED = 10_000_000
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key given twice in one mapping is an error."""
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error, and a
+    document nested deeper than MAX_DEPTH or expanding beyond MAX_EXPANDED through its
+    aliases (or referring to itself) is refused while it is composed."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliased = False
+        self._measured: dict[int, tuple[int, int]] = {}   # id(node) -> (expanded size, depth)
+
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if id(node) not in self._measured:
+                raise yaml.composer.ComposerError(
+                    None, None, f"the alias *{clip(event.anchor)} refers to a list or mapping "
+                                f"that contains it", event.start_mark)
+            self._aliased = True
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"lists and mappings are nested deeper than {MAX_DEPTH} levels",
+                event.start_mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        self._measure(node)
+        return node
+
+    def _measure(self, node: yaml.Node) -> None:
+        """Record the size of ``node`` with its aliases expanded (its children are measured
+        already), and refuse it beyond the limits."""
+        if isinstance(node, yaml.ScalarNode):
+            size, depth = 1 + len(node.value), 0
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else \
+                [n for pair in node.value for n in pair]
+            stats = [self._measured[id(c)] for c in children]
+            size = 2 + sum(s for s, _ in stats)
+            depth = 1 + max((d for _, d in stats), default=0)
+        if size > MAX_EXPANDED:
+            how = "through its aliases " if self._aliased else ""
+            raise yaml.composer.ComposerError(
+                None, None, f"the document expands {how}to more than {MAX_EXPANDED:,} "
+                            f"characters, the most an input may hold", node.start_mark)
+        if depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"lists and mappings are nested deeper than {MAX_DEPTH} levels "
+                            f"through aliases", node.start_mark)
+        self._measured[id(node)] = (size, depth)
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
@@ -43,16 +106,29 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_yaml(path: str | Path, what: str = "file") -> Any:
-    """Parse a YAML file safely (no code execution); a missing or bad file is an InputError."""
+#: Largest input file read (a scenario, network, sweep or result file is kilobytes; a
+#: gigabyte file given by mistake would be read whole before its first line is checked).
+MAX_FILE_BYTES = 64 * 2**20
+
+
+def read_input(path: str | Path, what: str = "file") -> str:
+    """The text of an input file; a missing, unreadable or oversized file is an InputError."""
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), None, f"{what} not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(str(path), None, f"{what} of {size:,} bytes is too large (at "
+                                              f"most {MAX_FILE_BYTES:,})")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(str(path), None, f"cannot read {what}: {exc}") from None
-    return parse_yaml(text, str(path))
+
+
+def load_yaml(path: str | Path, what: str = "file") -> Any:
+    """Parse a YAML file safely (no code execution); a missing or bad file is an InputError."""
+    return parse_yaml(read_input(path, what), str(path))
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -65,6 +141,49 @@ def parse_yaml(text: str, source: str) -> Any:
         problem = getattr(exc, "problem", None) or str(exc)
         problem = " ".join(str(problem).split())      # one line, whatever PyYAML printed
         raise InputError(source, None, f"invalid YAML: {where}{problem}") from None
+
+
+def load_json(path: str | Path, what: str = "file") -> Any:
+    """Parse a JSON file; a missing, unreadable, invalid or too deeply nested file is an
+    InputError."""
+    return parse_json(read_input(path, what), str(path))
+
+
+def parse_json(text: str, source: str) -> Any:
+    """Parse JSON text; a syntax error names the source and the line, and lists or objects
+    nested deeper than MAX_DEPTH are refused (the formats need far fewer levels)."""
+    deep = InputError(source, None, f"invalid JSON: lists and objects are nested deeper than "
+                                    f"{MAX_DEPTH} levels")
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise deep from None
+    except json.JSONDecodeError as exc:
+        raise InputError(source, None, f"invalid JSON: line {exc.lineno}: {exc.msg}") from None
+    if nesting_depth(doc) > MAX_DEPTH:
+        raise deep
+    return doc
+
+
+def nesting_depth(doc: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply lists and mappings nest in ``doc`` (0 for a plain value), counted without
+    recursion and only up to ``limit + 1`` (so a document containing itself ends too)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping):
+            children = list(value.values())
+        elif isinstance(value, (list, tuple)):
+            children = list(value)
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth) for child in children)
+    return deepest
 
 
 class Fields:

@@ -7,13 +7,12 @@ applied) and the network itself under ``inputs``, so ``nnsolve explain RESULT.js
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
 from ..errors import InputError, join
 from ..scenario import Scenario
-from .fields import Fields
+from .fields import Fields, load_json
 from .network_yaml import network_from_dict, network_to_dict
 from .scenario_yaml import scenario_from_dict
 from .schedule_json import schedule_from_json
@@ -52,15 +51,7 @@ def read_schedules(path: str, with_input: bool = False):
     """The per-layer schedules of a result JSON, by layer name (and, ``with_input``, how the
     network input lies in DRAM on a node array, a Partition or None, and the pipeline
     segments, or None)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except FileNotFoundError:
-        raise InputError(path, None, "schedule file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read the schedule file: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, None, f"invalid JSON: line {exc.lineno}: {exc.msg}") from None
+    doc = load_json(path, what="schedule file")
     fields = Fields(path)
     top = doc if isinstance(doc, dict) else {}
     layers = fields.sequence(top.get("layers"), "layers")
