@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 
 
@@ -44,7 +45,16 @@ def quote(value: object, limit: int = MAX_SHOWN) -> str:
     characters (a string is cut before quoting, so the quotes stay)."""
     if isinstance(value, str):
         return repr(clip(value, limit))
-    return clip(repr(value), limit)
+    return clip(show_number(value) if isinstance(value, int) else repr(value), limit)
+
+
+def show_number(value: int) -> str:
+    """An integer for a message: its digits, or for a huge one (Python refuses to print more
+    than 4300 digits) its size."""
+    if value.bit_length() <= 3 * MAX_SHOWN:          # under MAX_SHOWN digits
+        return str(value)
+    sign = "a negative" if value < 0 else "an"
+    return f"{sign} integer of about {value.bit_length() * math.log10(2):.0f} digits"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -58,5 +68,6 @@ def join(field: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{field}[{key}]"
     if not key.isprintable() or key != key.strip() or not key:
-        return f"{field}[{key!r}]"            # keep odd keys visible and on one line
+        return f"{field}[{quote(key)}]"       # keep odd keys visible and on one line
+    key = clip(key)
     return f"{field}.{key}" if field else key

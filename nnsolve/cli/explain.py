@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from ..errors import InputError, NnsolveError, did_you_mean
+from ..errors import InputError, NnsolveError, did_you_mean, quote
 from ..formats.fields import parse_json, read_input
 from ..report.explain import explain_layer
 from ..results import NetworkResult
@@ -38,7 +38,7 @@ def _check_layer(args: argparse.Namespace, scenario: Scenario) -> None:
     name = args.layer
     layers = scenario.network.layers
     if name is not None and name not in layers:
-        raise InputError("--layer", None, f"{scenario.network.name} has no layer {name!r}"
+        raise InputError("--layer", None, f"{scenario.network.name} has no layer {quote(name)}"
                          f"{did_you_mean(name, layers)}; layers: {', '.join(layers)}")
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from ..errors import NnsolveError
+from ..errors import MAX_SHOWN, NnsolveError, clip, quote
 from ..formats.files import write_json, write_text
 from ..formats.network_yaml import load_zoo, resolve_network, zoo_names
 from ..formats.result_json import read_schedules, result_document
@@ -77,7 +77,7 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
         else DEFAULT_METHODS
     for m in methods:
         if m not in METHOD_NAMES:
-            raise NnsolveError(f"--methods: {m!r} is not a method; available: "
+            raise NnsolveError(f"--methods: {quote(m)} is not a method; available: "
                                f"{', '.join(METHOD_NAMES)}")
     scenario = load_scenario(args.scenario, overrides(args))
     plot_ready(args)
@@ -226,7 +226,8 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {quote(text)}"
+                                         ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
@@ -238,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Piped output keeps whole rows instead of wrapping at 80 columns.
     out = Console() if sys.stdout.isatty() else Console(width=200)
-    err = Console(stderr=True)
+    err = Console(stderr=True, emoji=False)      # ':x:' in a message is text, not an emoji
     try:
         return args.run(args, out)
     except NnsolveError as exc:
@@ -246,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except OSError as exc:
         # An output file that cannot be written (a missing directory, a full disk).
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{clip(exc.filename, 4 * MAX_SHOWN)}: " if exc.filename else ""
         err.print(f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))}",
                   highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR

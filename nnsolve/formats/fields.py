@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import InputError, clip, did_you_mean, join
+from ..errors import MAX_SHOWN, InputError, clip, did_you_mean, join, quote, show_number
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
@@ -93,11 +93,11 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
         key = loader.construct_object(key_node, deep=deep)
         if isinstance(key, Iterable) and not isinstance(key, str):
             raise yaml.constructor.ConstructorError(
-                None, None, f"a mapping key must be a plain value, got {key!r}",
+                None, None, f"a mapping key must be a plain value, got {quote(key)}",
                 key_node.start_mark)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is given twice (first on line {seen[key] + 1})",
+                None, None, f"key {quote(key)} is given twice (first on line {seen[key] + 1})",
                 key_node.start_mark)
         seen[key] = key_node.start_mark.line
     return loader.construct_mapping(node, deep=deep)
@@ -105,6 +105,9 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
+
+#: Longest name of a network, layer or external input.
+MAX_NAME = 128
 
 #: Largest input file read (a scenario, network, sweep or result file is kilobytes; a
 #: gigabyte file given by mistake would be read whole before its first line is checked).
@@ -114,16 +117,28 @@ MAX_FILE_BYTES = 64 * 2**20
 def read_input(path: str | Path, what: str = "file") -> str:
     """The text of an input file; a missing, unreadable or oversized file is an InputError."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), None, f"{what} not found")
+    if not is_file(path):
+        raise InputError(clip(path, 4 * MAX_SHOWN), None, f"{what} not found")
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise InputError(str(path), None, f"{what} of {size:,} bytes is too large (at "
                                               f"most {MAX_FILE_BYTES:,})")
         return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), None, f"cannot read {what}: {exc}") from None
+    except OSError as exc:
+        raise InputError(str(path), None, f"cannot read {what}: "
+                                          f"{exc.strerror or clip(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), None, f"cannot read {what}: not UTF-8 text (byte "
+                                          f"{exc.start:,}: {exc.reason})") from None
+
+
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False for a name the system cannot look up (too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def load_yaml(path: str | Path, what: str = "file") -> Any:
@@ -140,7 +155,17 @@ def parse_yaml(text: str, source: str) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         problem = " ".join(str(problem).split())      # one line, whatever PyYAML printed
-        raise InputError(source, None, f"invalid YAML: {where}{problem}") from None
+        raise InputError(source, None, f"invalid YAML: {where}{clip(problem, 4 * MAX_SHOWN)}"
+                         ) from None
+    except ValueError as exc:
+        # A value PyYAML cannot build: an integer of over 4300 digits, a date like 2024-13-01.
+        raise InputError(source, None, f"invalid YAML: {_unreadable(exc)}") from None
+
+
+def _unreadable(exc: ValueError) -> str:
+    if "integer string conversion" in str(exc):
+        return "an integer has more than 4300 digits"
+    return f"a value cannot be read ({clip(exc, 2 * MAX_SHOWN)})"
 
 
 def load_json(path: str | Path, what: str = "file") -> Any:
@@ -160,6 +185,8 @@ def parse_json(text: str, source: str) -> Any:
         raise deep from None
     except json.JSONDecodeError as exc:
         raise InputError(source, None, f"invalid JSON: line {exc.lineno}: {exc.msg}") from None
+    except ValueError as exc:                 # an integer of over 4300 digits
+        raise InputError(source, None, f"invalid JSON: {_unreadable(exc)}") from None
     if nesting_depth(doc) > MAX_DEPTH:
         raise deep
     return doc
@@ -206,7 +233,7 @@ class Fields:
         allowed = list(allowed)
         for key in value:
             if not isinstance(key, str):
-                raise self.error(field, f"keys must be names, got {key!r}")
+                raise self.error(field, f"keys must be names, got {quote(key)}")
             if key not in allowed:
                 raise self.error(join(field, key),
                                  f"unknown key{did_you_mean(key, allowed)}; "
@@ -219,26 +246,20 @@ class Fields:
     def integer(self, value: Any, field: str, minimum: int | None = 1,
                 maximum: int | None = None, unit: str = "") -> int:
         """An integer in [minimum, maximum]."""
-        rule = _range_rule("an integer", minimum, maximum, unit)
+        rule = range_rule("an integer", minimum, maximum, unit)
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer() and math.isfinite(value):
                 value = int(value)
             else:
                 raise self.error(field, f"must be {rule}, got {_show(value)}")
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise self.error(field, f"must be {rule}, got {value}")
+            raise self.error(field, f"must be {rule}, got {show_number(value)}")
         return value
 
     def number(self, value: Any, field: str, minimum: float | None = 0.0,
                allow_inf: bool = False, positive: bool = False, unit: str = "") -> float:
         """A real number >= minimum (> 0 when positive); 'inf' only where allowed."""
-        what = "a positive number" if positive else "a number"
-        if minimum is not None and not positive:
-            what += f" >= {minimum:g}"
-        if unit:
-            what += f" ({unit})"
-        if allow_inf:
-            what += " or inf"
+        what = number_rule(minimum, allow_inf, positive, unit)
         if isinstance(value, str) and value.strip().lower() in ("inf", ".inf", "infinity"):
             value = math.inf
         elif isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
@@ -266,6 +287,15 @@ class Fields:
         if not isinstance(value, str) or not value.strip():
             raise self.error(field, f"must be a non-empty string, got {_show(value)}")
         return value
+
+    def name(self, value: Any, field: str, maximum: int = MAX_NAME) -> str:
+        """A non-empty name of at most ``maximum`` characters (names reappear in every table
+        and message)."""
+        text = self.string(value, field)
+        if len(text) > maximum:
+            raise self.error(field, f"must be a name of at most {maximum} characters, got "
+                                    f"{len(text):,}: {quote(text)}")
+        return text
 
     def choice(self, value: Any, field: str, choices: Iterable[str]) -> str:
         """One of the given words (case-insensitive)."""
@@ -297,7 +327,21 @@ class Fields:
         return value
 
 
-def _range_rule(what: str, minimum: int | None, maximum: int | None, unit: str) -> str:
+def number_rule(minimum: float | None = 0.0, allow_inf: bool = False, positive: bool = False,
+                unit: str = "") -> str:
+    """What a number field takes, in words: 'a number >= 0 (energy units)'."""
+    what = "a positive number" if positive else "a number"
+    if minimum is not None and not positive:
+        what += f" >= {minimum:g}"
+    if unit:
+        what += f" ({unit})"
+    if allow_inf:
+        what += " or inf"
+    return what
+
+
+def range_rule(what: str, minimum: int | None, maximum: int | None, unit: str) -> str:
+    """What an integer field takes, in words: 'a positive integer up to 1,024 (nodes)'."""
     if minimum == 1 and maximum is not None:
         rule = f"a positive {what.removeprefix('an ')} up to {maximum:,}"
     elif minimum is not None and maximum is not None:
@@ -321,8 +365,8 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f"the text {value!r}"
-    return f"{type(value).__name__} {value!r}"
+        return f"the text {quote(value)}"
+    return f"{type(value).__name__} {quote(value)}"
 
 
 def _show(value: Any) -> str:
@@ -332,6 +376,6 @@ def _show(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, (Mapping, list)):
         return _kind(value)
-    if isinstance(value, str):
-        return repr(value)
-    return str(value)
+    if isinstance(value, (str, int)):
+        return quote(value)
+    return clip(str(value))

@@ -38,9 +38,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NnsolveError, clip
+from ..errors import MAX_SHOWN, InputError, NnsolveError, clip, quote
 from ..model.layer import CONV, ELTWISE, FC, POOL, Layer
 from ..model.network import INPUT, Fmap, Network
+from .fields import MAX_NAME
 
 MAX_PARTS = 64
 """The most layers one tensor may be split into for grouped convolutions."""
@@ -189,11 +190,11 @@ class _Importer:
                 if not out:
                     continue
                 if out in graph_inputs:
-                    raise self.error(_where(index, node), f"writes {clip(out)!r}, which is "
+                    raise self.error(_where(index, node), f"writes {quote(out)}, which is "
                                      f"also a graph input or initializer")
                 if out in writer:
                     first = writer[out]
-                    raise self.error(_where(index, node), f"writes {clip(out)!r}, which "
+                    raise self.error(_where(index, node), f"writes {quote(out)}, which "
                                      f"{_where(first, nodes[first])} writes too (each tensor "
                                      f"must have one producer)")
                 writer[out] = index
@@ -242,7 +243,7 @@ class _Importer:
         inputs = [i for i in self.graph.input
                   if i.name not in self.initializers and i.name in used_as_data]
         if len(inputs) != 1:
-            found = ", ".join(repr(i.name) for i in inputs) or "none"
+            found = clip(", ".join(quote(i.name) for i in inputs), 4 * MAX_SHOWN) or "none"
             raise self.error(None, f"nnsolve imports models with one data input (the others "
                                    f"must be weights or initializers); found {found}")
         info = inputs[0]
@@ -251,7 +252,7 @@ class _Importer:
                 "the batch")
         if dims is None or len(dims) not in (2, 4) or not all(
                 isinstance(d, int) and d > 0 for d in dims[1:]):
-            raise self.error(f"input {info.name!r}", f"has shape {_show_dims(dims)}; nnsolve "
+            raise self.error(f"input {quote(info.name)}", f"has shape {_show_dims(dims)}; nnsolve "
                                                      f"needs {rule}")
         shape = _Shape(dims[1], 1, 1, flat=True) if len(dims) == 2 else _Shape(*dims[1:])
         self.shapes[info.name] = shape
@@ -271,7 +272,7 @@ class _Importer:
         limit = _FIRST_WEIGHT_INPUT.get(op)
         if limit is not None and any(pos >= limit for pos, _ in data):
             pos, tensor = next((p, t) for p, t in data if p >= limit)
-            raise self.error(where, f"input {pos} ({tensor!r}) is computed from the network "
+            raise self.error(where, f"input {pos} ({quote(tensor)}) is computed from the network "
                                     f"input, but nnsolve needs a weight or constant there")
         base = _layer_name(node.name) or f"{op.lower()}_{index}"
         if op in CONV_OPS:
@@ -295,7 +296,7 @@ class _Importer:
         elif op in RESHAPE_OPS:
             self._reshape(where, node)
         else:
-            raise self.error(where, f"op {op!r} is not supported; {supported_ops()}")
+            raise self.error(where, f"op {quote(op)} is not supported; {supported_ops()}")
 
     def _data(self, where: str, node: Any, pos: int = 0, flat: bool | None = None) -> _Shape:
         """The shape of a data input, which must (not) be flattened when ``flat`` says so."""
@@ -321,11 +322,11 @@ class _Importer:
         else:
             dims = self._known_dims(name, skip_batch=False)
         if dims is None or not all(isinstance(d, int) and d > 0 for d in dims):
-            raise self.error(where, f"the shape of its weight {name!r} (input {pos}) is unknown; "
-                                    f"give it as an initializer or a typed graph input")
+            raise self.error(where, f"the shape of its weight {quote(name)} (input {pos}) is "
+                                    f"unknown; give it as an initializer or a typed graph input")
         if len(dims) != rank:
-            raise self.error(where, f"its weight {name!r} has shape {dims}; nnsolve needs "
-                                    f"{rank} dimensions")
+            raise self.error(where, f"its weight {quote(name)} has shape {clip(dims)}; nnsolve "
+                                    f"needs {rank} dimensions")
         return dims
 
     def _add(self, where: str, node: Any, op: _Op) -> None:
@@ -345,7 +346,7 @@ class _Importer:
         for dims in self.declared.get(tensor, ()):
             if not all(isinstance(d, int) for d in dims[1:]) or dims[1:] == shape.dims():
                 continue
-            raise self.error(where, f"its output {tensor!r} has shape [batch, "
+            raise self.error(where, f"its output {quote(tensor)} has shape [batch, "
                                     f"{', '.join(map(str, dims[1:]))}] in the model, but its "
                                     f"attributes give [batch, "
                                     f"{', '.join(map(str, shape.dims()))}]")
@@ -576,9 +577,9 @@ class _Importer:
             if len(cuts[tensor]) + 1 > MAX_PARTS:
                 raise self.error(where, f"nnsolve makes one layer per group and splits the "
                                         f"layers before it to match; this would split "
-                                        f"{tensor!r} into {len(cuts[tensor]) + 1} layers, more "
-                                        f"than the {MAX_PARTS} allowed (depthwise convolutions "
-                                        f"of many channels are not supported)")
+                                        f"{quote(tensor)} into {len(cuts[tensor]) + 1} layers, "
+                                        f"more than the {MAX_PARTS} allowed (depthwise "
+                                        f"convolutions of many channels are not supported)")
         return cuts
 
     # -- pass 3: the layers -----------------------------------------------------------------
@@ -637,7 +638,7 @@ class _Importer:
 def _where(index: int, node: Any) -> str:
     """How errors name a node: by its name, or by its position when it has none."""
     op = clip(node.op_type, 30)
-    return f"node {clip(node.name)!r} ({op})" if node.name else f"node #{index} ({op})"
+    return f"node {quote(node.name)} ({op})" if node.name else f"node #{index} ({op})"
 
 
 def _attributes(onnx: Any, node: Any) -> dict[str, Any]:
@@ -685,8 +686,10 @@ def _layer(importer: _Importer, where: str, *args: Any, **kwargs: Any) -> Layer:
 
 def _layer_name(node_name: str) -> str:
     """A node name usable as a layer name: runs of other characters than letters, digits, _
-    and - become one _ (so names stay single YAML and --set path words)."""
-    return re.sub(r"[^A-Za-z0-9_\-]+", "_", node_name).strip("_")
+    and - become one _ (so names stay single YAML and --set path words), and a long name is
+    cut to leave room for the suffixes of split or repeated names within MAX_NAME."""
+    name = re.sub(r"[^A-Za-z0-9_\-]+", "_", node_name).strip("_")
+    return name[:MAX_NAME - 16].rstrip("_")
 
 
 def _part_names(base: str, count: int, used: set[str]) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NnsolveError, did_you_mean, join
+from ..errors import InputError, NnsolveError, clip, did_you_mean, join, quote
 from ..hardware.spec import MEMORY_TYPES, Costs, Hardware, word_bytes
 from ..methods import DEFAULT_METHOD, METHOD_NAMES, REMOVED_METHODS
 from ..model.dims import DATA_NAMES, LOOP_NAMES
@@ -29,7 +29,7 @@ from ..scenario import (
     SearchOptions,
     SolverOptions,
 )
-from .fields import Fields, load_yaml, parse_yaml
+from .fields import Fields, load_yaml, number_rule, parse_yaml, range_rule
 from .network_yaml import resolve_network
 
 
@@ -182,16 +182,47 @@ def set_values(doc: Any, values: dict[str, Any]) -> Any:
     return doc
 
 
-def parse_override(item: str) -> tuple[str, Any]:
-    """Split and check one ``KEY=VALUE``: the key must be a scenario field."""
+def parse_override(item: str, flag: str | None = None) -> tuple[str, Any]:
+    """Split and check one ``KEY=VALUE``: the key must be a scenario field and the value
+    (YAML; null restores the default) must satisfy the field's own rule. Errors name the
+    override (``--set KEY=VALUE``), or ``flag`` for the shortcut that made the item (e.g.
+    ``--time-limit``), not the scenario file."""
     if "=" not in item:
-        raise InputError("--set", None, f"expected KEY=VALUE, got {item!r}")
+        raise InputError(flag or "--set", None, f"expected KEY=VALUE, got {quote(item)}")
     key, text = item.split("=", 1)
     key = key.strip()
     if key not in FIELD_BY_KEY:
-        raise InputError("--set", key, f"unknown scenario field{did_you_mean(key, FIELD_BY_KEY)};"
-                                       f" fields: {', '.join(FIELD_BY_KEY)}")
-    return key, parse_yaml(text, f"--set {key}")
+        raise InputError("--set", clip(key) or None,
+                         f"unknown scenario field{did_you_mean(key, FIELD_BY_KEY)}; "
+                         f"fields: {', '.join(FIELD_BY_KEY)}")
+    label = flag or f"--set {clip(item)}"
+    fld = FIELD_BY_KEY[key]
+    if not text.strip():
+        default = "" if fld.required else ", or null for the default"
+        raise InputError(label, None if flag else key,
+                         f"no value after '='; give {_rule(fld)}{default}")
+    value = parse_yaml(text, label)
+    if value is None:
+        if fld.required:
+            raise InputError(label, None if flag else key, f"required: {fld.doc}")
+    else:
+        read_field(Fields(label), replace(fld, key="") if flag else fld, value)
+    return key, value
+
+
+def _rule(fld: Field) -> str:
+    """What a field takes, in words (for messages that have no value to check)."""
+    if fld.kind == "int":
+        return range_rule("an integer", int(fld.minimum or 0), fld.maximum, fld.unit)
+    if fld.kind == "number":
+        return number_rule(fld.minimum, fld.allow_inf, fld.positive, fld.unit)
+    if fld.kind == "pair":
+        return f"a positive integer or [h, w]{f' ({fld.unit})' if fld.unit else ''}"
+    if fld.choices:
+        words = "a list drawn from " if fld.kind == "subset" else "one of "
+        return words + ", ".join(fld.choices)
+    return {"bool": "true or false", "str": "a name or path",
+            "pins": "a mapping of layer names to pins"}[fld.kind]
 
 
 def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
@@ -255,7 +286,7 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
     for name in pin:
         if name != "*" and name not in network.layers:
             raise f.error(join("search.pin", name),
-                          f"{network.name} has no layer {name!r}"
+                          f"{network.name} has no layer {quote(name)}"
                           f"{did_you_mean(name, network.layers)}")
     name = values["name"] or default_name
     return Scenario(name, network, values["batch"], hardware, costs, search, solver, source,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..errors import did_you_mean
+from ..errors import did_you_mean, quote
 from .layer import Layer
 
 INPUT = "input"
@@ -45,13 +45,13 @@ class Network:
         Raises ValueError when the name is taken or the connection does not fit.
         """
         if name in self.layers or name == INPUT or name in self.external:
-            raise ValueError(f"the name {name!r} is already used")
+            raise ValueError(f"the name {quote(name)} is already used")
         if not prevs:
             prevs = (next(reversed(self.layers)),) if self.layers else (INPUT,)
         for p in prevs:
             if p not in self.layers and p != INPUT and p not in self.external:
                 known = [INPUT, *self.external, *self.layers]
-                raise ValueError(f"predecessor {p!r} is not an earlier layer, 'input' or an "
+                raise ValueError(f"predecessor {quote(p)} is not an earlier layer, 'input' or an "
                                  f"external input{did_you_mean(p, known)}")
         if len(set(prevs)) != len(prevs):
             raise ValueError("a predecessor is listed twice")
@@ -60,7 +60,7 @@ class Network:
             c, h, w = self.fmap(p)
             if not layer.accepts_input_size(h, w):
                 raise ValueError(
-                    f"predecessor {p!r} gives {h}x{w} fmaps, but the layer needs between "
+                    f"predecessor {quote(p)} gives {h}x{w} fmaps, but the layer needs between "
                     f"{layer.out_h * layer.stride_h}x{layer.out_w * layer.stride_w} and "
                     f"{layer.in_h}x{layer.in_w} (output size x stride .. unpadded input size)")
             channels += c

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NnsolveError, join, quote
+from ..errors import InputError, NnsolveError, clip, join, quote
 from ..formats.fields import Fields, load_yaml
 from ..formats.scenario_yaml import FIELD_BY_KEY, SECTIONS, scenario_from_dict, set_values
 from ..model.network import Network
@@ -164,7 +164,8 @@ def _overrides(f: Fields, value: Any, where: str) -> Mapping[str, Any]:
             if key in SECTIONS and isinstance(inner, Mapping):
                 example = next(iter(inner), "...")
                 raise f.error(join(where, key), f"give overrides as dotted keys, e.g. "
-                                                f"'{key}.{example}', not a nested mapping")
+                                                f"'{key}.{clip(example)}', not a nested "
+                                                f"mapping")
     return f.mapping(value, where, FIELD_BY_KEY)
 
 
@@ -253,7 +254,7 @@ def _kind(value: Any) -> str:
         return "nothing"
     if isinstance(value, Mapping):
         return "a mapping"
-    return f"the single value {value!r}"
+    return f"the single value {quote(value)}"
 
 
 # -- nnsolve sweep ---------------------------------------------------------------------------

@@ -196,3 +196,80 @@ def test_safe_loading_is_kept():
     with pytest.raises(InputError):
         parse_yaml("!!python/object/apply:os.system ['true']\n", "s.yaml")
     assert yaml.safe_load("a: 1") == parse_yaml("a: 1", "s.yaml")
+
+
+LONG = "root:x:0:0:root:/root:/bin/bash\n" * 300        # a whole file where a name belongs
+
+
+def _message(load) -> str:
+    with pytest.raises(InputError) as info:
+        load()
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 600, message
+    assert LONG[:200].replace("\n", " ") not in message
+    return message
+
+
+def test_a_text_file_given_as_network_is_not_echoed(tmp_path, capsys):
+    """network: /etc/passwd printed the whole file in the error."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text(LONG)
+    (tmp_path / "s.yaml").write_text(f"network: {passwd}\n")
+    message = _message(lambda: load_scenario(tmp_path / "s.yaml"))
+    assert "got the text 'root:x:0:0:root:/root:/bin/bash root:x:0:0:root:/root:/bi..." \
+        in message
+    assert main(["solve", str(tmp_path / "s.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "root:x:0" in err and "❌" not in err           # rich printed ':x:' as an emoji
+    assert len(err) < 600
+
+
+@pytest.mark.parametrize("text, words", [
+    (f"network: mlp_s\nbatch: {'9' * 500}\n", "got an integer of about 500 digits"),
+    (f"network: mlp_s\nbatch: {'9' * 5000}\n", "an integer has more than 4300 digits"),
+    # (YAML keys without '?' are at most 1024 characters.)
+    (f"network: mlp_s\nhardware: {{{'x' * 1000}: 1}}\n", "hardware.xxxxxxxx"),
+    (f"network: mlp_s\nname: {{? {json.dumps(LONG)} : 1}}\n",
+     "name: must be a non-empty string, got a mapping"),
+    (f"network: {'a' * 5000}.yaml\n", "network file 'aaaa"),
+    (f"network: {'a' * 5000}\n", "no shipped network named 'aaaa"),
+    (f"network: mlp_s\nsearch: {{pin: {{? {'q' * 5000} : {{mapping: 0}}}}}}\n",
+     "has no layer 'qqqq"),
+    (f"network: mlp_s\nsolver: {{method: {json.dumps(LONG)}}}\n", "must be one of"),
+    (f"network: mlp_s\ncosts: {{dram: {json.dumps(LONG)}}}\n", "got 'root:x:0"),
+    ("network: mlp_s\nname: 2024-13-01\n", "invalid YAML: a value cannot be read (month"),
+    (f"network: mlp_s\n? {json.dumps(LONG)}\n: 1\n", "unknown key"),
+])
+def test_long_values_are_cut_in_scenario_errors(tmp_path, text, words):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    assert words in _message(lambda: load_scenario(path))
+
+
+@pytest.mark.parametrize("text, words", [
+    (f"input: {{channels: 3, size: 8}}\nlayers:\n  - {{name: {'n' * 5000}, type: conv, "
+     "out_channels: 4, out_size: 8, kernel: 1}\n", "must be a name of at most 128 characters, "
+     "got 5,000: 'nnnn"),
+    (f"input: {{channels: 3, size: 8}}\nlayers:\n  - {{name: c, type: conv, out_channels: 4, "
+     f"out_size: 8, kernel: 1, prevs: [{'p' * 5000}]}}\n", "'pppp"),
+    (f"input: {{channels: 3, size: 8}}\nexternal: {{{'e' * 500}: {{channels: 1, size: 8}}}}\n"
+     "layers: []\n", "at most 128 characters"),
+    (f"input: {{channels: 3, size: 8}}\nlayers:\n  - {{name: c, type: {json.dumps(LONG)}}}\n",
+     "must be one of conv, fc, pool, eltwise"),
+])
+def test_long_values_are_cut_in_network_errors(tmp_path, text, words):
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    assert words in _message(lambda: load_network(path))
+
+
+def test_long_names_in_sweeps_and_json_are_cut(tmp_path):
+    (tmp_path / "s.yaml").write_text("network: mlp_s\n")
+    sweep = tmp_path / "w.yaml"
+    sweep.write_text(f"base: s.yaml\nout: o\ngrid: {{batch: {json.dumps(LONG)}}}\n")
+    assert "the single value 'root" in _message(lambda: load_sweep(sweep))
+    sweep.write_text(f"base: s.yaml\nout: o\nruns: [{{hardware: {{? {'k' * 5000} : 1}}}}]\n")
+    assert "e.g. 'hardware.kkkk" in _message(lambda: load_sweep(sweep))
+    result = tmp_path / "r.json"
+    result.write_text('{"layers": [' + "9" * 5000 + "]}")
+    assert "more than 4300 digits" in _message(lambda: load_json(result))

@@ -365,3 +365,16 @@ def test_a_tensor_written_twice_is_an_error(tmp_path):
     g = Graph(4, 8)
     g.nodes.append(helper.make_node("Relu", [g.x], [g.x], name="inplace"))
     assert "also a graph input" in error_of(g.save(tmp_path / "inplace.onnx", g.x))
+
+
+def test_long_node_and_tensor_names_are_cut(tmp_path):
+    """Names from the model reach messages cut, and layer names within MAX_NAME."""
+    from nnsolve.formats.fields import MAX_NAME
+
+    g = Graph(4, 8)
+    y = g.node("Transpose", [g.conv("c" * 5000, g.x, 4, 1)], "t" * 5000, perm=[0, 1, 3, 2])
+    message = error_of(g.save(tmp_path / "t.onnx", y))
+    assert "node 'tttttt" in message and "...' (Transpose)" in message and len(message) < 600
+    g = Graph(4, 8)
+    net = load_onnx(g.save(tmp_path / "c.onnx", g.conv("c" * 5000, g.x, 4, 1)))
+    assert all(len(name) <= MAX_NAME for name in net.layers)
