@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..errors import did_you_mean, quote
-from .layer import Layer
+from ..errors import clip, did_you_mean, quote
+from .layer import ELTWISE, Layer
 
 INPUT = "input"
 
@@ -67,8 +67,27 @@ class Network:
         if channels != layer.in_channels:
             raise ValueError(f"predecessors give {channels} channels in total, but the layer "
                              f"takes {layer.in_channels}")
+        if layer.kind == ELTWISE:
+            self._check_merge(layer, prevs)
         self.layers[name] = layer
         self.prevs[name] = tuple(prevs)
+
+    def _check_merge(self, layer: Layer, prevs: tuple[str, ...]) -> None:
+        """An element-wise layer merges ``inputs`` fmaps of ``out_channels`` channels each,
+        the predecessors' channels concatenated in order: each input must be made of whole
+        predecessors (two predecessors of 8 and 4 channels are not two inputs of 6)."""
+        width = layer.out_channels
+        ends, total = set(), 0
+        for p in prevs:
+            total += self.fmap(p)[0]
+            ends.add(total)
+        if all(k * width in ends for k in range(1, layer.inputs)):
+            return
+        given = ", ".join(f"{quote(p)} ({self.fmap(p)[0]} channels)" for p in prevs)
+        raise ValueError(f"an element-wise layer merges {layer.inputs} inputs of {width} "
+                         f"channels each, but its predecessors {clip(given, 240)} do not "
+                         f"split into them; each input must be one or more whole "
+                         f"predecessors")
 
     def fmap(self, name: str) -> tuple[int, int, int]:
         """(channels, h, w) of the output of a layer, the input or an external input."""
