@@ -24,6 +24,11 @@ class InputError(NnsolveError):
         super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
+class TooLarge(NnsolveError):
+    """Numbers beyond what the cost model or a solver counts (64-bit integers): sizes or
+    rates this extreme; the message says what would help."""
+
+
 class InfeasibleError(NnsolveError):
     """The hardware cannot hold a layer under any schedule in the search space."""
 

@@ -257,22 +257,29 @@ class Fields:
         return value
 
     def number(self, value: Any, field: str, minimum: float | None = 0.0,
-               allow_inf: bool = False, positive: bool = False, unit: str = "") -> float:
-        """A real number >= minimum (> 0 when positive); 'inf' only where allowed."""
-        what = number_rule(minimum, allow_inf, positive, unit)
+               allow_inf: bool = False, positive: bool = False, unit: str = "",
+               maximum: float | None = None, smallest: float | None = None) -> float:
+        """A real number >= minimum (> 0 when positive) and <= maximum, 0 or at least
+        ``smallest`` where given; 'inf' only where allowed."""
+        what = number_rule(minimum, allow_inf, positive, unit, maximum, smallest)
         if isinstance(value, str) and value.strip().lower() in ("inf", ".inf", "infinity"):
             value = math.inf
         elif isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
             # YAML 1.1 reads 2e-12 (no dot) as text; it is meant as a number.
             value = float(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (isinstance(value, float) and math.isnan(value)):
             raise self.error(field, f"must be {what}, got {_show(value)}")
+        if isinstance(value, int) and abs(value) >= 2**1023:   # float() would overflow
+            raise self.error(field, f"must be {what}, got {show_number(value)}")
         value = float(value)
         if math.isinf(value):
             if value > 0 and allow_inf:
                 return value
             raise self.error(field, f"must be {what}, got {value}")
-        if (positive and value <= 0) or (minimum is not None and value < minimum):
+        if (positive and value <= 0) or (minimum is not None and value < minimum) or \
+                (maximum is not None and value > maximum) or \
+                (smallest is not None and 0 < abs(value) < smallest):
             raise self.error(field, f"must be {what}, got {value:g}")
         return value
 
@@ -328,11 +335,20 @@ class Fields:
 
 
 def number_rule(minimum: float | None = 0.0, allow_inf: bool = False, positive: bool = False,
-                unit: str = "") -> str:
-    """What a number field takes, in words: 'a number >= 0 (energy units)'."""
-    what = "a positive number" if positive else "a number"
-    if minimum is not None and not positive:
-        what += f" >= {minimum:g}"
+                unit: str = "", maximum: float | None = None,
+                smallest: float | None = None) -> str:
+    """What a number field takes, in words: 'a number >= 0 (energy units)', '0 or a number
+    from 1e-100 to 1e+100', 'a positive number up to 1e+12 (bytes per cycle) or inf'."""
+    if smallest is not None:
+        what = f"0 or a number from {smallest:g}" + (f" to {maximum:g}" if maximum else "")
+    elif positive:
+        what = "a positive number" + (f" up to {maximum:g}" if maximum is not None else "")
+    elif minimum is not None and maximum is not None:
+        what = f"a number from {minimum:g} to {maximum:g}"
+    elif minimum is not None:
+        what = f"a number >= {minimum:g}"
+    else:
+        what = "a number" + (f" up to {maximum:g}" if maximum is not None else "")
     if unit:
         what += f" ({unit})"
     if allow_inf:

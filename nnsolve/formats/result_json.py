@@ -7,6 +7,7 @@ applied) and the network itself under ``inputs``, so ``nnsolve explain RESULT.js
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -19,12 +20,24 @@ from .schedule_json import schedule_from_json
 
 
 def scenario_inputs(scenario: Scenario) -> dict[str, Any]:
-    """The ``inputs`` entry of a result JSON: the scenario document and the network."""
-    doc = {k: v for k, v in scenario.document.items() if k != "network"}
+    """The ``inputs`` entry of a result JSON: the scenario document and the network. An
+    infinite value (YAML's .inf) is written as the text "inf", which the loader reads
+    back as infinity (JSON has no infinity)."""
+    doc = {k: _finite(v) for k, v in scenario.document.items() if k != "network"}
     doc["name"] = scenario.name
     doc["network"] = scenario.network.name
     return {"scenario": doc, "network": network_to_dict(scenario.network),
             "source": scenario.source}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def result_document(result: Any, scenario: Scenario) -> dict[str, Any]:

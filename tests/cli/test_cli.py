@@ -53,7 +53,8 @@ SCENARIO = "network: mlp_s\nbatch: 1\nsolver: {method: analytical}\n"
     # Bad values blamed the scenario file: they name the flag that gave them.
     (["--set", "batch=abc"], "--set batch=abc: batch: must be a positive integer up to "
                              "1,048,576 (samples), got 'abc'"),
-    (["--set", "costs.dram=-1"], "--set costs.dram=-1: costs.dram: must be a number >= 0"),
+    (["--set", "costs.dram=-1"], "--set costs.dram=-1: costs.dram: must be 0 or a number from "
+                                 "1e-100 to 1e+100 (energy units), got -1"),
     (["--set", "search.bypass=[x]"], "--set search.bypass=[x]: search.bypass[0]: must be one "
                                      "of ifmap, ofmap, weight, got 'x'"),
     (["--set", "batch=[1"], "--set batch=[1: invalid YAML"),
@@ -78,3 +79,15 @@ def test_explicit_null_and_inf_overrides_are_accepted(tmp_path, capsys):
     path.write_text(SCENARIO + "word_bits: 8\n")
     assert main(["solve", str(path), "--set", "word_bits=null", "--time-limit", "inf"]) == 0
     assert "status heuristic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method", ["exhaustive", "analytical", "cpsat"])
+def test_a_time_beyond_the_models_integers_names_the_layer(tmp_path, capsys, method):
+    """A DRAM bandwidth of 1e-30 gave a short time (the cycle count wrapped around)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(f"network: mlp_s\nbatch: 1\nhardware: {{dram_bandwidth: 1e-30}}\n"
+                    f"solver: {{method: {method}}}\n")
+    assert main(["solve", str(path)]) == 2
+    err = capsys.readouterr().err
+    # (The transient progress bar leaves an empty line above.)
+    assert "layer fc1:" in err and "Traceback" not in err and err.strip().count("\n") == 0
