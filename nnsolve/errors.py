@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 
 
@@ -23,8 +24,42 @@ class InputError(NnsolveError):
         super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
+class TooLarge(NnsolveError):
+    """Numbers beyond what the cost model or a solver counts (64-bit integers): sizes or
+    rates this extreme; the message says what would help."""
+
+
 class InfeasibleError(NnsolveError):
     """The hardware cannot hold a layer under any schedule in the search space."""
+
+
+#: Most characters of a user's value that an error message repeats (a whole file pasted
+#: where a name was expected must not fill the terminal).
+MAX_SHOWN = 60
+
+
+def clip(text: object, limit: int = MAX_SHOWN) -> str:
+    """``text`` as a string of at most ``limit`` characters: longer ones are cut and end
+    in '...'."""
+    text = str(text)
+    return text if len(text) <= limit else text[:max(limit - 3, 1)] + "..."
+
+
+def quote(value: object, limit: int = MAX_SHOWN) -> str:
+    """A user's value as an error message shows it: its repr, of at most ``limit``
+    characters (a string is cut before quoting, so the quotes stay)."""
+    if isinstance(value, str):
+        return repr(clip(value, limit))
+    return clip(show_number(value) if isinstance(value, int) else repr(value), limit)
+
+
+def show_number(value: int) -> str:
+    """An integer for a message: its digits, or for a huge one (Python refuses to print more
+    than 4300 digits) its size."""
+    if value.bit_length() <= 3 * MAX_SHOWN:          # under MAX_SHOWN digits
+        return str(value)
+    sign = "a negative" if value < 0 else "an"
+    return f"{sign} integer of about {value.bit_length() * math.log10(2):.0f} digits"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -38,5 +73,6 @@ def join(field: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{field}[{key}]"
     if not key.isprintable() or key != key.strip() or not key:
-        return f"{field}[{key!r}]"            # keep odd keys visible and on one line
+        return f"{field}[{quote(key)}]"       # keep odd keys visible and on one line
+    key = clip(key)
     return f"{field}.{key}" if field else key

@@ -29,12 +29,19 @@ def outputs_ready(args: argparse.Namespace, inputs: Sequence[tuple[str, Path]]) 
 
 
 def overrides(args: argparse.Namespace) -> list[str]:
-    """--set items, plus the shortcuts --method and --time-limit."""
+    """--set items, plus the shortcuts --method and --time-limit; each is checked against
+    its field's rule here, so a bad value is reported against its flag."""
+    from ..formats.scenario_yaml import parse_override
+
     items = list(args.set or [])
+    for item in items:
+        parse_override(item)
     if getattr(args, "method", None):
         items.append(f"solver.method={args.method}")
     if getattr(args, "time_limit", None) is not None:
-        items.append(f"solver.time_limit_s={args.time_limit}")
+        item = f"solver.time_limit_s={args.time_limit}"
+        parse_override(item, flag="--time-limit")
+        items.append(item)
     return items
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
-from ..errors import InputError, NnsolveError, did_you_mean
+from ..errors import InputError, NnsolveError, did_you_mean, quote
+from ..formats.fields import parse_json, read_input
 from ..report.explain import explain_layer
 from ..results import NetworkResult
 from ..scenario import Scenario
@@ -37,7 +37,7 @@ def _check_layer(args: argparse.Namespace, scenario: Scenario) -> None:
     name = args.layer
     layers = scenario.network.layers
     if name is not None and name not in layers:
-        raise InputError("--layer", None, f"{scenario.network.name} has no layer {name!r}"
+        raise InputError("--layer", None, f"{scenario.network.name} has no layer {quote(name)}"
                          f"{did_you_mean(name, layers)}; layers: {', '.join(layers)}")
 
 
@@ -62,16 +62,10 @@ def _result_document(path: str) -> dict[str, Any] | None:
         if p.suffix.lower() == ".json":
             raise InputError(path, None, "result file not found")
         return None
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read the file: {exc}") from None
+    text = read_input(p, "the file")
     if p.suffix.lower() != ".json" and not text.lstrip().startswith("{"):
         return None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, None, f"invalid JSON: line {exc.lineno}: {exc.msg}") from None
+    doc = parse_json(text, path)
     if not isinstance(doc, dict):
         raise InputError(path, None, "expected a result JSON object written by solve --json")
     return doc

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 from rich.text import Text
 
-from ..errors import NnsolveError
+from ..errors import MAX_SHOWN, NnsolveError, clip, quote
 from ..formats.files import check_outputs, write_json, write_text
 from ..formats.network_yaml import load_zoo, resolve_network, zoo_names
 from ..formats.result_json import result_document
@@ -101,7 +101,7 @@ def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
         else DEFAULT_METHODS
     for m in methods:
         if m not in METHOD_NAMES:
-            raise NnsolveError(f"--methods: {m!r} is not a method; available: "
+            raise NnsolveError(f"--methods: {quote(m)} is not a method; available: "
                                f"{', '.join(METHOD_NAMES)}")
     scenario = load_scenario(args.scenario, overrides(args))
     outputs_ready(args, scenario_files(scenario))
@@ -269,7 +269,8 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {quote(text)}"
+                                         ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
@@ -292,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except OSError as exc:
         # An output file that cannot be written (a full disk, a directory removed).
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{clip(exc.filename, 4 * MAX_SHOWN)}: " if exc.filename else ""
         err.print(_error_line(where + (exc.strerror or str(exc))), soft_wrap=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import stat
 import tempfile
@@ -31,8 +32,30 @@ PathLike = str | Path
 
 
 def write_json(doc: Any, path: PathLike) -> None:
-    """Write JSON atomically: a reader sees the old file or the whole new one, never half."""
-    write_text(json.dumps(doc, indent=1, allow_nan=True) + "\n", path)
+    """Write JSON atomically: a reader sees the old file or the whole new one, never half.
+    A non-finite number (JSON has none; Python would write Infinity or NaN, which strict
+    readers refuse) is an error naming where it is, and nothing is written."""
+    where = non_finite(doc)
+    if where is not None:
+        raise NnsolveError(f"{path}: not written: {where} is not a finite number, which "
+                           f"JSON cannot hold (costs, sizes or rates this extreme?)")
+    write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", path)
+
+
+def non_finite(doc: Any) -> str | None:
+    """Where the first infinite or NaN number in a JSON-like document is (``total.edp``,
+    ``layers[2].energy``), or None when every number is finite."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return where or "the document"
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), v)
+                         for k, v in reversed(value.items()))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return None
 
 
 def write_text(text: str, path: PathLike) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import yaml
 
-from ..errors import NnsolveError, did_you_mean, join
+from ..errors import NnsolveError, clip, did_you_mean, join, quote
 from ..model.layer import CONV, ELTWISE, FC, KINDS, POOL, Layer
 from ..model.network import INPUT, Fmap, Network
-from .fields import Fields, load_yaml
+from .fields import Fields, is_file, load_yaml
 
 _COMMON = ("name", "type", "prevs", "in_channels")
 _WINDOWED = ("out_channels", "out_size", "kernel", "stride", "crop")
@@ -48,7 +48,7 @@ def load_zoo(name: str) -> Network:
     """A shipped network by name (e.g. ``alex_net``)."""
     names = zoo_names()
     if name not in names:
-        raise NnsolveError(f"no shipped network named {name!r}{did_you_mean(name, names)}; "
+        raise NnsolveError(f"no shipped network named {quote(name)}{did_you_mean(name, names)}; "
                            f"shipped: {', '.join(names)}")
     with resources.as_file(_zoo_dir() / f"{name}.yaml") as path:
         return load_network(path, display=f"nets/{name}.yaml")
@@ -60,7 +60,7 @@ def _looks_like_path(ref: str) -> bool:
 
 def _network_path(ref: str, base_dir: Path | None) -> Path:
     path = Path(ref)
-    if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
+    if not path.is_absolute() and base_dir is not None and _exists(base_dir / path):
         path = base_dir / path
     return path
 
@@ -74,7 +74,7 @@ def network_file(ref: str, base_dir: Path | None = None) -> Path | None:
         zoo = _zoo_dir()
         return zoo / f"{ref}.yaml" if isinstance(zoo, Path) and ref in zoo_names() else None
     path = _network_path(ref, base_dir)
-    return path if path.is_file() else None
+    return path if is_file(path) else None
 
 
 def resolve_network(ref: str, base_dir: Path | None = None) -> Network:
@@ -83,9 +83,9 @@ def resolve_network(ref: str, base_dir: Path | None = None) -> Network:
     if not _looks_like_path(ref):
         return load_zoo(ref)
     path = _network_path(ref, base_dir)
-    if not path.is_file():
+    if not is_file(path):
         # Reported by the caller against the field that names it (e.g. a scenario's network).
-        raise NnsolveError(f"network file {ref!r} not found"
+        raise NnsolveError(f"network file {quote(ref)} not found"
                            + (f" (looked in {base_dir} too)" if base_dir is not None
                               and not Path(ref).is_absolute() else ""))
     if path.suffix == ".onnx":
@@ -93,6 +93,13 @@ def resolve_network(ref: str, base_dir: Path | None = None) -> Network:
 
         return load_onnx(path)
     return load_network(path)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:                 # a name too long to look up
+        return False
 
 
 def load_network(path: str | Path, display: str | None = None) -> Network:
@@ -106,11 +113,12 @@ def network_from_dict(doc: Any, source: str, default_name: str = "network") -> N
     """Build a network from a parsed YAML document."""
     f = Fields(source)
     top = f.mapping(doc, "", ("name", "input", "external", "layers"), required=("input", "layers"))
-    name = f.string(top["name"], "name") if "name" in top else default_name
+    name = f.name(top["name"], "name") if "name" in top else default_name
     net = Network(name=name, input=_read_fmap(f, top["input"], "input"))
     external = top.get("external") or {}
     f.mapping(external, "external", list(external) if isinstance(external, dict) else ())
     for ext_name, spec in external.items():
+        f.name(ext_name, join("external", ext_name))
         if ext_name == INPUT:
             raise f.error(join("external", ext_name), "'input' is reserved for the network input")
         net.external[ext_name] = _read_fmap(f, spec, join("external", ext_name))
@@ -130,14 +138,14 @@ def _read_fmap(f: Fields, value: Any, where: str) -> Fmap:
 
 def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
     if isinstance(entry, dict) and "name" in entry and isinstance(entry["name"], str):
-        where = f"{where} ({entry['name']})"
+        where = f"{where} ({clip(entry['name'])})"
     if not isinstance(entry, dict):
         raise f.error(where, f"a layer must be a mapping, got {type(entry).__name__}")
     kind = f.choice(entry.get("type"), join(where, "type"), KINDS) if "type" in entry else None
     if kind is None:
         raise f.error(join(where, "type"), f"required key is missing; one of {', '.join(KINDS)}")
     spec = f.mapping(entry, where, _LAYER_KEYS[kind], required=("name", "type"))
-    name = f.string(spec["name"], join(where, "name"))
+    name = f.name(spec["name"], join(where, "name"))
 
     prevs: tuple[str, ...] | None = None
     if "prevs" in spec:
@@ -153,7 +161,7 @@ def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
         known = [INPUT, *net.external, *net.layers]
         missing = exc.args[0]
         raise f.error(join(where, "prevs"),
-                      f"{missing!r} is not an earlier layer, 'input' or an external input"
+                      f"{quote(missing)} is not an earlier layer, 'input' or an external input"
                       f"{did_you_mean(missing, known)}") from None
     in_channels = sum(c for c, _, _ in fmaps)
 

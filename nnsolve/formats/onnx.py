@@ -29,6 +29,7 @@ ignored: the scenario gives the batch.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -37,12 +38,16 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NnsolveError
+from ..errors import MAX_SHOWN, InputError, NnsolveError, clip, quote
 from ..model.layer import CONV, ELTWISE, FC, POOL, Layer
 from ..model.network import INPUT, Fmap, Network
+from .fields import MAX_NAME
 
 MAX_PARTS = 64
 """The most layers one tensor may be split into for grouped convolutions."""
+
+MAX_CYCLE_SHOWN = 8
+"""The most nodes of a cycle that its error lists."""
 
 CONV_OPS = ("Conv",)
 FC_OPS = ("Gemm", "MatMul")
@@ -165,13 +170,71 @@ class _Importer:
     def run(self, name: str) -> Network:
         """The network, named ``name``."""
         first = self._network_input()
-        for index, node in enumerate(self.graph.node):
-            self._node(index, node)
+        for index in self._node_order():
+            self._node(index, self.graph.node[index])
         if not self.ops or all(op.kind == _CONCAT for op in self.ops):
             raise self.error(None, f"no node that makes a layer reads the network input; "
                                    f"supported: {supported_ops()}")
         cuts = self._cuts(first)
         return self._build(name, first, cuts)
+
+    def _node_order(self) -> list[int]:
+        """The nodes' indices in an order where every tensor is written before it is read:
+        the file's order when it is topological (as ONNX requires), else the stable
+        topological sort of it. A cycle, or a tensor written twice, is an error (read in the
+        file's order, it would cut the graph short without a word)."""
+        nodes = self.graph.node
+        writer: dict[str, int] = {}
+        graph_inputs = {i.name for i in self.graph.input} | set(self.initializers)
+        for index, node in enumerate(nodes):
+            for out in node.output:
+                if not out:
+                    continue
+                if out in graph_inputs:
+                    raise self.error(_where(index, node), f"writes {quote(out)}, which is "
+                                     f"also a graph input or initializer")
+                if out in writer:
+                    first = writer[out]
+                    raise self.error(_where(index, node), f"writes {quote(out)}, which "
+                                     f"{_where(first, nodes[first])} writes too (each tensor "
+                                     f"must have one producer)")
+                writer[out] = index
+        needs = [sorted({writer[t] for t in node.input if t in writer}) for node in nodes]
+        if all(p < i for i, ps in enumerate(needs) for p in ps):
+            return list(range(len(nodes)))
+        users: list[list[int]] = [[] for _ in nodes]
+        waiting = [len(ps) for ps in needs]
+        for i, ps in enumerate(needs):
+            for p in ps:
+                users[p].append(i)
+        ready = [i for i, n in enumerate(waiting) if n == 0]
+        heapq.heapify(ready)
+        order: list[int] = []
+        while ready:
+            i = heapq.heappop(ready)
+            order.append(i)
+            for u in users[i]:
+                waiting[u] -= 1
+                if waiting[u] == 0:
+                    heapq.heappush(ready, u)
+        if len(order) == len(nodes):
+            return order
+        # Every node left waits on another node left: walk back until one repeats.
+        left = set(range(len(nodes))) - set(order)
+        path: list[int] = []
+        seen: dict[int, int] = {}
+        i = min(left)
+        while i not in seen:
+            seen[i] = len(path)
+            path.append(i)
+            i = next(p for p in needs[i] if p in left)
+        cycle = path[seen[i]:][::-1]            # producers first
+        shown = [_where(k, nodes[k]) for k in cycle[:MAX_CYCLE_SHOWN]]
+        if len(cycle) > MAX_CYCLE_SHOWN:
+            shown.append(f"... ({len(cycle) - MAX_CYCLE_SHOWN} more)")
+        raise self.error(None, f"the graph has a cycle: {' -> '.join(shown)} -> "
+                               f"{_where(cycle[0], nodes[cycle[0]])}; an ONNX graph must be "
+                               f"acyclic")
 
     def _network_input(self) -> str:
         used_as_data = set()
@@ -181,7 +244,7 @@ class _Importer:
         inputs = [i for i in self.graph.input
                   if i.name not in self.initializers and i.name in used_as_data]
         if len(inputs) != 1:
-            found = ", ".join(repr(i.name) for i in inputs) or "none"
+            found = clip(", ".join(quote(i.name) for i in inputs), 4 * MAX_SHOWN) or "none"
             raise self.error(None, f"nnsolve imports models with one data input (the others "
                                    f"must be weights or initializers); found {found}")
         info = inputs[0]
@@ -190,7 +253,7 @@ class _Importer:
                 "the batch")
         if dims is None or len(dims) not in (2, 4) or not all(
                 isinstance(d, int) and d > 0 for d in dims[1:]):
-            raise self.error(f"input {info.name!r}", f"has shape {_show_dims(dims)}; nnsolve "
+            raise self.error(f"input {quote(info.name)}", f"has shape {_show_dims(dims)}; nnsolve "
                                                      f"needs {rule}")
         shape = _Shape(dims[1], 1, 1, flat=True) if len(dims) == 2 else _Shape(*dims[1:])
         self.shapes[info.name] = shape
@@ -200,7 +263,7 @@ class _Importer:
 
     def _node(self, index: int, node: Any) -> None:
         op = node.op_type
-        where = f"node {node.name!r} ({op})" if node.name else f"node #{index} ({op})"
+        where = _where(index, node)
         data = [(pos, n) for pos, n in enumerate(node.input) if n in self.shapes]
         if not data or op in SHAPE_OPS:
             return                    # a computation on constants or shapes: no data flows
@@ -210,7 +273,7 @@ class _Importer:
         limit = _FIRST_WEIGHT_INPUT.get(op)
         if limit is not None and any(pos >= limit for pos, _ in data):
             pos, tensor = next((p, t) for p, t in data if p >= limit)
-            raise self.error(where, f"input {pos} ({tensor!r}) is computed from the network "
+            raise self.error(where, f"input {pos} ({quote(tensor)}) is computed from the network "
                                     f"input, but nnsolve needs a weight or constant there")
         base = _layer_name(node.name) or f"{op.lower()}_{index}"
         if op in CONV_OPS:
@@ -234,7 +297,7 @@ class _Importer:
         elif op in RESHAPE_OPS:
             self._reshape(where, node)
         else:
-            raise self.error(where, f"op {op!r} is not supported; {supported_ops()}")
+            raise self.error(where, f"op {quote(op)} is not supported; {supported_ops()}")
 
     def _data(self, where: str, node: Any, pos: int = 0, flat: bool | None = None) -> _Shape:
         """The shape of a data input, which must (not) be flattened when ``flat`` says so."""
@@ -260,11 +323,11 @@ class _Importer:
         else:
             dims = self._known_dims(name, skip_batch=False)
         if dims is None or not all(isinstance(d, int) and d > 0 for d in dims):
-            raise self.error(where, f"the shape of its weight {name!r} (input {pos}) is unknown; "
-                                    f"give it as an initializer or a typed graph input")
+            raise self.error(where, f"the shape of its weight {quote(name)} (input {pos}) is "
+                                    f"unknown; give it as an initializer or a typed graph input")
         if len(dims) != rank:
-            raise self.error(where, f"its weight {name!r} has shape {dims}; nnsolve needs "
-                                    f"{rank} dimensions")
+            raise self.error(where, f"its weight {quote(name)} has shape {clip(dims)}; nnsolve "
+                                    f"needs {rank} dimensions")
         return dims
 
     def _add(self, where: str, node: Any, op: _Op) -> None:
@@ -284,7 +347,7 @@ class _Importer:
         for dims in self.declared.get(tensor, ()):
             if not all(isinstance(d, int) for d in dims[1:]) or dims[1:] == shape.dims():
                 continue
-            raise self.error(where, f"its output {tensor!r} has shape [batch, "
+            raise self.error(where, f"its output {quote(tensor)} has shape [batch, "
                                     f"{', '.join(map(str, dims[1:]))}] in the model, but its "
                                     f"attributes give [batch, "
                                     f"{', '.join(map(str, shape.dims()))}]")
@@ -519,9 +582,9 @@ class _Importer:
             if len(cuts[tensor]) + 1 > MAX_PARTS:
                 raise self.error(where, f"nnsolve makes one layer per group and splits the "
                                         f"layers before it to match; this would split "
-                                        f"{tensor!r} into {len(cuts[tensor]) + 1} layers, more "
-                                        f"than the {MAX_PARTS} allowed (depthwise convolutions "
-                                        f"of many channels are not supported)")
+                                        f"{quote(tensor)} into {len(cuts[tensor]) + 1} layers, "
+                                        f"more than the {MAX_PARTS} allowed (depthwise "
+                                        f"convolutions of many channels are not supported)")
         return cuts
 
     # -- pass 3: the layers -----------------------------------------------------------------
@@ -577,6 +640,12 @@ class _Importer:
 
 # -- helpers ------------------------------------------------------------------------------
 
+def _where(index: int, node: Any) -> str:
+    """How errors name a node: by its name, or by its position when it has none."""
+    op = clip(node.op_type, 30)
+    return f"node {quote(node.name)} ({op})" if node.name else f"node #{index} ({op})"
+
+
 def _attributes(onnx: Any, node: Any) -> dict[str, Any]:
     """A node's attributes as Python values (strings decoded)."""
     values = {}
@@ -622,8 +691,10 @@ def _layer(importer: _Importer, where: str, *args: Any, **kwargs: Any) -> Layer:
 
 def _layer_name(node_name: str) -> str:
     """A node name usable as a layer name: runs of other characters than letters, digits, _
-    and - become one _ (so names stay single YAML and --set path words)."""
-    return re.sub(r"[^A-Za-z0-9_\-]+", "_", node_name).strip("_")
+    and - become one _ (so names stay single YAML and --set path words), and a long name is
+    cut to leave room for the suffixes of split or repeated names within MAX_NAME."""
+    name = re.sub(r"[^A-Za-z0-9_\-]+", "_", node_name).strip("_")
+    return name[:MAX_NAME - 16].rstrip("_")
 
 
 def _part_names(base: str, count: int, used: set[str]) -> list[str]:

@@ -11,7 +11,6 @@ for; ``search.rescore`` decides what may differ and validates the schedules.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,19 +21,31 @@ from ..model.network import Network
 from ..model.schedule import LayerSchedule, Partition, Region
 from ..results import Status
 from ..scenario import Scenario
-from .fields import Fields
+from .fields import Fields, load_json
 from .network_yaml import network_from_dict, network_to_dict
 from .scenario_yaml import FIELDS, apply_overrides, scenario_from_dict
 from .schedule_json import MAX_NODES, SavedSchedule, read_partition, read_schedule
 
 
 def scenario_inputs(scenario: Scenario) -> dict[str, Any]:
-    """The ``inputs`` entry of a result JSON: the scenario document and the network."""
-    doc = {k: v for k, v in scenario.document.items() if k != "network"}
+    """The ``inputs`` entry of a result JSON: the scenario document and the network. An
+    infinite value (YAML's .inf) is written as the text "inf", which the loader reads
+    back as infinity (JSON has no infinity)."""
+    doc = {k: _finite(v) for k, v in scenario.document.items() if k != "network"}
     doc["name"] = scenario.name
     doc["network"] = scenario.network.name
     return {"scenario": doc, "network": network_to_dict(scenario.network),
             "source": scenario.source}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def result_document(result: Any, scenario: Scenario) -> dict[str, Any]:
@@ -113,18 +124,9 @@ class SavedResult:
 
 
 def load_result_json(path: str) -> Any:
-    """Parse a result JSON file; a missing or unreadable file is an InputError."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise InputError(path, None, "result file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read the result file: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, None, f"invalid JSON: line {exc.lineno}: {exc.msg}") from None
-    except RecursionError:
-        raise InputError(path, None, "invalid JSON: nested too deeply") from None
+    """Parse a result JSON file; a missing, unreadable, invalid or too deeply nested file is
+    an InputError."""
+    return load_json(path, what="result file")
 
 
 def is_comparison(doc: Any) -> bool:

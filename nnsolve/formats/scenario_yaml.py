@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NnsolveError, did_you_mean, join
+from ..errors import InputError, NnsolveError, clip, did_you_mean, join, quote
 from ..hardware.spec import MEMORY_TYPES, Costs, Hardware, word_bytes
 from ..methods import DEFAULT_METHOD, METHOD_NAMES, REMOVED_METHODS
 from ..model.dims import DATA_NAMES, LOOP_NAMES
@@ -30,7 +30,7 @@ from ..scenario import (
     SearchOptions,
     SolverOptions,
 )
-from .fields import Fields, load_yaml, parse_yaml
+from .fields import Fields, load_yaml, number_rule, parse_yaml, range_rule
 from .network_yaml import network_file, resolve_network
 
 
@@ -45,10 +45,30 @@ class Field:
     unit: str = ""
     choices: tuple[str, ...] = ()
     minimum: float | None = None
-    maximum: int | None = None        # integers and pairs: a sanity limit on sizes
+    maximum: float | None = None      # a sanity limit on sizes, or where models break down
+    smallest: float | None = None     # numbers: the least nonzero magnitude
     allow_inf: bool = False
     required: bool = False
     positive: bool = False
+
+
+#: Largest cost of one access, operation, hop or idle cycle, and the least nonzero one. At
+#: the loader's size limits a network counts under ~1e55 accesses and its times stay under
+#: the cost model's 2^62 cycles per layer, so energies stay below ~1e160 and energy x delay
+#: below ~1e190, far from the 1.8e308 where floats overflow (at 1e300 the EDP was inf, at
+#: 1e308 the energy, and the exact models' scaling turned into NaN); the least cost keeps
+#: every nonzero energy a normal float with full precision (a cost of 1e-320 lost digits).
+MAX_COST = 1e100
+MIN_COST = 1e-100
+
+#: Largest finite DRAM bandwidth or array bus width: beyond ~1e15 per cycle the exact
+#: models' time rows overflow 64-bit coefficients (at 1e20 CP-SAT raised a TypeError); a
+#: rate that high moves any layer in one cycle, so give inf for unlimited.
+MAX_RATE = 1e12
+
+#: Most solver threads per model (CP-SAT refuses more than 10,000; beyond a machine's cores
+#: more threads only slow a solve down).
+MAX_WORKERS = 256
 
 
 FIELDS: tuple[Field, ...] = (
@@ -68,25 +88,26 @@ FIELDS: tuple[Field, ...] = (
     Field("hardware.gbuf_bytes", "int", 110592, "Global buffer of each node.", "bytes",
           minimum=1, maximum=2**40),
     Field("hardware.array_bus_width", "number", INF, "Array bus of a node, per data category; "
-          "inf for no multicast limit.", "bits per cycle", minimum=1, allow_inf=True),
+          "inf for no multicast limit.", "bits per cycle", minimum=1, maximum=MAX_RATE,
+          allow_inf=True),
     Field("hardware.dram_bandwidth", "number", INF, "DRAM bandwidth of the whole chip; inf for "
-          "unlimited.", "bytes per cycle", allow_inf=True, positive=True),
+          "unlimited.", "bytes per cycle", maximum=MAX_RATE, allow_inf=True, positive=True),
     Field("hardware.memory", "choice", "2D", "2D: DRAM channels at the four chip corners; 3D: "
           "a DRAM vault on top of every node.", choices=MEMORY_TYPES),
     Field("costs.mac", "number", 1.0, "Energy per operation (MAC or merge).", "cost units",
-          minimum=0),
+          minimum=0, maximum=MAX_COST, smallest=MIN_COST),
     Field("costs.dram", "number", 200.0, "Energy per word access of DRAM.", "cost units",
-          minimum=0),
+          minimum=0, maximum=MAX_COST, smallest=MIN_COST),
     Field("costs.gbuf", "number", 6.0, "Energy per word access of a global buffer.",
-          "cost units", minimum=0),
+          "cost units", minimum=0, maximum=MAX_COST, smallest=MIN_COST),
     Field("costs.itcn", "number", 2.0, "Energy per word moved on a node's array interconnect.",
-          "cost units", minimum=0),
+          "cost units", minimum=0, maximum=MAX_COST, smallest=MIN_COST),
     Field("costs.regf", "number", 1.0, "Energy per word access of a register file.",
-          "cost units", minimum=0),
+          "cost units", minimum=0, maximum=MAX_COST, smallest=MIN_COST),
     Field("costs.noc_hop", "number", 0.0, "Energy per word per hop on the network on chip.",
-          "cost units", minimum=0),
+          "cost units", minimum=0, maximum=MAX_COST, smallest=MIN_COST),
     Field("costs.idle", "number", 0.0, "Static energy of all nodes together per cycle.",
-          "cost units", minimum=0),
+          "cost units", minimum=0, maximum=MAX_COST, smallest=MIN_COST),
     Field("search.goal", "choice", "energy", "What to minimise: energy, delay (cycles) or edp "
           "(energy x delay).", choices=GOALS),
     Field("search.bypass", "subset", ("ifmap", "ofmap", "weight"), "Data that may bypass the "
@@ -134,7 +155,8 @@ FIELDS: tuple[Field, ...] = (
     Field("solver.milp_solver", "choice", "highs", "The MILP solver for method milp: HiGHS or "
           "CBC (bundled with PuLP).", choices=("highs", "cbc")),
     Field("solver.workers", "int", 0, "Solver threads per model; 0 chooses: one for the "
-          "per-layer models, which more threads slow down.", minimum=0),
+          "per-layer models, which more threads slow down.", "threads", minimum=0,
+          maximum=MAX_WORKERS),
     Field("solver.beam_width", "int", 1, "Schedules kept per layer by the network search.",
           minimum=1),
     Field("model.eltwise_ifmaps", "choice", "all", "Input reads of an element-wise layer: all "
@@ -201,16 +223,48 @@ def set_values(doc: Any, values: dict[str, Any]) -> Any:
     return doc
 
 
-def parse_override(item: str) -> tuple[str, Any]:
-    """Split and check one ``KEY=VALUE``: the key must be a scenario field."""
+def parse_override(item: str, flag: str | None = None) -> tuple[str, Any]:
+    """Split and check one ``KEY=VALUE``: the key must be a scenario field and the value
+    (YAML; null restores the default) must satisfy the field's own rule. Errors name the
+    override (``--set KEY=VALUE``), or ``flag`` for the shortcut that made the item (e.g.
+    ``--time-limit``), not the scenario file."""
     if "=" not in item:
-        raise InputError("--set", None, f"expected KEY=VALUE, got {item!r}")
+        raise InputError(flag or "--set", None, f"expected KEY=VALUE, got {quote(item)}")
     key, text = item.split("=", 1)
     key = key.strip()
     if key not in FIELD_BY_KEY:
-        raise InputError("--set", key, f"unknown scenario field{did_you_mean(key, FIELD_BY_KEY)};"
-                                       f" fields: {', '.join(FIELD_BY_KEY)}")
-    return key, parse_yaml(text, f"--set {key}")
+        raise InputError("--set", clip(key) or None,
+                         f"unknown scenario field{did_you_mean(key, FIELD_BY_KEY)}; "
+                         f"fields: {', '.join(FIELD_BY_KEY)}")
+    label = flag or f"--set {clip(item)}"
+    fld = FIELD_BY_KEY[key]
+    if not text.strip():
+        default = "" if fld.required else ", or null for the default"
+        raise InputError(label, None if flag else key,
+                         f"no value after '='; give {_rule(fld)}{default}")
+    value = parse_yaml(text, label)
+    if value is None:
+        if fld.required:
+            raise InputError(label, None if flag else key, f"required: {fld.doc}")
+    else:
+        read_field(Fields(label), replace(fld, key="") if flag else fld, value)
+    return key, value
+
+
+def _rule(fld: Field) -> str:
+    """What a field takes, in words (for messages that have no value to check)."""
+    if fld.kind == "int":
+        return range_rule("an integer", int(fld.minimum or 0), _int(fld.maximum), fld.unit)
+    if fld.kind == "number":
+        return number_rule(fld.minimum, fld.allow_inf, fld.positive, fld.unit, fld.maximum,
+                           fld.smallest)
+    if fld.kind == "pair":
+        return f"a positive integer or [h, w]{f' ({fld.unit})' if fld.unit else ''}"
+    if fld.choices:
+        words = "a list drawn from " if fld.kind == "subset" else "one of "
+        return words + ", ".join(fld.choices)
+    return {"bool": "true or false", "str": "a name or path",
+            "pins": "a mapping of layer names to pins"}[fld.kind]
 
 
 def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
@@ -274,7 +328,7 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
     for name in pin:
         if name != "*" and name not in network.layers:
             raise f.error(join("search.pin", name),
-                          f"{network.name} has no layer {name!r}"
+                          f"{network.name} has no layer {quote(name)}"
                           f"{did_you_mean(name, network.layers)}")
     if values["model.min_pe_utilization"] >= 1:
         raise f.error("model.min_pe_utilization", "must be below 1 (a fraction of the PE "
@@ -289,11 +343,12 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
 def read_field(f: Fields, fld: Field, value: Any) -> Any:
     """Check one value against its field's rule."""
     if fld.kind == "int":
-        return f.integer(value, fld.key, minimum=int(fld.minimum or 0), maximum=fld.maximum,
+        return f.integer(value, fld.key, minimum=int(fld.minimum or 0), maximum=_int(fld.maximum),
                          unit=fld.unit)
     if fld.kind == "number":
         return f.number(value, fld.key, minimum=fld.minimum, allow_inf=fld.allow_inf,
-                        positive=fld.positive, unit=fld.unit)
+                        positive=fld.positive, unit=fld.unit, maximum=fld.maximum,
+                        smallest=fld.smallest)
     if fld.kind == "bool":
         return f.boolean(value, fld.key)
     if fld.kind == "choice":
@@ -302,7 +357,7 @@ def read_field(f: Fields, fld: Field, value: Any) -> Any:
             raise f.error(fld.key, REMOVED_METHODS[value.strip().lower()])
         return f.choice(value, fld.key, fld.choices)
     if fld.kind == "pair":
-        return f.pair(value, fld.key, unit=fld.unit, maximum=fld.maximum)
+        return f.pair(value, fld.key, unit=fld.unit, maximum=_int(fld.maximum))
     if fld.kind == "str":
         return f.string(value, fld.key)
     if fld.kind == "pins":
@@ -316,6 +371,10 @@ def read_field(f: Fields, fld: Field, value: Any) -> Any:
             raise f.error(fld.key, "lists a data category twice")
         return chosen
     raise AssertionError(f"unknown field kind {fld.kind}")
+
+
+def _int(limit: float | None) -> int | None:
+    return None if limit is None else int(limit)
 
 
 def reference_table() -> str:
@@ -342,10 +401,15 @@ def reference_table() -> str:
             allowed = f"{fld.unit}: int or [h, w]".strip(": ")
         elif fld.kind == "bool":
             allowed = "true | false"
-        if fld.allow_inf:
-            allowed = f"{allowed}; inf" if allowed else "inf"
+        parts = [allowed] if allowed else []
+        if fld.smallest is not None:
+            parts.append(f"0 or at least {fld.smallest:g}")
         if fld.maximum is not None:
-            allowed = f"{allowed}; at most {fld.maximum:,}"
+            parts.append(f"at most {fld.maximum:,}" if fld.kind != "number"
+                         else f"at most {fld.maximum:g}")
+        if fld.allow_inf:
+            parts.append("inf")
+        allowed = "; ".join(parts)
         rows.append(f"| `{fld.key}` | {default} | {allowed.replace('|', '&#124;')} | "
                     f"{fld.doc} |")
     return "\n".join(rows) + "\n"

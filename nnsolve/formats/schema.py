@@ -80,7 +80,7 @@ def field_schema(fld: Field) -> dict[str, Any]:
 
 def _value_schema(fld: Field) -> dict[str, Any]:
     kind = fld.kind
-    maximum = fld.maximum
+    maximum = None if fld.maximum is None else int(fld.maximum)
     if kind == "int":
         integer = {"type": "integer", "minimum": int(fld.minimum or 0)}
         return integer if maximum is None else {**integer, "maximum": maximum}
@@ -90,12 +90,18 @@ def _value_schema(fld: Field) -> dict[str, Any]:
             number["exclusiveMinimum"] = 0
         if fld.minimum is not None:
             number["minimum"] = fld.minimum
-        if not fld.allow_inf:
+        if fld.maximum is not None:
+            number["maximum"] = fld.maximum
+        elif not fld.allow_inf:
             number["maximum"] = sys.float_info.max    # finite: keeps out YAML's .inf
+        if fld.smallest is not None:                  # 0, or at least the smallest
+            number["not"] = {"exclusiveMinimum": 0, "exclusiveMaximum": fld.smallest}
         non_negative = fld.positive or (fld.minimum is not None and fld.minimum >= 0)
         options = [number, {"type": "string", "pattern": number_pattern(non_negative)}]
         if fld.allow_inf:
             options.append({"$ref": "#/$defs/infinity"})
+            if fld.maximum is not None:      # YAML's .inf, a number above the maximum
+                options.append({"type": "number", "minimum": sys.float_info.max})
         return {"anyOf": options}
     if kind == "bool":
         return {"type": "boolean"}

@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import NnsolveError
+from ..errors import TooLarge
 
 Terms = list[tuple[int, Any]]
 
@@ -38,7 +38,7 @@ def cpsat_solver(cp_model_module: Any):
     return solver
 
 
-class ModelTooLarge(NnsolveError):
+class ModelTooLarge(TooLarge):
     """A model the solver cannot represent (integers beyond 64 bits) or cannot certify at
     this size; the message suggests another method."""
 
@@ -152,7 +152,9 @@ class CpSatBackend:
         status = {cp.OPTIMAL: OPTIMAL, cp.FEASIBLE: FEASIBLE, cp.INFEASIBLE: INFEASIBLE}.get(
             code, UNKNOWN)
         if code == cp.MODEL_INVALID:
-            reason = self.model.validate().splitlines()[0]
+            # validate() checks the model only: an empty reason means the parameters.
+            reason = (self.model.validate().splitlines() or
+                      [f"its parameters (num_workers={solver.parameters.num_workers})"])[0]
             if "overflow" in reason:
                 raise ModelTooLarge("the CP-SAT model's coefficients overflow 64-bit integers "
                                     "for sizes this large; method exhaustive handles them")

@@ -133,17 +133,24 @@ class Scaling:
 
 
 def choose_scaling(values: list[float], max_total: float) -> Scaling:
-    """The least power of ten that makes every value an integer (within 1e-9 relative), kept
-    small enough that ``max_total`` (the largest possible scaled objective) fits in 2^62."""
+    """The least power of ten that makes every value a nonzero integer (within 1e-9
+    relative), kept small enough that ``max_total`` (the largest possible scaled objective)
+    fits in 2^62. The powers tried start where the smallest value reaches 1: a value below
+    1e-9 once passed as the integer 0, so costs in joules (2e-12) all became coefficients 0
+    and the model ranked nothing (certifying took the evaluator's brute force, and failed
+    for costs of 1e-30)."""
     values = np.asarray([v for v in values if v], dtype=float)
     biggest = float(np.abs(values).max()) if len(values) else 1.0
-    for k in range(16):
+    smallest = float(np.abs(values).min()) if len(values) else 1.0
+    first = max(0, math.ceil(-math.log10(smallest)))
+    for k in range(first, first + 16):
         scale = 10.0 ** k
         if max_total * scale > 2 ** 60:
             break
         scaled = values * scale
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
-            return Scaling(scale, bool(np.all(scaled == np.round(scaled))))
+        rounded = np.round(scaled)
+        if np.all((rounded != 0) & (np.abs(scaled - rounded) <= 1e-9 * np.abs(scaled))):
+            return Scaling(scale, bool(np.all(scaled == rounded)))
     # No exact power of ten: about 12 significant digits for the largest coefficient.
     scale = min(1e12 / max(biggest, 1e-300), 2 ** 60 / max(max_total, 1.0))
     return Scaling(scale, False)

@@ -28,6 +28,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..errors import TooLarge
 from ..hardware.spec import Costs, Hardware
 from .bufshr import ShareGroups, SharingPlan, plan_sharing
 from .dims import DATA_NAMES, LEVEL_NAMES, Data, Level
@@ -110,6 +111,21 @@ class BlockingStats:
 
     def __len__(self) -> int:
         return len(self.valid)
+
+
+#: Most cycles a time may count: the model's times are 64-bit integers (with headroom for
+#: the sums of a network); a float count beyond it would wrap around to a negative time.
+MAX_CYCLES = 2**62
+
+
+def _cycles(counts: np.ndarray, valid: np.ndarray, what: str) -> np.ndarray:
+    """Float cycle counts as the model's integers; a valid row beyond MAX_CYCLES raises
+    TooLarge (it used to wrap silently, so a tiny DRAM bandwidth gave a short time)."""
+    over = valid & ~(counts < MAX_CYCLES)
+    if np.any(over):
+        raise TooLarge(f"{what} would take {float(counts[over].max()):.3g} cycles, beyond the "
+                       f"{MAX_CYCLES:.3g} the cost model counts")
+    return np.minimum(counts, MAX_CYCLES).astype(np.int64)     # invalid rows: capped
 
 
 def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.ndarray,
@@ -202,11 +218,13 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     if math.isinf(env.dram_bandwidth):
         dram_time = np.zeros(k, dtype=np.int64)
     else:
-        dram_time = np.ceil(dram_sum / env.dram_bandwidth).astype(np.int64)
+        dram_time = _cycles(np.ceil(dram_sum / env.dram_bandwidth), valid, "moving its DRAM "
+                            "data (a larger DRAM bandwidth helps)")
     if math.isinf(env.array_bus_width):
         bus_time = np.zeros(k, dtype=np.int64)
     else:
-        per_node = np.ceil(1.0 * access[:, Level.GBUF, :].max(axis=1) / n).astype(np.int64)
+        per_node = _cycles(np.ceil(1.0 * access[:, Level.GBUF, :].max(axis=1) / n), valid,
+                           "its array bus transfers")
         bus_time = -(-per_node // int(env.array_bus_width))
     time = np.maximum(np.maximum(proc_time, bus_time), dram_time)
 

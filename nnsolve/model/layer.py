@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import quote
 from .dims import CONV_DATA_LOOPS, LOCAL_DATA_LOOPS
 
 CONV = "conv"
@@ -45,12 +46,13 @@ class Layer:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"unknown layer kind {self.kind!r}; allowed: {', '.join(KINDS)}")
+            raise ValueError(f"unknown layer kind {quote(self.kind)}; allowed: "
+                             f"{', '.join(KINDS)}")
         for name in ("in_channels", "out_channels", "out_h", "out_w", "kernel_h", "kernel_w",
                      "stride_h", "stride_w", "inputs"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ValueError(f"{name} must be a positive integer, got {quote(value)}")
         fc_shape = (self.out_h, self.out_w, self.stride_h, self.stride_w)
         if self.kind == FC and fc_shape != (1, 1, 1, 1):
             raise ValueError("an FC layer has a 1x1 output and stride 1")

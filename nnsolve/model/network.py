@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..errors import did_you_mean
-from .layer import Layer
+from ..errors import clip, did_you_mean, quote
+from .layer import ELTWISE, Layer
 
 INPUT = "input"
 
@@ -49,13 +49,13 @@ class Network:
         Raises ValueError when the name is taken or the connection does not fit.
         """
         if name in self.layers or name == INPUT or name in self.external:
-            raise ValueError(f"the name {name!r} is already used")
+            raise ValueError(f"the name {quote(name)} is already used")
         if not prevs:
             prevs = (next(reversed(self.layers)),) if self.layers else (INPUT,)
         for p in prevs:
             if p not in self.layers and p != INPUT and p not in self.external:
                 known = [INPUT, *self.external, *self.layers]
-                raise ValueError(f"predecessor {p!r} is not an earlier layer, 'input' or an "
+                raise ValueError(f"predecessor {quote(p)} is not an earlier layer, 'input' or an "
                                  f"external input{did_you_mean(p, known)}")
         if len(set(prevs)) != len(prevs):
             raise ValueError("a predecessor is listed twice")
@@ -71,17 +71,36 @@ class Network:
                         if h >= layer.out_h * layer.stride_h
                         and w >= layer.out_w * layer.stride_w else "")
                 raise ValueError(
-                    f"predecessor {p!r} gives {h}x{w} fmaps, but the layer needs between "
+                    f"predecessor {quote(p)} gives {h}x{w} fmaps, but the layer needs between "
                     f"{lo} and {layer.in_h}x{layer.in_w} (output size x stride .. unpadded "
                     f"input size){hint}")
             channels += c
         if channels != layer.in_channels:
             raise ValueError(f"predecessors give {channels} channels in total, but the layer "
                              f"takes {layer.in_channels}")
+        if layer.kind == ELTWISE:
+            self._check_merge(layer, prevs)
         self.layers[name] = layer
         self.prevs[name] = tuple(prevs)
         if crop:
             self.cropped.add(name)
+
+    def _check_merge(self, layer: Layer, prevs: tuple[str, ...]) -> None:
+        """An element-wise layer merges ``inputs`` fmaps of ``out_channels`` channels each,
+        the predecessors' channels concatenated in order: each input must be made of whole
+        predecessors (two predecessors of 8 and 4 channels are not two inputs of 6)."""
+        width = layer.out_channels
+        ends, total = set(), 0
+        for p in prevs:
+            total += self.fmap(p)[0]
+            ends.add(total)
+        if all(k * width in ends for k in range(1, layer.inputs)):
+            return
+        given = ", ".join(f"{quote(p)} ({self.fmap(p)[0]} channels)" for p in prevs)
+        raise ValueError(f"an element-wise layer merges {layer.inputs} inputs of {width} "
+                         f"channels each, but its predecessors {clip(given, 240)} do not "
+                         f"split into them; each input must be one or more whole "
+                         f"predecessors")
 
     def fmap(self, name: str) -> tuple[int, int, int]:
         """(channels, h, w) of the output of a layer, the input or an external input."""

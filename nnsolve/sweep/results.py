@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InfeasibleError, NnsolveError
+from ..formats.fields import load_json
 from ..formats.files import write_text
 from ..formats.result_json import scenario_inputs
 from ..scenario import Scenario
@@ -51,9 +52,8 @@ def read_result(path: Path, run: Run) -> dict[str, Any] | None:
     """The finished result of ``run`` at ``path``, or None when there is none: no file, or a
     file that is not a complete result of this run (it is then solved again and replaced)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):     # missing or half-written
+        doc = load_json(path)
+    except NnsolveError:        # missing, half-written, or not JSON that nnsolve wrote
         return None
     if not isinstance(doc, dict) or doc.get("run_id") != run.id or "status" not in doc:
         return None

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import NnsolveError
-from ..formats.files import write_json
+from ..formats.files import non_finite, write_json
 from ..formats.result_json import result_document
 from ..report.tables import si
 from ..scenario import Scenario
@@ -60,6 +60,11 @@ def solve_run(run_id: str, overrides: dict[str, Any], scenario: Scenario) -> dic
         doc = failure_document(exc, scenario, time.perf_counter() - start)
     else:
         doc = result_document(result, scenario)
+        where = non_finite(doc)
+        if where is not None:          # JSON cannot hold it: record why instead
+            doc = failure_document(NnsolveError(f"the result's {where} is not a finite number "
+                                                f"(costs, sizes or rates this extreme?)"),
+                                   scenario, time.perf_counter() - start)
     return with_run(doc, run_id, overrides)
 
 

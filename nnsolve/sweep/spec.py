@@ -20,13 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NnsolveError, join
+from ..errors import InputError, NnsolveError, clip, join, quote
 from ..formats.fields import Fields, load_yaml
 from ..formats.scenario_yaml import FIELD_BY_KEY, SECTIONS, scenario_from_dict, set_values
 from ..model.network import Network
 from ..scenario import Scenario
 
 SWEEP_KEYS = ("base", "grid", "runs", "out")
+#: Most runs one sweep may define (the grid's combinations and the runs together); every
+#: run's scenario is checked before any solves, and a grid of a few long lists multiplies
+#: past what that check, let alone the solves, can finish.
+MAX_RUNS = 10_000
 #: Longest readable part of a run id (the hash after it keeps long ids unique).
 ID_TEXT_LIMIT = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9._,=+-]+")
@@ -79,7 +83,8 @@ def load_sweep(path: str | Path) -> Sweep:
     if out.exists() and not out.is_dir():
         raise f.error("out", f"{out} is a file; give a directory for the results")
 
-    listed = _grid_runs(f, doc.get("grid")) + _explicit_runs(f, doc.get("runs"))
+    explicit = _explicit_runs(f, doc.get("runs"))
+    listed = _grid_runs(f, doc.get("grid"), MAX_RUNS - len(explicit)) + explicit
     if not listed:
         raise f.error(None, "the sweep has no runs: give a non-empty 'grid' and/or 'runs'")
     base_doc = load_yaml(base, what="scenario file")
@@ -103,8 +108,9 @@ def _near(path: Path, name: str) -> Path:
     return Path(os.path.normpath(path.parent / Path(name).expanduser()))
 
 
-def _grid_runs(f: Fields, grid: Any) -> list[tuple[str, dict[str, Any]]]:
-    """Every combination of the grid's values, in file order (the last key varies fastest)."""
+def _grid_runs(f: Fields, grid: Any, most: int) -> list[tuple[str, dict[str, Any]]]:
+    """Every combination of the grid's values, in file order (the last key varies fastest);
+    more than ``most`` combinations is an error (counted before any is made)."""
     if grid is None:
         return []
     grid = _overrides(f, grid, "grid")
@@ -118,13 +124,20 @@ def _grid_runs(f: Fields, grid: Any) -> list[tuple[str, dict[str, Any]]]:
                                  "(a single value belongs in the base scenario)")
         if not values:
             raise f.error(where, "must list at least one value")
-        canon = [_canonical(v) for v in values]
-        for i, c in enumerate(canon):
-            if c in canon[:i]:
+        first: dict[str, int] = {}
+        for i, v in enumerate(values):
+            if first.setdefault(_canonical(v), i) != i:
                 hint = " (to sweep one list value, nest it: [[2, 2]])" \
                     if all(not isinstance(v, (list, dict)) for v in values) else ""
-                raise f.error(join(where, i), f"repeats the value {values[i]!r}{hint}")
+                raise f.error(join(where, i), f"repeats the value {quote(v)}{hint}")
         axes.append([(key, v) for v in values])
+    count = math.prod(len(axis) for axis in axes)
+    if count > most:
+        sizes = " x ".join(str(len(axis)) for axis in axes)
+        total = f" = {count:,}" if count < 10**12 else ""
+        raise f.error("grid", f"has {sizes}{total} combinations"
+                              f"{' beside the runs' if most < MAX_RUNS else ''}; a sweep may "
+                              f"have at most {MAX_RUNS:,} runs")
     return [("grid", dict(combo)) for combo in itertools.product(*axes)]
 
 
@@ -132,7 +145,11 @@ def _explicit_runs(f: Fields, runs: Any) -> list[tuple[str, dict[str, Any]]]:
     if runs is None:
         return []
     out = []
-    for i, entry in enumerate(f.sequence(runs, "runs")):
+    entries = f.sequence(runs, "runs")
+    if len(entries) > MAX_RUNS:
+        raise f.error("runs", f"lists {len(entries):,} runs; a sweep may have at most "
+                              f"{MAX_RUNS:,}")
+    for i, entry in enumerate(entries):
         where = join("runs", i)
         if entry is None:
             entry = {}
@@ -147,7 +164,8 @@ def _overrides(f: Fields, value: Any, where: str) -> Mapping[str, Any]:
             if key in SECTIONS and isinstance(inner, Mapping):
                 example = next(iter(inner), "...")
                 raise f.error(join(where, key), f"give overrides as dotted keys, e.g. "
-                                                f"'{key}.{example}', not a nested mapping")
+                                                f"'{key}.{clip(example)}', not a nested "
+                                                f"mapping")
     return f.mapping(value, where, FIELD_BY_KEY)
 
 
@@ -195,7 +213,19 @@ def run_label(run: Run) -> str:
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+    return json.dumps(_string_keys(value), sort_keys=True, separators=(",", ":"), default=repr)
+
+
+def _string_keys(value: Any) -> Any:
+    """``value`` with every mapping key a string, so keys of mixed types sort (a key that is
+    not a string is tagged with its type: such a value is refused later, but must not crash
+    the run id before)."""
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, str) else f"!{type(k).__name__}:{k!r}": _string_keys(v)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_string_keys(v) for v in value]
+    return value
 
 
 def _show(value: Any) -> str:
@@ -224,7 +254,7 @@ def _kind(value: Any) -> str:
         return "nothing"
     if isinstance(value, Mapping):
         return "a mapping"
-    return f"the single value {value!r}"
+    return f"the single value {quote(value)}"
 
 
 # -- nnsolve sweep ---------------------------------------------------------------------------

@@ -325,3 +325,67 @@ def test_a_floor_mode_window_crops_the_unread_rows_and_reads_back(tmp_path):
     assert main(["import", str(tmp_path / "f.onnx"), "-o", str(out)]) == 0
     assert "crop: true" in out.read_text()
     assert load_network(out).cropped == {"c"}
+
+
+# -- graph order: cycles, unsorted graphs, tensors written twice ----------------------------
+
+def _cyclic(g):
+    """conv1 -> add(conv1, relu) -> relu -> add: the Add reads a tensor written after it.
+    Read in file order this imported as conv1 and conv2 alone (the Add's later input taken
+    for a constant bias, the cycle cut without a word)."""
+    c1 = g.conv("conv1", g.x, 4, 1, bn=False, relu=False)
+    g.nodes.append(helper.make_node("Add", [c1, "r"], ["a"], name="add"))
+    g.nodes.append(helper.make_node("Relu", ["a"], ["r"], name="relu"))
+    g.channels["r"] = 4
+    return g.conv("conv2", "r", 4, 1, bn=False, relu=False)
+
+
+def test_a_cyclic_graph_is_an_error_naming_the_cycle(tmp_path, capsys):
+    g = Graph(4, 8)
+    model = g.save(tmp_path / "cyc.onnx", _cyclic(g))
+    message = error_of(model)
+    assert "cycle: node 'relu' (Relu) -> node 'add' (Add) -> node 'relu' (Relu)" in message
+    assert main(["import", str(model), "-o", str(tmp_path / "o.yaml")]) == 2
+    assert "cycle" in capsys.readouterr().err and not (tmp_path / "o.yaml").exists()
+
+
+def test_a_node_reading_its_own_output_is_a_cycle(tmp_path):
+    g = Graph(4, 8)
+    c1 = g.conv("conv1", g.x, 4, 1, bn=False, relu=False)
+    g.nodes.append(helper.make_node("Add", [c1, "s"], ["s"]))
+    message = error_of(g.save(tmp_path / "self.onnx", "s"))
+    assert "cycle: node #1 (Add) -> node #1 (Add)" in message
+
+
+def test_an_unsorted_acyclic_graph_imports_in_topological_order(tmp_path):
+    """ONNX requires topological order; a graph without it imports as if sorted (stable)."""
+    g = Graph(4, 8)
+    y = g.conv("c2", g.conv("c1", g.x, 8, 1, bn=False, relu=False), 4, 3, pad=1, bn=False,
+               relu=False)
+    g.nodes.reverse()
+    net = load_onnx(g.save(tmp_path / "rev.onnx", y))
+    assert list(net.layers) == ["c1", "c2"] and net.prevs["c2"] == ("c1",)
+
+
+def test_a_tensor_written_twice_is_an_error(tmp_path):
+    g = Graph(4, 8)
+    y = g.conv("c1", g.x, 4, 1, bn=False, relu=False)
+    g.nodes.append(helper.make_node("Relu", [g.x], [y], name="again"))
+    message = error_of(g.save(tmp_path / "twice.onnx", y))
+    assert "node 'again' (Relu)" in message and "node 'c1' (Conv) writes too" in message
+    g = Graph(4, 8)
+    g.nodes.append(helper.make_node("Relu", [g.x], [g.x], name="inplace"))
+    assert "also a graph input" in error_of(g.save(tmp_path / "inplace.onnx", g.x))
+
+
+def test_long_node_and_tensor_names_are_cut(tmp_path):
+    """Names from the model reach messages cut, and layer names within MAX_NAME."""
+    from nnsolve.formats.fields import MAX_NAME
+
+    g = Graph(4, 8)
+    y = g.node("Transpose", [g.conv("c" * 5000, g.x, 4, 1)], "t" * 5000, perm=[0, 1, 3, 2])
+    message = error_of(g.save(tmp_path / "t.onnx", y))
+    assert "node 'tttttt" in message and "...' (Transpose)" in message and len(message) < 600
+    g = Graph(4, 8)
+    net = load_onnx(g.save(tmp_path / "c.onnx", g.conv("c" * 5000, g.x, 4, 1)))
+    assert all(len(name) <= MAX_NAME for name in net.layers)

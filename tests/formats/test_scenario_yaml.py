@@ -5,6 +5,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nnsolve.errors import InputError
 from nnsolve.formats.scenario_yaml import FIELDS, load_scenario
@@ -128,7 +130,19 @@ def test_network_given_as_a_path_relative_to_the_scenario(tmp_path):
      "positive number"),
     ("network: alex_net\nhardware: {array_bus_width: 8}\n", "hardware.array_bus_width",
      "no 16-bit word"),
-    ("network: alex_net\ncosts: {dram: -1}\n", "costs.dram", ">= 0"),
+    ("network: alex_net\ncosts: {dram: -1}\n", "costs.dram",
+     "must be 0 or a number from 1e-100 to 1e+100 (cost units), got -1"),
+    # Energies at 1e308 were inf (NaN in the exact models' scaling: a traceback), EDP at
+    # 1e300; at 1e-320 they lost digits.
+    ("network: alex_net\ncosts: {dram: 1e308}\n", "costs.dram", "got 1e+308"),
+    ("network: alex_net\ncosts: {idle: 1.0e+101}\n", "costs.idle", "got 1e+101"),
+    ("network: alex_net\ncosts: {mac: 1e-320}\n", "costs.mac", "got 9.99989e-321"),
+    (f"network: alex_net\ncosts: {{gbuf: {10**400}}}\n", "costs.gbuf",
+     "got an integer of about 400 digits"),
+    ("network: alex_net\nhardware: {dram_bandwidth: 1e20}\n", "hardware.dram_bandwidth",
+     "a positive number up to 1e+12 (bytes per cycle) or inf, got 1e+20"),
+    ("network: alex_net\nhardware: {array_bus_width: 1e300}\n", "hardware.array_bus_width",
+     "a number from 1 to 1e+12 (bits per cycle) or inf"),
     ("network: alex_net\ncosts: {mac: inf}\n", "costs.mac", "got inf"),
     ("network: alex_net\nsearch: {goal: power}\n", "search.goal", "energy, delay, edp"),
     ("network: alex_net\nsearch: {bypass: [ifmaps]}\n", "search.bypass[0]",
@@ -139,6 +153,9 @@ def test_network_given_as_a_path_relative_to_the_scenario(tmp_path):
     ("network: alex_net\nsolver: {method: gurobi}\n", "solver.method", "cpsat, milp"),
     ("network: alex_net\nsolver: {time_limit_s: 0}\n", "solver.time_limit_s", "positive"),
     ("network: alex_net\nsolver: 5\n", "solver", "must be a mapping"),
+    ("network: alex_net\nsolver: {workers: 100000}\n", "solver.workers",
+     "an integer from 0 to 256 (threads), got 100000"),
+    ("network: alex_net\nsolver: {workers: -1}\n", "solver.workers", "got -1"),
     ("batch: 4\n", "network", "required"),
     ("network: alexnet\n", "network", "did you mean 'alex_net'"),
     ("network: missing/net.yaml\n", "network", "network file 'missing/net.yaml' not found"),
@@ -167,3 +184,73 @@ def test_every_shipped_scenario_loads(path):
     assert sc.network.layers
     if "tangram_pipeline" in path:
         assert sc.search.interlayer and sc.search.save_writeback and sc.search.gbuf_sharing
+
+
+def test_the_most_workers_allowed_solve():
+    """solver.workers: 100000 reached CP-SAT, which refuses more than 10,000 threads (and
+    an IndexError hid its reason); the loader's limit is a thread count CP-SAT runs."""
+    from nnsolve.formats.scenario_yaml import MAX_WORKERS
+    from nnsolve.formulations.loop_blocking import build_cpsat
+    from nnsolve.hardware.spec import Hardware
+    from nnsolve.model.evaluate import LayerProblem
+    from nnsolve.model.layer import Layer
+    from tests.strategies import UNIT
+
+    problem = LayerProblem.single_node(Layer.conv(8, 16, 8, 3), 4,
+                                       Hardware((1, 1), (8, 8), 64, 4096), UNIT, (True,) * 3)
+    assert build_cpsat(problem).solve(workers=MAX_WORKERS).status == "optimal"
+
+
+# -- numeric limits: results stay finite and exact at the loader's extremes ------------------
+
+_NET = ("name: tiny\ninput: {channels: 8, size: 10}\nlayers:\n"
+        "  - {name: c1, type: conv, out_channels: 16, out_size: 8, kernel: 3}\n"
+        "  - {name: p1, type: pool, out_size: 4, kernel: 2}\n")
+
+
+def _solve_tiny(tmp_path, costs, method, goal="edp", hardware=""):
+    from nnsolve.formats.files import non_finite
+    from nnsolve.formats.result_json import result_document
+    from nnsolve.formats.scenario_yaml import scenario_from_dict
+    from nnsolve.search.network_search import solve
+
+    (tmp_path / "net.yaml").write_text(_NET)
+    doc = {"network": "net.yaml", "batch": 2, "costs": costs, "search": {"goal": goal},
+           "hardware": {"pe_array": [8, 8], "regf_bytes": 512, "gbuf_bytes": 65536,
+                        **(hardware or {})}}
+    scenario = scenario_from_dict(doc, "s.yaml", base_dir=tmp_path)
+    result = solve(scenario, method)
+    assert non_finite(result_document(result, scenario)) is None
+    return result
+
+
+@pytest.mark.parametrize("method", ["cpsat", "milp", "exhaustive", "analytical"])
+def test_costs_at_the_limits_scale_the_results_exactly(tmp_path, method):
+    """Energies are linear in the costs: at 1e100 and 1e-100 x the unit costs every method
+    returns the same schedules, and energy and EDP scaled by the factor (cpsat could not
+    certify costs of 1e-30, milp timed out; at 1e300 EDP was inf, at 1e308 a traceback)."""
+    from nnsolve.formats.scenario_yaml import MAX_COST, MIN_COST
+
+    unit = {"mac": 1, "dram": 200, "gbuf": 6, "itcn": 2, "regf": 1, "noc_hop": 0, "idle": 3}
+    ref = _solve_tiny(tmp_path, unit, method)
+    for factor in (MAX_COST / 200, MIN_COST):
+        scaled = _solve_tiny(tmp_path, {k: v * factor for k, v in unit.items()}, method)
+        assert [lo.schedule for lo in scaled.layers] == [lo.schedule for lo in ref.layers]
+        assert scaled.total.energy == pytest.approx(ref.total.energy * factor, rel=1e-12)
+        assert scaled.total.edp == pytest.approx(ref.total.edp * factor, rel=1e-12)
+        assert scaled.status == ref.status
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["mac", "dram", "gbuf", "itcn", "regf", "noc_hop",
+                                        "idle"]),
+                       st.one_of(st.just(0.0), st.floats(-100, 100).map(lambda e: 10.0 ** e)),
+                       min_size=1),
+       st.sampled_from([{}, {"dram_bandwidth": 1e-3}, {"dram_bandwidth": 1e12},
+                        {"array_bus_width": 16}, {"array_bus_width": 1e12}]),
+       st.sampled_from(["energy", "delay", "edp"]))
+def test_any_accepted_costs_and_rates_give_finite_results(tmp_path_factory, costs, hardware,
+                                                          goal):
+    result = _solve_tiny(tmp_path_factory.mktemp("c"), costs, "analytical", goal, hardware)
+    assert all(math.isfinite(v) for v in (result.total.energy, result.total.time,
+                                          result.total.edp))

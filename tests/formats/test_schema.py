@@ -103,6 +103,11 @@ WRONG = [
     ({**BASE, "search": {"pin": {"fc1": {"gbuf_resident": {"psum": True}}}}}, "not data"),
     ({**BASE, "search": {"pin": {"fc1": {"mapping": -1}}}}, "negative candidate"),
     ({**BASE, "search": {"pin": {"fc1": {"order": ["i"]}}}}, "unknown pin"),
+    ({**BASE, "costs": {"dram": 1e308}}, "a cost beyond the finite-energy limit"),
+    ({**BASE, "costs": {"idle": 1e-300}}, "a cost below the full-precision limit"),
+    ({**BASE, "hardware": {"dram_bandwidth": 1e20}}, "a rate beyond the exact models"),
+    ({**BASE, "hardware": {"array_bus_width": 1e13}}, "a bus beyond the exact models"),
+    ({**BASE, "solver": {"workers": 100000}}, "more threads than CP-SAT runs"),
     ({"batch": 4}, "network missing"),
     ({"network": None}, "network null"),
     ([1, 2], "not a mapping"),
@@ -123,6 +128,8 @@ RIGHT = [
                                         "innermost": ["O", "none"]}}}},
     {**BASE, "search": {"pin": {"fc2": {"mapping": None, "factors": None}}}},
     {**BASE, "costs": {"noc_hop": "2e-12", "idle": " 0.5 "}},
+    {**BASE, "costs": {"dram": 1e100, "mac": 1e-100, "gbuf": 0}},
+    {**BASE, "hardware": {"dram_bandwidth": 1e12, "array_bus_width": float("inf")}},
 ]
 
 

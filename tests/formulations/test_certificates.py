@@ -17,7 +17,7 @@ from nnsolve.formulations import exact
 from nnsolve.formulations.backend import FEASIBLE, OPTIMAL, UNKNOWN, ModelTooLarge, Outcome
 from nnsolve.formulations.blocking_costs import ceil_row
 from nnsolve.formulations.loop_blocking import build_cpsat, build_milp
-from nnsolve.hardware.spec import Hardware
+from nnsolve.hardware.spec import Costs, Hardware
 from nnsolve.heuristics.exhaustive import search_layer
 from nnsolve.model.evaluate import LayerProblem, blocking_floor
 from nnsolve.model.goals import goal_value
@@ -223,3 +223,36 @@ def test_cli_node_array_beyond_64_bits_names_the_layer(tmp_path, capsys):
     assert main(["solve", path, "--method", "cpsat"]) == 2
     err = capsys.readouterr().err
     assert "layer fc1:" in err and "exhaustive" in err and "Traceback" not in err
+
+
+def test_cpsat_refusing_its_parameters_says_so():
+    """CP-SAT's MODEL_INVALID for bad parameters has an empty validate(): the error names
+    the parameters instead of raising an IndexError (the loader bounds solver.workers)."""
+    with pytest.raises(RuntimeError, match=r"num_workers=100000"):
+        build_cpsat(_problem()).solve(workers=100000)
+
+
+@pytest.mark.parametrize("values, scale, coefs", [
+    ([2e-12, 460e-12, 15e-12, 1.5e-10], 1e12, [2, 460, 15, 150]),     # joules
+    ([1e-30, 2e-28, 6e-30], 1e30, [1, 200, 6]),
+    ([1e-100, 2e-98], 1e100, [1, 200]),
+    ([1.0, 200.0, 6.0], 1.0, [1, 200, 6]),
+    ([0.5, 2.25], 100.0, [50, 225]),
+])
+def test_scaling_makes_small_costs_integers_not_zeros(values, scale, coefs):
+    """A value below 1e-9 passed as the integer 0, so costs in joules all became coefficient
+    0 (the model ranked nothing and the certificate fell to brute force: cpsat could not
+    certify costs of 1e-30, milp timed out)."""
+    from nnsolve.formulations.blocking_costs import choose_scaling
+
+    sc = choose_scaling(values, max_total=sum(values) * 1e6)
+    assert sc.scale == scale and [sc.coef(v) for v in values] == coefs
+
+
+def test_cpsat_certifies_costs_of_1e_minus_30():
+    tiny = Costs(*(c * 1e-30 for c in vars(UNIT).values()))
+    problem = _problem(tiny)
+    sol = build_cpsat(problem).solve(workers=1)
+    best = search_layer(problem, "energy").best
+    assert sol.status == OPTIMAL and sol.schedule == best.schedule
+    assert sol.objective == pytest.approx(best.result.energy, rel=1e-12)

@@ -125,6 +125,24 @@ def test_finite_bandwidths_set_the_time():
     assert bus.time[0] == max(fast.proc_time[0], bus.bus_time[0])
 
 
+def test_times_beyond_the_models_integers_are_refused():
+    """A DRAM bandwidth of 1e-30 made the DRAM time 1e34 cycles, which wrapped around in
+    the int64 conversion to a negative time: the layer then took its compute time alone,
+    without a word. Now it is a TooLarge error; just below the limit the time is exact."""
+    from nnsolve.errors import TooLarge
+    from nnsolve.model.evaluate import MAX_CYCLES
+
+    nld = LayerProblem.single_node(CONV1_A, 16, ISCA16, UNIT_COSTS).mapping.candidates[0]
+    sched = _conv1_a_schedule().blocking
+    args = (nld, np.array([sched.factors]), np.array([sched.positions()]))
+    dram_words = evaluate_blocking(*args, _env()).access[0, Level.DRAM].sum()
+    with pytest.raises(TooLarge, match=r"DRAM bandwidth helps.*beyond the 4.61e\+18"):
+        evaluate_blocking(*args, _env(dram_bandwidth=1e-30))
+    rate = 2 * dram_words / MAX_CYCLES
+    slow = evaluate_blocking(*args, _env(dram_bandwidth=rate))
+    assert 0 < slow.time[0] == slow.dram_time[0] <= MAX_CYCLES
+
+
 def test_local_region_layers_fetch_everything_once():
     pool = Layer.pool(48, 27, 3, 2)
     nld = LayerProblem.single_node(pool, 16, ISCA16, UNIT_COSTS).mapping.candidates[0]

@@ -1,6 +1,8 @@
 """Network YAML: round trips, derived fields, and a clear error for each kind of mistake."""
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from nnsolve.errors import InputError
 from nnsolve.formats.network_yaml import (
@@ -67,6 +69,11 @@ CONV = {"name": "c", "type": "conv", "out_channels": 4, "out_size": 8, "kernel":
      "unknown key"),
     ([{**CONV, "kernel": [1, 2, 3]}], "layers[0] (c).kernel", "list [h, w]"),
     ([{"name": "e", "type": "eltwise", "inputs": 2}], "layers[0] (e).inputs", "split evenly"),
+    # 8 + 4 channels split evenly into two inputs of 6, but no input is whole predecessors.
+    ([{**CONV, "name": "a", "out_channels": 8}, {**CONV, "name": "b", "prevs": ["input"]},
+      {"name": "e", "type": "eltwise", "prevs": ["a", "b"]}], "layers[2] (e)",
+     "merges 2 inputs of 6 channels each, but its predecessors 'a' (8 channels), 'b' "
+     "(4 channels) do not split into them"),
     ([], "layers", "at least one layer"),
     ("conv", "layers", "must be a list"),
 ])
@@ -117,3 +124,43 @@ def test_a_larger_input_needs_crop():
     assert net.cropped == {"c"}
     with pytest.raises(ValueError, match="at least 6x6"):
         Network("m", Fmap(4, 5, 5)).add("c", Layer.conv(4, 4, 3, 3, 2), crop=True)
+
+
+def _merge(channels: list[int], inputs: int):
+    """A network whose last layer merges convolutions of ``channels`` into ``inputs``."""
+    net = Network("m", Fmap(3, 8, 8))
+    names = []
+    for i, c in enumerate(channels):
+        names.append(f"c{i}")
+        net.add(names[-1], Layer.conv(3, c, 8, 1), (INPUT,))
+    net.add("e", Layer.eltwise(sum(channels) // inputs, 8, inputs), tuple(names))
+    return net
+
+
+def test_an_eltwise_input_may_be_several_whole_predecessors():
+    """A Concat feeding an Add (the ONNX importer writes it so): [a, b] + c."""
+    assert _merge([2, 2, 4], 2).prevs["e"] == ("c0", "c1", "c2")
+    assert _merge([4, 4, 4], 3)["e"].inputs == 3
+    with pytest.raises(ValueError, match=r"'c0' \(8 channels\), 'c1' \(4 channels\)"):
+        _merge([8, 4], 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=6), st.integers(1, 4))
+def test_eltwise_merges_are_accepted_exactly_when_inputs_are_whole_predecessors(channels,
+                                                                                inputs):
+    assume(sum(channels) % inputs == 0)
+    width, groups, run = sum(channels) // inputs, 0, 0
+    for c in channels:                    # consecutive predecessors fill one input at a time
+        run += c
+        if run == width:
+            groups, run = groups + 1, 0
+        elif run > width:
+            break
+    whole = groups == inputs and run == 0
+    try:
+        _merge(channels, inputs)
+    except ValueError as exc:
+        assert not whole and "do not split into them" in str(exc)
+    else:
+        assert whole

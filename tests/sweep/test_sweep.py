@@ -133,6 +133,16 @@ def dask_address():
     ("base: nothere.yaml\nout: o\ngrid: {batch: [1]}\n", "base", "scenario file not found"),
     ("base: base.yaml\nout: tiny.yaml\ngrid: {batch: [1]}\n", "out", "is a file"),
     ("base: base.yaml\nout: o\nruns: [{batch: 2}, {batch: 2}]\n", "runs[1]", "listed twice"),
+    # Counted before the combinations are made (a few long lists multiply past memory).
+    (f"base: base.yaml\nout: o\ngrid: {{batch: {list(range(1, 102))}, "
+     f"word_bits: {list(range(1, 101))}}}\n", "grid",
+     "has 101 x 100 = 10,100 combinations; a sweep may have at most 10,000 runs"),
+    ("base: base.yaml\nout: o\ngrid: {batch: [1, 2]}\nruns: [" + "{}, " * 9999 + "]\n",
+     "grid", "combinations beside the runs; a sweep may have at most 10,000 runs"),
+    ("base: base.yaml\nout: o\nruns: [" + "{}, " * 10001 + "]\n", "runs",
+     "lists 10,001 runs"),
+    (f"base: base.yaml\nout: o\ngrid: {{batch: {[2**40] * 2}}}\n", "grid.batch[1]",
+     "repeats the value 1099511627776"),
 ])
 def test_sweep_file_mistakes_name_the_field(tmp_path, capsys, text, where, words):
     path = _setup(tmp_path, text)
@@ -157,6 +167,9 @@ def test_sweep_file_mistakes_name_the_field(tmp_path, capsys, text, where, words
     # beam is no longer a method (issue: one method registry): the message says what to set.
     ("runs:\n  - {solver.method: beam}\n", "solver.method=beam-", "solver.method",
      "beam was removed; the beam search runs under every method, set solver.beam_width"),
+    # Keys of mixed types in a value: the run id sorted them (TypeError) before the check.
+    ("grid:\n  search.pin: [{1: x, a: y}]\n", "search.pin=", "search.pin",
+     "keys must be names, got 1"),
 ])
 def test_every_run_is_checked_before_any_solves(tmp_path, capsys, text, run, field, words):
     path = _setup(tmp_path, f"base: base.yaml\nout: results\n{text}")
@@ -177,7 +190,8 @@ def test_a_mistake_in_the_base_names_the_base_file(tmp_path):
     with pytest.raises(InputError) as info:
         load_sweep(path)
     assert "batch=1-" in info.value.source
-    assert f"{tmp_path / 'base.yaml'}: costs.dram: must be a number >= 0" in info.value.message
+    assert f"{tmp_path / 'base.yaml'}: costs.dram: must be 0 or a number from 1e-100" \
+        in info.value.message
 
 
 def test_run_ids_are_stable_readable_and_bounded():
