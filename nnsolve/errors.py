@@ -23,6 +23,13 @@ class InputError(NnsolveError):
         super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
+class TooLarge(NnsolveError):
+    """A problem beyond what nnsolve computes exactly or within its budgets: counts past the
+    cost model's 64-bit range, a solver model that cannot hold it, an exhaustive space too
+    large to enumerate. The message says what is too large and what to change; the search
+    prefixes the layer's name."""
+
+
 class InfeasibleError(NnsolveError):
     """The hardware cannot hold a layer under any schedule in the search space."""
 

@@ -111,11 +111,15 @@ class Fields:
         return value
 
     def number(self, value: Any, field: str, minimum: float | None = 0.0,
-               allow_inf: bool = False, positive: bool = False, unit: str = "") -> float:
-        """A real number >= minimum (> 0 when positive); 'inf' only where allowed."""
+               allow_inf: bool = False, positive: bool = False, unit: str = "",
+               maximum: float | None = None) -> float:
+        """A real number >= minimum (> 0 when positive) and <= maximum; 'inf' only where
+        allowed."""
         what = "a positive number" if positive else "a number"
         if minimum is not None and not positive:
             what += f" >= {minimum:g}"
+        if maximum is not None:
+            what += f" <= {maximum:g}"
         if unit:
             what += f" ({unit})"
         if allow_inf:
@@ -125,14 +129,19 @@ class Fields:
         elif isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
             # YAML 1.1 reads 2e-12 (no dot) as text; it is meant as a number.
             value = float(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or (isinstance(value, float) and math.isnan(value)):
             raise self.error(field, f"must be {what}, got {_show(value)}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:             # an integer beyond the float range
+            value = math.inf if value > 0 else -math.inf
         if math.isinf(value):
             if value > 0 and allow_inf:
                 return value
             raise self.error(field, f"must be {what}, got {value}")
-        if (positive and value <= 0) or (minimum is not None and value < minimum):
+        if (positive and value <= 0) or (minimum is not None and value < minimum) \
+                or (maximum is not None and value > maximum):
             raise self.error(field, f"must be {what}, got {value:g}")
         return value
 

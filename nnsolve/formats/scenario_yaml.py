@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NnsolveError, did_you_mean, join
+from ..errors import InputError, NnsolveError, TooLarge, did_you_mean, join
 from ..hardware.spec import MEMORY_TYPES, Costs, Hardware, word_bytes
 from ..methods import DEFAULT_METHOD, METHOD_NAMES, REMOVED_METHODS
 from ..model.dims import DATA_NAMES, LOOP_NAMES
 from ..model.goals import Goal
 from ..model.network import Network
 from ..model.pins import NONE, Pins
+from ..model.resources import check_layer_range
 from ..scenario import (
     BYPASS_DATA,
     GOALS,
@@ -44,11 +45,15 @@ class Field:
     unit: str = ""
     choices: tuple[str, ...] = ()
     minimum: float | None = None
-    maximum: int | None = None        # integers and pairs: a sanity limit on sizes
+    maximum: float | None = None      # a sanity limit on sizes and costs
     allow_inf: bool = False
     required: bool = False
     positive: bool = False
 
+
+#: Largest unit cost: with counts up to 2^62, energies and energy-delay products stay far
+#: inside the float range (a cost of 1e300 made every EDP infinite, so all schedules tied).
+MAX_COST = 1e30
 
 FIELDS: tuple[Field, ...] = (
     Field("name", "str", None, "Scenario name, used in reports; defaults to the file name."),
@@ -73,19 +78,19 @@ FIELDS: tuple[Field, ...] = (
     Field("hardware.memory", "choice", "2D", "2D: DRAM channels at the four chip corners; 3D: "
           "a DRAM vault on top of every node.", choices=MEMORY_TYPES),
     Field("costs.mac", "number", 1.0, "Energy per operation (MAC or merge).", "energy units",
-          minimum=0),
+          minimum=0, maximum=MAX_COST),
     Field("costs.dram", "number", 200.0, "Energy per word access of DRAM.", "energy units",
-          minimum=0),
+          minimum=0, maximum=MAX_COST),
     Field("costs.gbuf", "number", 6.0, "Energy per word access of a global buffer.",
-          "energy units", minimum=0),
+          "energy units", minimum=0, maximum=MAX_COST),
     Field("costs.itcn", "number", 2.0, "Energy per word moved on a node's array interconnect.",
-          "energy units", minimum=0),
+          "energy units", minimum=0, maximum=MAX_COST),
     Field("costs.regf", "number", 1.0, "Energy per word access of a register file.",
-          "energy units", minimum=0),
+          "energy units", minimum=0, maximum=MAX_COST),
     Field("costs.noc_hop", "number", 0.0, "Energy per word per hop on the network on chip.",
-          "energy units", minimum=0),
+          "energy units", minimum=0, maximum=MAX_COST),
     Field("costs.idle", "number", 0.0, "Static energy of all nodes together per cycle.",
-          "energy units", minimum=0),
+          "energy units", minimum=0, maximum=MAX_COST),
     Field("search.goal", "choice", "energy", "What to minimise: energy, delay (cycles) or edp "
           "(energy x delay).", choices=GOALS),
     Field("search.bypass", "subset", ("ifmap", "ofmap", "weight"), "Data that may bypass the "
@@ -245,6 +250,7 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
         raise
     except NnsolveError as exc:
         raise f.error("network", str(exc)) from None
+    check_network_range(f, network, values["batch"], hardware)
     pin = search.pin
     for name in pin:
         if name != "*" and name not in network.layers:
@@ -256,6 +262,26 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
                     dict(doc))
 
 
+def check_network_range(f: Fields, network: Network, batch: int, hardware: Hardware) -> None:
+    """Refuse a network whose layers have counts beyond the cost model's exact range at this
+    batch and on this hardware (``resources.check_layer_range``); blames the batch when the
+    layer alone fits."""
+    seen: set = set()
+    for name, layer in network.layers.items():
+        if layer in seen:
+            continue
+        seen.add(layer)
+        try:
+            check_layer_range(layer, batch, hardware)
+        except TooLarge as exc:
+            try:
+                check_layer_range(layer, 1, hardware)
+                where = "batch"
+            except TooLarge:
+                where = "network"
+            raise f.error(where, f"layer {name} at batch {batch}: {exc}") from None
+
+
 def read_field(f: Fields, fld: Field, value: Any) -> Any:
     """Check one value against its field's rule."""
     if fld.kind == "int":
@@ -263,7 +289,7 @@ def read_field(f: Fields, fld: Field, value: Any) -> Any:
                          unit=fld.unit)
     if fld.kind == "number":
         return f.number(value, fld.key, minimum=fld.minimum, allow_inf=fld.allow_inf,
-                        positive=fld.positive, unit=fld.unit)
+                        positive=fld.positive, unit=fld.unit, maximum=fld.maximum)
     if fld.kind == "bool":
         return f.boolean(value, fld.key)
     if fld.kind == "choice":
@@ -315,7 +341,8 @@ def reference_table() -> str:
         if fld.allow_inf:
             allowed = f"{allowed}; inf" if allowed else "inf"
         if fld.maximum is not None:
-            allowed = f"{allowed}; at most {fld.maximum:,}"
+            limit = f"{fld.maximum:,}" if fld.kind != "number" else f"{fld.maximum:g}"
+            allowed = f"{allowed}; at most {limit}"
         rows.append(f"| `{fld.key}` | {default} | {allowed.replace('|', '&#124;')} | "
                     f"{fld.doc} |")
     return "\n".join(rows) + "\n"

@@ -89,7 +89,9 @@ def _value_schema(fld: Field) -> dict[str, Any]:
             number["exclusiveMinimum"] = 0
         if fld.minimum is not None:
             number["minimum"] = fld.minimum
-        if not fld.allow_inf:
+        if maximum is not None:
+            number["maximum"] = maximum
+        elif not fld.allow_inf:
             number["maximum"] = sys.float_info.max    # finite: keeps out YAML's .inf
         non_negative = fld.positive or (fld.minimum is not None and fld.minimum >= 0)
         options = [number, {"type": "string", "pattern": number_pattern(non_negative)}]

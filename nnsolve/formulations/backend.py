@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import NnsolveError
+from ..errors import TooLarge
 
 Terms = list[tuple[int, Any]]
 
@@ -38,7 +38,7 @@ def cpsat_solver(cp_model_module: Any):
     return solver
 
 
-class ModelTooLarge(NnsolveError):
+class ModelTooLarge(TooLarge):
     """A model the solver cannot represent (integers beyond 64 bits) or cannot certify at
     this size; the message suggests another method."""
 

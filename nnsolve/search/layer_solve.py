@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 import time as _time
 
-from ..errors import InfeasibleError, NnsolveError
-from ..formulations.backend import ModelTooLarge
+from ..errors import InfeasibleError, NnsolveError, TooLarge
 from ..formulations.loop_blocking import build_cpsat, build_milp
 from ..heuristics import analytical, exhaustive
 from ..methods import ANALYTICAL_NEEDS_BYPASS
@@ -39,8 +38,17 @@ def solver_threads(workers: int) -> int:
 def solve_layer(name: str, problem: LayerProblem, method: str, goal: str = "energy",
                 pins: Pins | None = None, time_limit: float = math.inf, workers: int = 1,
                 milp_solver: str = "highs") -> LayerOutcome:
-    """One layer with one method; raises InfeasibleError when nothing fits."""
-    pins = pins or Pins()
+    """One layer with one method; raises InfeasibleError when nothing fits, and an
+    NnsolveError naming the layer when it is too large for the model or the method."""
+    try:
+        return _solve_layer(name, problem, method, goal, pins or Pins(), time_limit, workers,
+                            milp_solver)
+    except TooLarge as exc:
+        raise NnsolveError(f"layer {name}: {exc}") from None
+
+
+def _solve_layer(name: str, problem: LayerProblem, method: str, goal: str, pins: Pins,
+                 time_limit: float, workers: int, milp_solver: str) -> LayerOutcome:
     if method == "exhaustive":
         return _exhaustive(name, problem, goal, pins)
     if method == "analytical":
@@ -55,12 +63,9 @@ def solve_layer(name: str, problem: LayerProblem, method: str, goal: str = "ener
         return LayerOutcome(name, problem.layer, best.schedule, best.result, status, bound,
                             found.seconds)
     start = _time.perf_counter()
-    try:
-        form = build_cpsat(problem, goal, pins) if method == "cpsat" else \
-            build_milp(problem, goal, pins, solver=milp_solver)
-        sol = form.solve(time_limit=time_limit, workers=workers if method == "cpsat" else 1)
-    except ModelTooLarge as exc:
-        raise NnsolveError(f"layer {name}: {exc}") from None
+    form = build_cpsat(problem, goal, pins) if method == "cpsat" else \
+        build_milp(problem, goal, pins, solver=milp_solver)
+    sol = form.solve(time_limit=time_limit, workers=workers if method == "cpsat" else 1)
     seconds = _time.perf_counter() - start
     if sol.status == "infeasible":
         raise InfeasibleError(infeasibility_reason(name, problem, pins, sol.notes))

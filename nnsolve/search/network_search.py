@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .. import methods as registry
-from ..errors import InfeasibleError, NnsolveError
+from ..errors import InfeasibleError, NnsolveError, TooLarge
 from ..model.evaluate import evaluate_layer
 from ..model.mapping import DEFAULT_RULES, ModelRules
 from ..model.schedule import LayerSchedule
@@ -117,7 +117,7 @@ def evaluate_schedules(scenario: Scenario, schedules: dict[str, LayerSchedule],
         problem = layer_problem(scenario, layer, rules)
         try:
             result = evaluate_layer(problem, schedules[name])
-        except ValueError as exc:
+        except (ValueError, TooLarge) as exc:
             raise NnsolveError(f"layer {name}: {exc}") from None
         if not result.valid:
             raise NnsolveError(f"layer {name}: the schedule does not fit this hardware "

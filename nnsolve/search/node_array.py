@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import time as _time
 
-from ..errors import InfeasibleError, NnsolveError
-from ..formulations.backend import ModelTooLarge
+from ..errors import InfeasibleError, NnsolveError, TooLarge
 from ..model.evaluate import evaluate_layer
 from ..model.layout import DataLayout, ifmap_frng
 from ..model.mapping import DEFAULT_RULES, ModelRules
@@ -136,7 +135,7 @@ def _place_layers(scenario: Scenario, method: str, place: _Placement, deadline: 
             try:
                 choice = choose(sites, method, scenario.search.goal, pins, limit,
                                 max(1, solver.workers), solver.milp_solver)
-            except ModelTooLarge as exc:
+            except TooLarge as exc:
                 raise NnsolveError(f"layer {name}: {exc}") from None
             if choice.candidate is None:
                 raise InfeasibleError(_reason(name, sites, choice.status))
@@ -182,7 +181,7 @@ def evaluate_node_array(scenario: Scenario, schedules, rules: ModelRules = DEFAU
         site = place.sites(name)[0]
         try:
             result = evaluate_layer(site.problem(scheme), sched)
-        except ValueError as exc:
+        except (ValueError, TooLarge) as exc:
             raise NnsolveError(f"layer {name}: {exc}") from None
         if not result.valid:
             raise NnsolveError(f"layer {name}: the schedule does not fit this hardware "

@@ -19,8 +19,7 @@ from __future__ import annotations
 import time as _time
 from dataclasses import replace
 
-from ..errors import InfeasibleError, NnsolveError
-from ..formulations.backend import ModelTooLarge
+from ..errors import InfeasibleError, NnsolveError, TooLarge
 from ..model.dims import Loop
 from ..model.evaluate import evaluate_layer
 from ..model.layout import DataLayout
@@ -147,7 +146,7 @@ class PipelineSearch(Chip):
                 self.solved[key] = choose(sites, self.method, self.goal, pins,
                                           solver.time_limit_s, max(1, solver.workers),
                                           solver.milp_solver, self.candidates(sites))
-            except ModelTooLarge as exc:
+            except TooLarge as exc:
                 raise NnsolveError(f"layer {name}: {exc}") from None
             self.layer_solves += 1
             self.notes += [f"{name}: {n}" for n in self.solved[key].notes
@@ -361,7 +360,7 @@ def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
                 problem = site.problem(scheme)
                 try:
                     result = evaluate_layer(problem, sched)
-                except ValueError as exc:
+                except (ValueError, TooLarge) as exc:
                     raise NnsolveError(f"layer {name}: {exc}") from None
                 if not result.valid:
                     raise NnsolveError(f"layer {name}: the schedule does not fit this "
