@@ -71,7 +71,11 @@ def _solve_layer(name: str, problem: LayerProblem, method: str, goal: str, pins:
         raise InfeasibleError(infeasibility_reason(name, problem, pins, sol.notes))
     if sol.schedule is None:
         # The limit came before any schedule: the exhaustive search supplies the optimum.
-        outcome = _exhaustive(name, problem, goal, pins)
+        try:
+            outcome = _exhaustive(name, problem, goal, pins)
+        except exhaustive.SpaceTooLarge as exc:
+            raise exc.advise(f"{method} found no schedule within {time_limit:g} s and this "
+                             "is its fallback; raise solver.time_limit_s") from None
         outcome.seconds += seconds
         outcome.notes = [f"{method} found no schedule within {time_limit:g} s; the "
                          "exhaustive search supplied the optimum"]
