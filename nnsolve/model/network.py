@@ -69,6 +69,7 @@ class Network:
                              f"takes {layer.in_channels}")
         self.layers[name] = layer
         self.prevs[name] = tuple(prevs)
+        self._readers = None
 
     def fmap(self, name: str) -> tuple[int, int, int]:
         """(channels, h, w) of the output of a layer, the input or an external input."""
@@ -81,8 +82,17 @@ class Network:
         return layer.out_channels, layer.out_h, layer.out_w
 
     def nexts(self, name: str) -> tuple[str, ...]:
-        """Layers that read the output of ``name``, in insertion order."""
-        return tuple(n for n, ps in self.prevs.items() if name in ps)
+        """Layers that read the output of ``name``, in insertion order (from an index kept
+        since the last ``add``: ``prevs`` changes through ``add`` only)."""
+        readers = getattr(self, "_readers", None)
+        if readers is None or readers[0] != len(self.prevs):
+            index: dict[str, list[str]] = {}
+            for n, ps in self.prevs.items():
+                for p in ps:
+                    index.setdefault(p, []).append(n)
+            readers = (len(self.prevs), {p: tuple(ns) for p, ns in index.items()})
+            self._readers = readers
+        return readers[1].get(name, ())
 
     @property
     def graph(self) -> nx.DiGraph:
