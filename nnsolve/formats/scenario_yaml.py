@@ -133,7 +133,9 @@ FIELDS: tuple[Field, ...] = (
     Field("solver.total_time_limit_s", "number", INF, "Time limit of a whole network solve; "
           "layers still unsolved when it runs out get what their solver found so far. With "
           "pipelining the segment search gets 60% of it (then only single-layer segments "
-          "are tried) and the segment-selection bound the rest.",
+          "are tried, the time left shared among the layers left, at least 0.1 s a solve) "
+          "and the segment-selection bound the rest; a search it cuts reports status "
+          "timeout.",
           "seconds", allow_inf=True, positive=True),
     Field("solver.milp_solver", "choice", "highs", "The MILP solver for method milp: HiGHS or "
           "CBC (bundled with PuLP).", choices=("highs", "cbc")),
