@@ -25,8 +25,10 @@ class InputError(NnsolveError):
 
 
 class TooLarge(NnsolveError):
-    """Numbers beyond what the cost model or a solver counts (64-bit integers): sizes or
-    rates this extreme; the message says what would help."""
+    """A problem beyond what nnsolve computes exactly or within its budgets: counts past the
+    cost model's 64-bit range, a solver model that cannot hold it, an exhaustive space too
+    large to enumerate. The message says what is too large and what to change; the search
+    prefixes the layer's name."""
 
 
 class InfeasibleError(NnsolveError):

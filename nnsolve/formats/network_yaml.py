@@ -26,7 +26,8 @@ _LAYER_KEYS = {
 
 
 #: Largest channel count, fmap size, kernel or stride a network file may give (a sanity
-#: limit: beyond it the cost model's integer counts would overflow 64 bits).
+#: limit per dimension; their products are checked against the cost model's exact range
+#: when a scenario fixes the batch and hardware: resources.check_layer_range).
 MAX_DIM = 2**20
 
 

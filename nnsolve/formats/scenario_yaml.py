@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NnsolveError, clip, did_you_mean, join, quote
+from ..errors import InputError, NnsolveError, TooLarge, clip, did_you_mean, join, quote
 from ..hardware.spec import MEMORY_TYPES, Costs, Hardware, word_bytes
 from ..methods import DEFAULT_METHOD, METHOD_NAMES, REMOVED_METHODS
 from ..model.dims import DATA_NAMES, LOOP_NAMES
@@ -21,6 +21,7 @@ from ..model.goals import Goal
 from ..model.mapping import ELTWISE_RULES, ITCN_RULES, ModelRules
 from ..model.network import Network
 from ..model.pins import NONE, Pins
+from ..model.resources import check_layer_range
 from ..scenario import (
     BYPASS_DATA,
     GOALS,
@@ -150,7 +151,9 @@ FIELDS: tuple[Field, ...] = (
     Field("solver.total_time_limit_s", "number", INF, "Time limit of a whole network solve; "
           "layers still unsolved when it runs out get what their solver found so far. With "
           "pipelining the segment search gets 60% of it (then only single-layer segments "
-          "are tried) and the segment-selection bound the rest.",
+          "are tried, the time left shared among the layers left, at least 0.1 s a solve) "
+          "and the segment-selection bound the rest; a search it cuts reports status "
+          "timeout.",
           "seconds", allow_inf=True, positive=True),
     Field("solver.milp_solver", "choice", "highs", "The MILP solver for method milp: HiGHS or "
           "CBC (bundled with PuLP).", choices=("highs", "cbc")),
@@ -324,6 +327,7 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
         raise
     except NnsolveError as exc:
         raise f.error("network", str(exc)) from None
+    check_network_range(f, network, values["batch"], hardware)
     pin = search.pin
     for name in pin:
         if name != "*" and name not in network.layers:
@@ -338,6 +342,26 @@ def scenario_from_dict(doc: Any, source: str, base_dir: Path | None = None,
     name = values["name"] or default_name
     return Scenario(name, network, values["batch"], hardware, costs, search, solver, source,
                     dict(doc), rules)
+
+
+def check_network_range(f: Fields, network: Network, batch: int, hardware: Hardware) -> None:
+    """Refuse a network whose layers have counts beyond the cost model's exact range at this
+    batch and on this hardware (``resources.check_layer_range``); blames the batch when the
+    layer alone fits."""
+    seen: set = set()
+    for name, layer in network.layers.items():
+        if layer in seen:
+            continue
+        seen.add(layer)
+        try:
+            check_layer_range(layer, batch, hardware)
+        except TooLarge as exc:
+            try:
+                check_layer_range(layer, 1, hardware)
+                where = "batch"
+            except TooLarge:
+                where = "network"
+            raise f.error(where, f"layer {name} at batch {batch}: {exc}") from None
 
 
 def read_field(f: Fields, fld: Field, value: Any) -> Any:

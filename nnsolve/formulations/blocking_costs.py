@@ -20,6 +20,7 @@ import numpy as np
 
 from ..model.dims import Data, Level, Loop
 from ..model.evaluate import LayerProblem
+from ..model.factors import factor_triples
 from ..model.mapping import NestedLoopDesc
 from ..model.pins import Pins
 
@@ -30,8 +31,7 @@ DATA_OF_LOOP = {loop: d for d, loop in UNRELATED.items()}
 
 def factorizations(n: int) -> list[tuple[int, int, int]]:
     """Ordered triples with product n, in nn_dataflow's enumeration order (by t0, then t1)."""
-    divs = [d for d in range(1, n + 1) if n % d == 0]
-    return [(a, b, n // a // b) for a in divs for b in divs if (n // a) % b == 0]
+    return factor_triples(n)
 
 
 @dataclass

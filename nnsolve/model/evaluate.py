@@ -18,6 +18,12 @@ buffer) and F1 (global buffer -> register files):
   streamed from DRAM at global-buffer granularity;
 * time is the largest of processing, array-bus and DRAM time; energy adds op, access, NoC and
   static energy.
+
+Integer counts are exact. Loop, fetch and buffer counts and processing cycles are int64, and
+every product that forms them stays below ``COUNT_LIMIT`` (2^62) or the layer is refused
+with ``TooLarge`` before anything is computed (``check_counts``); array-bus and DRAM cycles
+(ceilings of float quotients, which a tiny bandwidth makes huge) become Python integers when
+they outgrow int64. Accesses and energies are floats, in nn_dataflow's operation order.
 """
 
 from __future__ import annotations
@@ -35,6 +41,47 @@ from .dims import DATA_NAMES, LEVEL_NAMES, Data, Level
 from .layer import Layer
 from .mapping import DEFAULT_RULES, ArrayMapping, ModelRules, NestedLoopDesc, map_layer
 from .schedule import LayerSchedule
+
+#: Exclusive bound of the int64 counts (loop, fetch and buffer counts, processing cycles) and
+#: of every product on the way to them: 2^62 leaves int64 a bit of headroom for the sums.
+COUNT_LIMIT = 2**62
+
+#: Exclusive bound of a valid schedule's energy, so that energy x time, and the sums of a
+#: network's layers, stay finite floats (no input within the loader's limits comes near).
+ENERGY_LIMIT = 1e150
+
+
+def count_bounds(nld: NestedLoopDesc, totals) -> dict[str, float]:
+    """Upper bounds on the integer counts of any scheme of ``nld`` whose factors of loop l
+    multiply to at most ``totals[l]`` over the levels: a partial product of factors is at
+    most their product L, a fetch count at most 2L (OFM: 2f - 1), and a buffer holds at most
+    each category's unit size times its own loops' totals (summed over the categories)."""
+    lcnt = _prod(totals)
+    own = [_prod(totals[lp] for lp in loops) for loops in nld.data_loops]
+    return {"processing time": nld.unit_time * lcnt,
+            "fetch count": 2 * lcnt,
+            "buffer size": max(sum(u * o for u, o in zip(usize, own, strict=True))
+                                        for usize in (nld.usize_gbuf, nld.usize_regf))}
+
+
+def check_counts(nld: NestedLoopDesc, totals, exact: bool = True) -> None:
+    """Raise TooLarge when a count of a scheme with loop totals ``totals`` (see
+    ``count_bounds``) may reach COUNT_LIMIT. ``exact=False``: the totals are float products
+    (relative error < 1e-15), compared with a margin."""
+    what, value = max(count_bounds(nld, totals).items(), key=lambda kv: kv[1])
+    limit = COUNT_LIMIT if exact else COUNT_LIMIT * (1 - 1e-12)
+    if value >= limit:
+        unit = {"processing time": " cycles", "buffer size": " words"}.get(what, "")
+        raise TooLarge(f"its {what} would reach {value:.3g}{unit}, beyond the cost model's "
+                       f"exact 64-bit range (2^62 = {COUNT_LIMIT:.3g}); use a smaller batch "
+                       "or layer")
+
+
+def _prod(values) -> float:
+    out = 1
+    for v in values:
+        out = out * v
+    return out
 
 
 @dataclass(frozen=True)
@@ -144,11 +191,16 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     ``fetch`` may pass in ``fetch_counts`` of the same rows (it depends on the schemes and
     the descriptor's data loops only), computed once for many problems.
     """
-    t = np.asarray(factors, dtype=np.int64).reshape(-1, 3, 3)
+    t = _int_array(factors).reshape(-1, 3, 3)
     pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2, 3)
     k = len(t)
     if len(pos) != k:
         raise ValueError("factors and positions describe different numbers of schemes")
+    if k and np.any(t < 1):
+        raise ValueError("blocking factors must be positive")
+    if k:
+        # The float product cannot wrap; past the limit the int64 products below would.
+        check_counts(nld, t.astype(np.float64).prod(axis=1).max(axis=0).tolist(), exact=False)
     if np.any(t.prod(axis=1) < np.asarray(nld.loopcnt)):
         raise ValueError(f"blocking factors do not cover the loop counts {nld.loopcnt}")
     dims = nld.data_loops
@@ -238,6 +290,10 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     time_f = time.astype(float)
     static_cost = c.idle * time_f
     energy = op_cost + access_cost + noc_cost + static_cost
+    if np.any(valid & ~(energy < ENERGY_LIMIT)):
+        worst = float(np.max(np.where(valid, energy, 0.0)))
+        raise TooLarge(f"its energy reaches {worst:.3g} cost units, beyond the {ENERGY_LIMIT:g} "
+                       "the evaluator keeps finite; use smaller costs (other units)")
 
     inf = np.inf
     stats = BlockingStats(
@@ -286,6 +342,14 @@ def add_sharing_noc(stats: BlockingStats, rows, nld: NestedLoopDesc, factors: np
         for d in Data:
             unit = _prod_cols(below, nld.data_loops[d])[0] * usize[d] * stats.stored[row, d]
             stats.size_gbuf[row, d] = -(-unit // plan.subgroup[d])
+
+
+def _int_array(values) -> np.ndarray:
+    """``values`` as an int64 array; TooLarge (not numpy's OverflowError) beyond int64."""
+    try:
+        return np.asarray(values, dtype=np.int64)
+    except OverflowError:
+        raise TooLarge("blocking factors beyond 64-bit integers") from None
 
 
 def _prod_cols(values: np.ndarray, cols: tuple[int, ...]) -> np.ndarray:
@@ -359,8 +423,12 @@ class LayerProblem:
 
     @cached_property
     def mapping(self) -> ArrayMapping:
-        """The row-stationary mapping of the (per-node) layer on the PE array."""
-        return map_layer(self.layer, self.batch, self.pe_array, self.occupancy, self.rules)
+        """The row-stationary mapping of the (per-node) layer on the PE array. Raises
+        TooLarge when a candidate's counts leave the cost model's exact range."""
+        mapping = map_layer(self.layer, self.batch, self.pe_array, self.occupancy, self.rules)
+        for nld in mapping.candidates:
+            check_counts(nld, nld.loopcnt)
+        return mapping
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ class Network:
         self.prevs[name] = tuple(prevs)
         if crop:
             self.cropped.add(name)
+        self._readers = None
 
     def _check_merge(self, layer: Layer, prevs: tuple[str, ...]) -> None:
         """An element-wise layer merges ``inputs`` fmaps of ``out_channels`` channels each,
@@ -113,8 +114,17 @@ class Network:
         return layer.out_channels, layer.out_h, layer.out_w
 
     def nexts(self, name: str) -> tuple[str, ...]:
-        """Layers that read the output of ``name``, in insertion order."""
-        return tuple(n for n, ps in self.prevs.items() if name in ps)
+        """Layers that read the output of ``name``, in insertion order (from an index kept
+        since the last ``add``: ``prevs`` changes through ``add`` only)."""
+        readers = getattr(self, "_readers", None)
+        if readers is None or readers[0] != len(self.prevs):
+            index: dict[str, list[str]] = {}
+            for n, ps in self.prevs.items():
+                for p in ps:
+                    index.setdefault(p, []).append(n)
+            readers = (len(self.prevs), {p: tuple(ns) for p, ns in index.items()})
+            self._readers = readers
+        return readers[1].get(name, ())
 
     @property
     def graph(self) -> nx.DiGraph:

@@ -19,10 +19,28 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from ..errors import TooLarge
 from ..hardware.regions import Coord, NodeRegion
 from .layer import Layer
 from .layout import DataLayout
 from .partition import BATP, INPP, OFMP, OUTP, FmapRange, PartitionScheme, local_reach
+
+#: Exclusive bound of the int64 word and hop counts computed here (2^62, as the evaluator's).
+HOP_LIMIT = 2**62
+
+
+def check_hop_range(layer: Layer, batch: int, chip: tuple[int, int]) -> None:
+    """Raise TooLarge unless every count computed here fits int64 for ``layer`` on a chip
+    of ``chip`` nodes: a range (or overlap) holds at most the largest data category's words
+    W, each of at most H*W parts reads its ranges from pieces that do not overlap over at
+    most (H - 1) + (W - 1) hops, and a forwarding tree adds at most as much again."""
+    words = max(layer.ifmap_words(batch), layer.ofmap_words(batch), layer.weight_words())
+    nodes = chip[0] * chip[1]
+    bound = 2 * words * nodes * max(1, chip[0] + chip[1] - 2)
+    if bound >= HOP_LIMIT:
+        raise TooLarge(f"its NoC word-hops on {chip[0]}x{chip[1]} nodes may reach {bound:.3g}, "
+                       f"beyond the exact 64-bit range (2^62 = {HOP_LIMIT:.3g}); use a "
+                       "smaller batch, layer or node array")
 
 
 @dataclass(frozen=True, eq=False)

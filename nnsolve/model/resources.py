@@ -19,7 +19,7 @@ from .evaluate import BlockingEnv, LayerProblem
 from .layer import Layer
 from .layout import DataLayout, ifmap_frng
 from .mapping import DEFAULT_RULES, ModelRules
-from .noc import filter_hops, ifmap_hops, ofmap_hops
+from .noc import check_hop_range, filter_hops, ifmap_hops, ofmap_hops
 from .partition import PartitionOptions, PartitionScheme, gen_partitions, part_layer
 from .schedule import Region
 
@@ -57,6 +57,9 @@ class LayerSite:
     src: NodeRegion | None = None
     dst: NodeRegion | None = None
     no_time_mux: bool = False
+
+    def __post_init__(self) -> None:
+        check_hop_range(self.layer, self.batch, self.hardware.nodes)
 
     @property
     def source_nodes(self):
@@ -144,6 +147,15 @@ def _node_problem(placement: LayerSite, scheme: PartitionScheme) -> LayerProblem
 @lru_cache(maxsize=1 << 16)
 def _fixed_hops(placement: LayerSite, scheme: PartitionScheme) -> tuple[int, int]:
     return placement._fixed_hops(scheme)
+
+
+def check_layer_range(layer: Layer, batch: int, hardware: Hardware) -> None:
+    """Raise TooLarge when ``batch`` samples of ``layer`` have counts beyond the cost
+    model's exact range on one node of ``hardware`` (the layer's problem before
+    partitioning) or NoC hops beyond it on the chip: what a scenario's loader checks.
+    Partitioned per-node problems are checked again when they are built."""
+    _ = LayerProblem.single_node(layer, batch, hardware, Costs()).mapping
+    check_hop_range(layer, batch, hardware.nodes)
 
 
 def chip_regions(hardware: Hardware) -> tuple[NodeRegion, NodeRegion]:

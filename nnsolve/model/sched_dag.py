@@ -10,7 +10,10 @@ nn_dataflow 2.1's, and so is the order segments are generated in, which decides 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from .network import INPUT, Network
 
@@ -79,66 +82,131 @@ def _merge(network: Network) -> list[tuple[str, ...]]:
 
 def _topological(network: Network, vertices: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Reverse post-order of a depth-first search from the first layers, children visited
-    in reverse order of their layers so that siblings keep their original order."""
+    in reverse order of their layers so that siblings keep their original order. The search
+    keeps its own stack: a chain of thousands of layers is as deep as the network."""
     owner = {name: vertex for vertex in vertices for name in vertex}
     done: list[tuple[str, ...]] = []
     finished: set[tuple[str, ...]] = set()
     active: set[tuple[str, ...]] = set()
 
-    def visit(vertex: tuple[str, ...]) -> None:
-        if vertex in finished:
-            return
-        active.add(vertex)
+    def children(vertex: tuple[str, ...]) -> list[tuple[str, ...]]:
+        """The vertices reading this one, not finished or on the stack, when it is entered."""
         following: list[str] = []
         for name in vertex:
             for n in network.nexts(name):
                 if n not in vertex and n not in following:
                     following.append(n)
-        children = [owner[n] for n in reversed(following)]
-        children = [c for c in children if c not in finished and c not in active]
-        for child in children:
-            visit(child)
-        active.discard(vertex)
-        finished.add(vertex)
-        done.append(vertex)
+        found = [owner[n] for n in reversed(following)]
+        return [c for c in found if c not in finished and c not in active]
 
     outside = {INPUT, *network.external}
     firsts = [name for name, ps in network.prevs.items() if outside.issuperset(ps)]
     for start in [owner[name] for name in reversed(firsts)]:
-        visit(start)
+        if start in finished:
+            continue
+        active.add(start)
+        stack = [(start, iter(children(start)))]
+        while stack:
+            vertex, pending = stack[-1]
+            child = next(pending, None)
+            if child is None:                   # every child done: the vertex is finished
+                stack.pop()
+                active.discard(vertex)
+                finished.add(vertex)
+                done.append(vertex)
+            elif child not in finished:
+                active.add(child)
+                stack.append((child, iter(children(child))))
     if len(done) != len(vertices):
         raise ValueError("the network has layers that no first layer leads to")
     return list(reversed(done))
 
 
-def vertex_segments(dag: SchedDag) -> list[tuple[int, ...]]:
-    """Every vertex range that may be pipelined, in nn_dataflow's generation order.
+def vertex_segments(dag: SchedDag, max_degree: float = math.inf) -> list[tuple[int, ...]]:
+    """Every vertex range that may be pipelined, in nn_dataflow's generation order; with
+    ``max_degree``, only those of at most that many vertices (the same list, filtered).
+    The search takes them by last vertex instead, lazily (``SegmentIndex``)."""
+    index = SegmentIndex(dag, max_degree)
+    longer = [(s, k) for k in range(len(dag.vertices)) for s in index.starts(k)]
+    longer.sort(key=lambda sk: (-sk[0], sk[1]))
+    return [(k,) for k in range(len(dag.vertices))] + \
+        [tuple(range(s, k + 1)) for s, k in longer]
+
+
+class SegmentIndex:
+    """The vertex segments of a scheduling DAG by last vertex, computed forward on demand.
 
     A range grows vertex by vertex while each new vertex shares a dependency with the range
     (one of its predecessors is in the range or feeds it; the input counts) and has at most
-    one predecessor in the range. A range is kept if, for each of its vertices whose
-    successors reach into the range, at most one successor lies outside it.
+    one predecessor in the range (rules 1, 2). A range is kept if, for each of its vertices
+    whose successors reach into the range, at most one successor lies outside it (rule 3).
+
+    nn_dataflow generates them recursively: growing from a start, every kept range recurses
+    into the ranges from the vertex after it, unless that start is done. A one-vertex range
+    is always kept, so the first range of each start recurses into the next start at once:
+    its order is every one-vertex range, then the longer ranges of each start from the last
+    start to the first, each start's by length. So the ranges ending at vertex k, in that
+    order, are (k,) and then [s..k] for decreasing s. Here they are found without the
+    recursion (as deep as the network, it overflowed Python's stack at 1,000 layers) by
+    walking k forward and keeping the starts still growing; a successor of a vertex lies
+    after it, so rule 3 for [s..k] depends on k alone (which vertices have successors both
+    in [.., k] and, more than one, after k) and holds for every s above the last such
+    vertex. Nothing grows past ``max_degree`` vertices.
     """
-    out: list[tuple[int, ...]] = []
-    started: set[int] = set()
 
-    def grow(start: int) -> None:
-        seg: tuple[int, ...] = ()
-        feeds: set[int] = set()                  # the range and its predecessors
-        for k in range(start, len(dag.vertices)):
-            before = dag.prevs[k]
-            if seg and (before.isdisjoint(feeds) or len(before.intersection(seg)) > 1):
-                break
-            seg += (k,)
-            feeds |= {k, *before}
-            members = set(seg)
-            if all(dag.nexts[v].isdisjoint(members) or len(dag.nexts[v] - members) <= 1
-                   for v in seg):
-                out.append(seg)
-                if k + 1 not in started:
-                    grow(k + 1)
-        started.add(start)
+    def __init__(self, dag: SchedDag, max_degree: float = math.inf):
+        self.dag = dag
+        self.max_degree = max_degree
+        n = len(dag.vertices)
+        successors: dict[int, list[int]] = {}
+        for v in range(n):
+            for p in dag.prevs[v]:
+                successors.setdefault(p, []).append(v)
+        # Sorted (v increases), with a sentinel past every vertex.
+        self._successors = {p: np.asarray(vs + [n], dtype=np.int64)
+                            for p, vs in successors.items()}
+        self._starts: list[tuple[int, ...]] = []    # per vertex k: the s of [s..k], decreasing
+        self._alive = np.zeros(0, dtype=np.int64)   # starts still growing, increasing
+        self._inside = [0] * n                      # successors of v up to the cursor
+        self._bad: set[int] = set()
 
-    if dag.vertices:
-        grow(0)
-    return out
+    def starts(self, k: int) -> tuple[int, ...]:
+        """The starts s < k of the kept ranges [s..k], in generation order (decreasing)."""
+        while len(self._starts) <= k:
+            self._advance()
+        return self._starts[k]
+
+    def ending_at(self, k: int) -> list[tuple[int, ...]]:
+        """The vertex segments whose last vertex is k, in generation order."""
+        return [(k,)] + [tuple(range(s, k + 1)) for s in self.starts(k)]
+
+    def _advance(self) -> None:
+        """Grow every live range [s..k-1] by the next vertex k (all starts at once)."""
+        k = len(self._starts)
+        dag = self.dag
+        before = dag.prevs[k]
+        alive = self._alive
+        if len(alive):
+            alive = alive[k - alive + 1 <= self.max_degree]
+            inside = np.zeros(len(alive), dtype=np.int64)     # rule 2: predecessors in range
+            shares = np.zeros(len(alive), dtype=bool)         # rule 1: one in or feeding it
+            for p in before:
+                here = (alive <= p) & (p < k)
+                inside += here
+                after = self._successors[p]                   # includes k: p precedes it
+                first = after[np.searchsorted(after, alive)]  # p's first successor >= s
+                shares |= here | (first <= k - 1)
+            alive = alive[(inside <= 1) & shares]
+        # Rule 3 at k: a vertex is bad with successors both up to k and, two or more, after.
+        for v in before:
+            if v >= 0:
+                self._inside[v] += 1
+                if len(dag.nexts[v]) - self._inside[v] > 1:
+                    self._bad.add(v)
+                else:
+                    self._bad.discard(v)
+        worst = max(self._bad, default=-1)
+        self._starts.append(tuple(int(s) for s in alive[::-1] if s > worst))
+        if self.max_degree > 1:
+            alive = np.append(alive, k)
+        self._alive = alive

@@ -10,11 +10,12 @@ earlier entry (neighbour), and writes its ofmaps to memory and/or to on-chip con
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..hardware.regions import NodeRegion
 from .network import Network
-from .sched_dag import SchedDag, vertex_segments
+from .sched_dag import SchedDag, SegmentIndex, vertex_segments
 
 Segment = tuple[tuple[str, ...], ...]
 Index = tuple[int, int]
@@ -105,6 +106,8 @@ def allocate_nodes(ops: list[float], dims: tuple[int, int], max_util_drop: float
     entry keeps utilisation at 1 - max_util_drop or more; None when no factor works."""
     height, total = dims[0], dims[0] * dims[1]
     for cf in sorted((d for d in range(1, height + 1) if height % d == 0), reverse=True):
+        if len(ops) * cf > total:
+            continue        # every entry gets a multiple of cf >= 1 nodes: the sum exceeds
         raw = [o / sum(ops) * total for o in ops]
         nodes = [max(1, round(r / cf)) * cf for r in raw]
         while sum(nodes) != total:
@@ -134,20 +137,50 @@ def candidate_segments(network: Network, dag: SchedDag, spatial: bool, temporal:
     """Segments to try, before validity checks: every layer alone (in layer order), then
     for each vertex segment of at most ``max_degree`` vertices its spatial form (one entry
     per vertex) and its temporal form (one entry), without repeats. nn_dataflow iterates the
-    two forms in set order; here the spatial form comes first."""
+    two forms in set order; here the spatial form comes first. (The search takes them by
+    last layer: ``CandidateSegments``.)"""
     out: list[Segment] = [((name,),) for name in network.layers]
-    for vseg in vertex_segments(dag):
-        if len(vseg) > max_degree:
-            continue
-        if len(vseg) == 1 and len(dag.vertices[vseg[0]]) == 1:
-            continue
-        forms: list[Segment] = []
-        if spatial:
-            forms.append(tuple(dag.vertices[v] for v in vseg))
-        if temporal:
-            forms.append((tuple(name for v in vseg for name in dag.vertices[v]),))
-        out += [form for i, form in enumerate(forms) if form not in forms[:i]]
+    for vseg in vertex_segments(dag, max_degree):
+        out += segment_forms(dag, vseg, spatial, temporal)
     return out
+
+
+def segment_forms(dag: SchedDag, vseg: tuple[int, ...], spatial: bool, temporal: bool
+                  ) -> list[Segment]:
+    """The spatial and temporal forms of a vertex segment (none for a one-layer vertex:
+    that is the layer alone), without repeats."""
+    if len(vseg) == 1 and len(dag.vertices[vseg[0]]) == 1:
+        return []
+    forms: list[Segment] = []
+    if spatial:
+        forms.append(tuple(dag.vertices[v] for v in vseg))
+    if temporal:
+        forms.append((tuple(name for v in vseg for name in dag.vertices[v]),))
+    return [form for i, form in enumerate(forms) if form not in forms[:i]]
+
+
+class CandidateSegments:
+    """``candidate_segments`` grouped by last layer, generated on demand: those ending at a
+    layer come in the order of that list (the layer alone, then the vertex segments ending
+    at its vertex by decreasing start). For networks of thousands of layers, where the full
+    list has millions of segments, the search asks only for the layers it reaches."""
+
+    def __init__(self, network: Network, dag: SchedDag, spatial: bool, temporal: bool,
+                 max_degree: float = math.inf):
+        self.network = network
+        self.dag = dag
+        self.spatial, self.temporal = spatial, temporal
+        self.index = SegmentIndex(dag, max_degree)
+        self.last_of = {vertex[-1]: k for k, vertex in enumerate(dag.vertices)}
+
+    def ending_at(self, layer: str) -> Iterator[Segment]:
+        """The candidates whose last layer is ``layer``, in order, one at a time."""
+        yield ((layer,),)
+        k = self.last_of.get(layer)
+        if k is None:                   # not the last layer of its vertex: alone only
+            return
+        for vseg in self.index.ending_at(k):
+            yield from segment_forms(self.dag, vseg, self.spatial, self.temporal)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def solve_layer(name: str, problem: LayerProblem, method: str, goal: str = "ener
                 pins: Pins | None = None, time_limit: float = math.inf, workers: int = 1,
                 milp_solver: str = "highs") -> LayerOutcome:
     """One layer with one method; raises InfeasibleError when nothing fits, and an
-    NnsolveError naming the layer when its numbers are beyond the model or the solver."""
+    NnsolveError naming the layer when it is too large for the model or the method."""
     try:
         return _solve_layer(name, problem, method, goal, pins or Pins(), time_limit, workers,
                             milp_solver)
@@ -71,7 +71,11 @@ def _solve_layer(name: str, problem: LayerProblem, method: str, goal: str, pins:
         raise InfeasibleError(infeasibility_reason(name, problem, pins, sol.notes))
     if sol.schedule is None:
         # The limit came before any schedule: the exhaustive search supplies the optimum.
-        outcome = _exhaustive(name, problem, goal, pins)
+        try:
+            outcome = _exhaustive(name, problem, goal, pins)
+        except exhaustive.SpaceTooLarge as exc:
+            raise exc.advise(f"{method} found no schedule within {time_limit:g} s and this "
+                             "is its fallback; raise solver.time_limit_s") from None
         outcome.seconds += seconds
         outcome.notes = [f"{method} found no schedule within {time_limit:g} s; the "
                          "exhaustive search supplied the optimum"]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .. import methods as registry
-from ..errors import InfeasibleError
+from ..errors import InfeasibleError, NnsolveError, TooLarge
 from ..formats.result_json import SavedResult
 from ..model.evaluate import evaluate_layer
 from ..model.mapping import ModelRules
@@ -145,7 +145,10 @@ def _evaluate(scenario: Scenario, schedules: dict[str, LayerSchedule], rules: Mo
         check.partition(name, sched, [PartitionScheme.trivial()], (1, 1))
         problem = layer_problem(scenario, layer, rules)
         check.blocking(name, problem, sched)
-        result = evaluate_layer(problem, sched)
+        try:
+            result = evaluate_layer(problem, sched)
+        except TooLarge as exc:
+            raise NnsolveError(f"layer {name}: {exc}") from None
         check.scored(name, problem, sched, result)
         outcomes.append(LayerOutcome(name, layer, sched, result, "feasible"))
     return NetworkResult(scenario.name, "evaluate", scenario.search.goal, outcomes)

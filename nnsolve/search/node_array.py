@@ -188,7 +188,10 @@ def evaluate_node_array(scenario: Scenario, schedules, rules: ModelRules = DEFAU
         scheme = check.partition(name, sched, site.schemes, place.proc.dims)
         problem = site.problem(scheme)
         check.blocking(name, problem, sched)
-        result = evaluate_layer(problem, sched)
+        try:
+            result = evaluate_layer(problem, sched)
+        except TooLarge as exc:
+            raise NnsolveError(f"layer {name}: {exc}") from None
         check.scored(name, problem, sched, result)
         place.ofmaps[name] = site.ofmap_layout(scheme)
         outcomes.append(LayerOutcome(name, layer, sched, result, "feasible"))

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..formulations.loop_blocking import build_cpsat, build_milp
 from ..heuristics import analytical
-from ..heuristics.exhaustive import scored_chunks, top_filter
+from ..heuristics.exhaustive import ByteLRU, SpaceTooLarge, scored_chunks, top_filter
 from ..methods import METHODS
 from ..model.evaluate import (
     FLOOR_SLACK,
@@ -158,7 +158,16 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
     if method == "analytical":
         choice = _analytical(cands, goal, pins)
     elif method == "exhaustive" or sharing or pipelined:
-        choice = _enumerated(groups, goal, pins)
+        try:
+            choice = _enumerated(groups, goal, pins)
+        except SpaceTooLarge as exc:
+            if method == "exhaustive":
+                raise
+            why = "buffer sharing" if sharing else "a pipeline segment"
+            off = "search.gbuf_sharing" if sharing else "search.interlayer and " \
+                "search.save_writeback"
+            raise exc.advise(f"{why} needs it whatever the method; turn off {off}, or use a "
+                             "smaller batch or layer") from None
         if sharing and method != "exhaustive":
             choice.notes.append("buffer sharing: the blocking of each scheme is chosen by "
                                 "exact branch and bound over the enumerated space (the "
@@ -314,11 +323,33 @@ def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
                   space.index[keep], space.factors[keep], positions[keep])
 
 
-@lru_cache(maxsize=256)
+#: Bytes one valid scheme of a scored space holds (energy, time, F0, rank, candidate,
+#: factors, positions) and the bytes the cached scored spaces may hold together.
+SPACE_ROW_BYTES = 8 + 8 + 3 * 8 + 8 + 8 + 9 * 8 + 6 * 8
+SCORED_BYTES = 2**30
+
+
+def _space_bytes(space: _Space) -> int:
+    return sum(getattr(space, f).nbytes for f in _Space.__dataclass_fields__)
+
+
+_SCORED = ByteLRU(SCORED_BYTES, _space_bytes)
+
+
 def _scored_space(problem: LayerProblem, pins: Pins) -> _Space:
+    """The group's valid schemes, scored once and cached (within SCORED_BYTES)."""
+    return _SCORED.get((problem, pins), lambda: _score_space(problem, pins))
+
+
+def _score_space(problem: LayerProblem, pins: Pins) -> _Space:
     parts: list[tuple] = []
+    held = 0
     for chunk in scored_chunks(problem, pins, sharing_noc=False):
         stats, ok = chunk.stats, chunk.ok
+        held += len(ok)
+        if held * SPACE_ROW_BYTES > SCORED_BYTES:
+            raise SpaceTooLarge(f"hold more than {held:.3g} valid schemes",
+                                f"{SCORED_BYTES / 2**30:g} GiB")
         rows = chunk.lo + ok
         parts.append((stats.energy[ok], stats.time[ok], stats.fetch[ok, 0, :], chunk.rank(),
                       np.full(len(ok), chunk.index), chunk.space.factors[rows],

@@ -16,10 +16,12 @@ to the layer-by-layer search of ``multinode``.
 
 from __future__ import annotations
 
+import math
 import time as _time
 from dataclasses import replace
 
 from ..errors import InfeasibleError, NnsolveError, TooLarge, did_you_mean, join
+from ..heuristics.exhaustive import SpaceTooLarge
 from ..model.dims import Loop
 from ..model.evaluate import evaluate_layer
 from ..model.layout import DataLayout
@@ -47,11 +49,11 @@ from .segment_bound import selection_bound
 from .segments import (
     Pick,
     SegmentPlan,
+    SegmentPlans,
     State,
     layer_timing,
     partial_segment,
     plan_segment,
-    segment_plans,
 )
 
 # -- partial network schedules --------------------------------------------------------------
@@ -68,11 +70,16 @@ from .segments import (
 # -- the search -----------------------------------------------------------------------------
 
 
+#: Least seconds a layer solve gets, also once the limit has run out: a share of a few
+#: milliseconds would find no schedule at all, and every layer needs one.
+MIN_SOLVE_S = 0.1
+
+
 class PipelineSearch(Chip):
     """nn_dataflow's network search (§4.2) with exact per-layer solves; one per solve."""
 
-    def __init__(self, scenario: Scenario, method: str, rules: ModelRules = DEFAULT_RULES
-                 ) -> None:
+    def __init__(self, scenario: Scenario, method: str, rules: ModelRules = DEFAULT_RULES,
+                 deadline: float = math.inf) -> None:
         super().__init__(scenario, rules)
         self.method = method
         self.net = scenario.network
@@ -83,6 +90,19 @@ class PipelineSearch(Chip):
         self.notes: list[str] = []
         self.timed_out = False          # the time limit cut the segment search short
         self.layer_solves = 0
+        self.plans = SegmentPlans(scenario)
+        self.deadline = deadline        # the whole solve's (solver.total_time_limit_s)
+        self.beam_deadline = deadline   # the beam's: then single-layer segments only
+        self.late = False               # past the beam's deadline
+        self.layers_left = len(self.net.layers)   # (while late) layers still to schedule
+
+    def solve_limit(self) -> float:
+        """Seconds for the next layer solve: the per-layer limit, within what is left of the
+        whole solve (shared among the layers still to schedule once the beam is late), and
+        at least MIN_SOLVE_S: the layers left when the limit runs out still get a schedule."""
+        left = self.deadline - _time.perf_counter()
+        share = left / max(1, self.layers_left) if self.late else left
+        return min(self.scenario.solver.time_limit_s, max(share, MIN_SOLVE_S))
 
     # -- layers --
 
@@ -127,6 +147,9 @@ class PipelineSearch(Chip):
             self.built[key] = candidates_of(sites)
         return self.built[key]
 
+    def past(self, deadline: float) -> bool:
+        return _time.perf_counter() > deadline
+
     def floor_choice(self, sites: list[LayerSite]) -> PartitionChoice:
         """The least-energy schedule of a layer on ``sites`` by exhaustive search, whose
         bound and least time are the layer's floors (solved once per site tuple)."""
@@ -142,9 +165,13 @@ class PipelineSearch(Chip):
         if key not in self.solved:
             solver = self.scenario.solver
             try:
-                self.solved[key] = choose(sites, self.method, self.goal, pins,
-                                          solver.time_limit_s, max(1, solver.workers),
-                                          solver.milp_solver, self.candidates(sites))
+                limit = self.solve_limit()
+                choice = choose(sites, self.method, self.goal, pins, limit,
+                                max(1, solver.workers), solver.milp_solver,
+                                self.candidates(sites))
+                if choice.candidate is None and choice.status == "timeout":
+                    choice = self._no_schedule_in_time(sites, pins, choice, limit)
+                self.solved[key] = choice
             except TooLarge as exc:
                 raise NnsolveError(f"layer {name}: {exc}") from None
             self.layer_solves += 1
@@ -152,12 +179,27 @@ class PipelineSearch(Chip):
                            if f"{name}: {n}" not in self.notes]
         return self.solved[key]
 
+    def _no_schedule_in_time(self, sites: list[LayerSite], pins: Pins, cut: PartitionChoice,
+                             limit: float) -> PartitionChoice:
+        """A layer whose solve found no schedule within its ``limit``: the exhaustive search
+        supplies one (as for a single layer), unless its space is beyond its budget."""
+        try:
+            choice = choose(sites, "exhaustive", self.goal, pins,
+                            candidates=self.candidates(sites))
+        except SpaceTooLarge:
+            return cut
+        choice.notes = [f"{self.method} found no schedule within {limit:.3g} s; the "
+                        "exhaustive search supplied the optimum", *choice.notes]
+        return choice
+
     def _add_layer(self, state: State, plan: SegmentPlan, sp: int, tm: int,
                    cons: LayerConstraint) -> State | None:
         name = plan.segment[sp][tm]
         sites = self.sites(state, plan, sp, tm)
         choice = self._solve(name, sites, self._pins(state, name, cons))
         if choice.candidate is None:
+            if choice.status == "timeout":      # no schedule within the time left
+                raise OutOfTime
             return None
         return self.extend_state(state, plan, sp, tm, choice, len(sites) > 1)
 
@@ -172,21 +214,26 @@ class PipelineSearch(Chip):
             input_scheme = self.seeds[choice.candidate.seed]
         site = choice.candidate.site
         pick = Pick(name, choice, site, seg_index, layer_timing(choice, site.region.size))
-        timings = {n: p.timing for n, p in state.picks.items()}
-        timings[name] = pick.timing
         present = set(plan.layers[:plan.layers.index(name) + 1])
+        timings = {n: state.picks[n].timing for n in present if n != name}
+        timings[name] = pick.timing
         timing = segment_timing(self.net, partial_segment(plan.segment, present), timings)
         return state.extend(pick, plan, timing, input_scheme)
 
     # -- segments --
 
     def _segment(self, plan: SegmentPlan, prevs: list[State]) -> list[State]:
-        """The best extensions of ``prevs`` by the segment (§4.2 segment_search)."""
+        """The best extensions of ``prevs`` by the segment (§4.2 segment_search). Past the
+        beam's deadline it stops after the first constraint tuple that gives a schedule;
+        past the whole solve's it raises OutOfTime."""
         limit = self.scenario.search.pipeline_time_overhead
         layers = len(self.net.layers)
         frontier: list[tuple] = []
         found: list[State] = []
         for cons, hints in plan.constraints.enumerate(limit):
+            if found and self.past(self.beam_deadline):
+                self.timed_out = True
+                break
             if any(all(h >= f for h, f in zip(hints, fh, strict=True)) for fh in frontier):
                 continue
             current = prevs
@@ -195,14 +242,16 @@ class PipelineSearch(Chip):
                     nxt = [s for s in (self._add_layer(st, plan, sp, tm, cons[sp][tm])
                                        for st in current) if s is not None]
                     current = sorted(nxt, key=lambda s: s.key(self.goal, layers))[:self.width]
-            keep = [s for s in current if all(t.overhead <= limit for t in s.timings)]
+            # Earlier segments' timings were kept within the limit already.
+            keep = [s for s in current if s.timings[-1].overhead <= limit]
             if keep:
                 frontier.append(hints)
             found += keep
         return sorted(found, key=lambda s: s.key(self.goal, layers))[:self.width]
 
     def follow(self, plans: list[SegmentPlan]) -> State | None:
-        """The best schedule that takes exactly this chain of segments (None: none fits)."""
+        """The best schedule that takes exactly this chain of segments (None: none fits).
+        Raises OutOfTime past the whole solve's deadline."""
         current = [State()]
         for plan in plans:
             current = self._segment(plan, current)
@@ -221,36 +270,48 @@ class PipelineSearch(Chip):
                 f"layers before it exceed the buffers or the node regions)")
 
     def run(self, progress, deadline: float) -> State:
-        """The best complete schedule (raises InfeasibleError when none exists)."""
-        order, plans = segment_plans(self.scenario)
+        """The best complete schedule (raises InfeasibleError when none exists). After
+        ``deadline`` (the beam's) only single-layer segments are tried; at the whole
+        solve's deadline it stops with BeamCut."""
+        order = self.plans.order
         tops: dict[str | None, list[State]] = {None: [State()]}
         progress.start(len(order))
-        try:
-            return self._run(order, plans, tops, progress, deadline)
-        except KeyboardInterrupt:
-            # The best schedule of the longest finished prefix of the layer order.
+        self.beam_deadline = min(deadline, self.deadline)
+
+        def prefix_best() -> State | None:
+            """The best schedule of the longest finished prefix of the layer order."""
             prefix = 0
             while prefix < len(order) and tops.get(order[prefix]):
                 prefix += 1
-            raise BeamInterrupted(tops[order[prefix - 1]][0] if prefix else None) from None
+            return tops[order[prefix - 1]][0] if prefix else None
 
-    def _run(self, order, plans, tops, progress, deadline) -> State:
+        try:
+            return self._run(order, tops, progress)
+        except KeyboardInterrupt:
+            raise BeamInterrupted(prefix_best()) from None
+        except OutOfTime:
+            self.timed_out = True
+            raise BeamCut(prefix_best()) from None
+
+    def _run(self, order, tops, progress) -> State:
         layers = len(self.net.layers)
-        late = False
+        position = {name: i for i, name in enumerate(order)}
         for i, last in enumerate(order):
             found: list[State] = []
-            for plan in plans[last]:
-                if late and len(plan.layers) > 1:
-                    continue
-                first = order.index(plan.segment[0][0])
+            self.layers_left = len(order) - i
+            for plan in self.plans.ending_at(last, single=self.late,
+                                             deadline=self.beam_deadline):
+                first = position[plan.segment[0][0]]
                 prevs = tops[None] if first == 0 else tops.get(order[first - 1], [])
                 if prevs:
                     found += self._segment(plan, prevs)
-                if not late and _time.perf_counter() > deadline:
-                    late = True
-                    self.timed_out = True
-                    self.notes.append(f"time limit reached at layer {last}: the remaining "
-                                      "layers were searched as single-layer segments only")
+                if not self.late and self.past(self.beam_deadline) and found:
+                    break           # the layer's other segments are not explored
+            if not self.late and (self.plans.stopped or self.past(self.beam_deadline)):
+                self.late = True
+                self.timed_out = True
+                self.notes.append(f"time limit reached at layer {last}: the remaining "
+                                  "layers were searched as single-layer segments only")
             tops[last] = sorted(found, key=lambda s: s.key(self.goal, layers))[:self.width]
             if not tops[last] and i == len(order) - 1:
                 break
@@ -262,6 +323,18 @@ class PipelineSearch(Chip):
                                   f"{self.net.name} fits the hardware: "
                                   f"{self._why_stuck(stuck)}")
         return best[0]
+
+
+class OutOfTime(Exception):
+    """The whole solve's time limit (solver.total_time_limit_s) has run out."""
+
+
+class BeamCut(Exception):
+    """The time limit cut the beam: the best state of the longest finished prefix, or None."""
+
+    def __init__(self, state: State | None):
+        super().__init__()
+        self.state = state
 
 
 class BeamInterrupted(KeyboardInterrupt):
@@ -284,23 +357,47 @@ def solve_pipelined(scenario: Scenario, method: str, progress,
                            "search.gbuf_sharing (nn_dataflow's solver forbids it too); use "
                            "cpsat or exhaustive")
     start = _time.perf_counter()
-    deadline = start + scenario.solver.total_time_limit_s
-    search = PipelineSearch(scenario, method, rules)
+    total = scenario.solver.total_time_limit_s
+    deadline = start + total
+    search = PipelineSearch(scenario, method, rules, deadline)
     # Under a time limit the beam gets 60% of it, the bound (and its chain) the rest.
     try:
-        best = search.run(progress, start + 0.6 * scenario.solver.total_time_limit_s)
+        best = search.run(progress, start + 0.6 * total)
     except BeamInterrupted as stop:
         partial = None if stop.state is None else pipelined_result(
             scenario, method, search, stop.state, _time.perf_counter() - start)
         if partial is None:
             raise SolveInterrupted(None) from None
         raise interrupted(partial, scenario.network.layers) from None
+    except BeamCut as cut:
+        return _cut_result(scenario, method, search, cut.state, _time.perf_counter() - start)
     try:
         return _bound_and_improve(scenario, method, search, best, start, deadline, improve)
     except KeyboardInterrupt:
         result = pipelined_result(scenario, method, search, best,
                                   _time.perf_counter() - start)
         raise interrupted(result, scenario.network.layers) from None
+
+
+def _cut_result(scenario: Scenario, method: str, search: PipelineSearch, state: State | None,
+                seconds: float) -> NetworkResult:
+    """The result of a search that the whole time limit cut before every layer had a
+    schedule: the best schedule of the longest finished prefix (status timeout, no
+    bound), or an error when not even the first layer has one."""
+    layers = scenario.network.layers
+    if state is None:
+        raise NnsolveError(f"{scenario.source}: solver.total_time_limit_s "
+                           f"({scenario.solver.total_time_limit_s:g} s) ran out before the "
+                           "first layer had a pipelined schedule; raise it")
+    result = pipelined_result(scenario, method, search, state, seconds)
+    missing = [n for n in layers if n not in state.picks]
+    shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8
+                                      else "")
+    result.notes.insert(0, f"time limit (solver.total_time_limit_s) reached: {len(missing)} of "
+                           f"{len(layers)} layers not scheduled: {shown}; the totals cover "
+                           "the scheduled layers only")
+    result.override_status("timeout")
+    return result
 
 
 def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, best: State,
@@ -310,10 +407,12 @@ def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, 
     bound = None
     if method != "analytical":
         bound = selection_bound(search, scenario.search.goal, deadline)
+    search.late = True              # the beam is done: what follows shares what is left
     notes = [f"beam search {beam_seconds:.1f} s"]
     if bound is not None and bound.bound is None:
-        notes.append("segment-selection bound: " + ("time limit reached" if not bound.complete
-                                                    else "no chain of segments has a bound"))
+        why = "time limit reached" if not bound.complete else \
+            bound.note or "no chain of segments has a bound"
+        notes.append("segment-selection bound: " + why)
     elif bound is not None:
         shown = [" | ".join(" > ".join(e) for e in p.segment) for p in bound.chain[:12]]
         chain = " || ".join(shown) + (f" || ... ({len(bound.chain)} segments)"
@@ -324,7 +423,14 @@ def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, 
         # The chain the bound picks is a schedule too: solve it, keep the better one.
         if improve and [p.segment for p in bound.chain] != [p.segment for p in best.plans] \
                 and _time.perf_counter() < deadline:
-            other = search.follow(bound.chain)
+            search.layers_left = len(bound.chain)
+            search.beam_deadline = deadline
+            try:
+                other = search.follow(bound.chain)
+            except OutOfTime:
+                other = None
+                search.timed_out = True
+                notes.append("time limit reached while solving the bound's chain of segments")
             layers = len(scenario.network.layers)
             if other is not None and other.key(scenario.search.goal, layers) < \
                     best.key(scenario.search.goal, layers):
@@ -365,7 +471,10 @@ def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
                 scheme = check.partition(name, sched, site.schemes, site.region.dims)
                 problem = site.problem(scheme)
                 check.blocking(name, problem, sched)
-                result = evaluate_layer(problem, sched)
+                try:
+                    result = evaluate_layer(problem, sched)
+                except TooLarge as exc:
+                    raise NnsolveError(f"layer {name}: {exc}") from None
                 check.scored(name, problem, sched, result)
                 cand = Candidate(0, 0, scheme, site.node_problem(scheme),
                                  site).with_problem(problem)

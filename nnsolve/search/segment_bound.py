@@ -27,9 +27,14 @@ import math
 import time as _time
 from dataclasses import dataclass, replace
 
+from ..heuristics.exhaustive import SpaceTooLarge
 from ..model.layout import DataLayout, ifmap_frng
 from ..model.partition import PartitionScheme
-from .segments import State, segment_plans
+from .segments import State
+
+
+class _TooLargeToBound(Exception):
+    """A layer whose floor (an exhaustive search) is beyond its budget: no bound."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class SelectionBound:
     solves: int
     seconds: float
     complete: bool = True
+    note: str = ""               # why there is no bound, when it was not the time limit
 
 
 def segment_floor(search, plan, idle: float, deadline: float = math.inf
@@ -68,7 +74,10 @@ def segment_floor(search, plan, idle: float, deadline: float = math.inf
             if _time.perf_counter() > deadline:
                 return None
             sites = [replace(s, costs=costs) for s in _bound_sites(search, plan, sp, tm)]
-            choice = search.floor_choice(sites)
+            try:
+                choice = search.floor_choice(sites)
+            except SpaceTooLarge as exc:
+                raise _TooLargeToBound(f"layer {plan.segment[sp][tm]}: {exc}") from None
             if choice.candidate is None or choice.bound is None or choice.min_time is None:
                 return None
             dynamic += choice.bound
@@ -114,19 +123,29 @@ def selection_bound(search, goal: str, deadline: float = math.inf) -> SelectionB
     """The proven bound on the network's goal over every chain of the search's segments."""
     start = _time.perf_counter()
     solves0 = search.layer_solves
-    order, plans = segment_plans(search.scenario)
+    order = search.plans.order
+    plans: dict[str, list] = {}
     idle = search.scenario.costs.idle
     floors = {}
     complete = True
     count = 0
     for last in order:
-        for plan in plans[last]:
+        plans[last] = []
+        for plan in search.plans.ending_at(last, deadline=deadline):
+            plans[last].append(plan)
             count += 1
-            f = segment_floor(search, plan, idle, deadline)
+            try:
+                f = segment_floor(search, plan, idle, deadline)
+            except _TooLargeToBound as exc:
+                return SelectionBound(None, None, None, [], count,
+                                      search.layer_solves - solves0,
+                                      _time.perf_counter() - start, note=str(exc))
             if f is None and _time.perf_counter() > deadline:
                 complete = False
                 break
             floors[plan.segment] = f
+        if search.plans.stopped:
+            complete = False
         if not complete:
             break
     seconds = _time.perf_counter() - start

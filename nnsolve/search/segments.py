@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import time as _time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..hardware.regions import NodeRegion
@@ -10,11 +14,11 @@ from ..model.partition import PartitionScheme
 from ..model.resources import LayerSite, chip_regions
 from ..model.sched_dag import sched_dag
 from ..model.segment import (
+    CandidateSegments,
     LayerPlace,
     Segment,
     SegmentFlow,
     allocate_nodes,
-    candidate_segments,
     layer_places,
     segment_flow,
 )
@@ -79,24 +83,88 @@ def plan_segment(scenario: Scenario, seg: Segment, region: NodeRegion, memory: N
     return SegmentPlan(seg, flow, regions, places, cons, forwarded)
 
 
+class SegmentPlans:
+    """The valid candidate segments of a scenario grouped by their last layer, planned on
+    demand and kept: for each layer, in nn_dataflow's generation order (spatial form before
+    temporal form of one vertex range). The search walks the layers in order and may stop
+    early (its time limit); nothing is planned for layers it does not reach."""
+
+    def __init__(self, scenario: Scenario):
+        net = scenario.network
+        s = scenario.search
+        self.scenario = scenario
+        dag = sched_dag(net)
+        self.order: tuple[str, ...] = dag.layer_order
+        self.proc, self.memory = chip_regions(scenario.hardware)
+        self.candidates = CandidateSegments(net, dag, s.interlayer, s.save_writeback,
+                                            s.pipeline_max_degree)
+        self._plans: dict[str, list[SegmentPlan]] = {}
+        self._pending: dict[str, Iterator[Segment]] = {}
+        self._seen: set[Segment] = set()
+        self.planned = 0                     # candidates planned (valid or not)
+        self.stopped = False                 # the last ending_at stopped at its deadline
+
+    def ending_at(self, last: str, single: bool = False, deadline: float = math.inf
+                  ) -> Iterator[SegmentPlan]:
+        """The plans ending at layer ``last``, planned as they are taken; ``single``: only
+        the layer alone (the first plan). Planning more than the layer alone stops at
+        ``deadline`` (``stopped`` then says the plans were cut short)."""
+        self.stopped = False
+        done = self._plans.setdefault(last, [])
+        i = 0
+        while True:
+            while i < len(done):
+                if single and len(done[i].layers) > 1:
+                    return
+                yield done[i]
+                i += 1
+            if single and done:
+                return
+            if done and _time.perf_counter() > deadline:
+                self.stopped = True         # (the layer alone is always planned)
+                return
+            plan = self._next(last, deadline if done else math.inf)
+            if plan is None:
+                if self._pending.get(last) is not _DONE:
+                    self.stopped = True
+                return
+            done.append(plan)
+
+    def _next(self, last: str, deadline: float = math.inf) -> SegmentPlan | None:
+        """Plan the next candidate ending at ``last`` that is valid (None: no more, or the
+        deadline passed)."""
+        pending = self._pending.get(last)
+        if pending is None:
+            pending = self._pending[last] = self.candidates.ending_at(last)
+        if pending is _DONE:
+            return None
+        for seg in pending:
+            if _time.perf_counter() > deadline:
+                self._pending[last] = itertools.chain((seg,), pending)
+                return None
+            if seg in self._seen:
+                continue
+            self._seen.add(seg)
+            self.planned += 1
+            plan = plan_segment(self.scenario, seg, self.proc, self.memory)
+            if isinstance(plan, SegmentPlan):
+                return plan
+        self._pending[last] = _DONE
+        return None
+
+    def all(self) -> dict[str, list[SegmentPlan]]:
+        """Every layer's plans (planning what is left)."""
+        return {last: list(self.ending_at(last)) for last in self.order}
+
+
+_DONE: Iterator[Segment] = iter(())
+
+
 def segment_plans(scenario: Scenario) -> tuple[tuple[str, ...], dict[str, list[SegmentPlan]]]:
     """The layer order and the valid segments grouped by their last layer, in nn_dataflow's
     generation order (spatial form before temporal form of one vertex range)."""
-    net = scenario.network
-    s = scenario.search
-    dag = sched_dag(net)
-    proc, memory = chip_regions(scenario.hardware)
-    by_last: dict[str, list[SegmentPlan]] = {name: [] for name in dag.layer_order}
-    seen: set[Segment] = set()
-    for seg in candidate_segments(net, dag, s.interlayer, s.save_writeback,
-                                  s.pipeline_max_degree):
-        if seg in seen:
-            continue
-        seen.add(seg)
-        plan = plan_segment(scenario, seg, proc, memory)
-        if isinstance(plan, SegmentPlan):
-            by_last[seg[-1][-1]].append(plan)
-    return dag.layer_order, by_last
+    plans = SegmentPlans(scenario)
+    return plans.order, plans.all()
 
 
 @dataclass(frozen=True)
@@ -123,12 +191,15 @@ class State:
     sum_cost: float = 0.0
     sum_static: float = 0.0
     sum_time: float = 0.0
+    done_time: float = 0.0      # the times of every segment but the last, summed in order
 
     def extend(self, pick: Pick, plan: SegmentPlan, timing: SegmentTiming,
                input_scheme: PartitionScheme | None) -> State:
         """This state with one more layer (of ``plan``, the last or a new segment)."""
         new_segment = pick.segment == len(self.plans)
         r = pick.choice.result
+        done = self.done_time + self.timings[-1].time if new_segment and self.timings \
+            else self.done_time
         return State(
             {**self.picks, pick.name: pick},
             {**self.ofmaps, pick.name: pick.site.ofmap_layout(pick.choice.candidate.scheme)},
@@ -136,12 +207,14 @@ class State:
             self.plans + [plan] if new_segment else self.plans,
             (self.timings + [timing]) if new_segment else self.timings[:-1] + [timing],
             self.sum_cost + r.energy, self.sum_static + r.breakdown["static"],
-            self.sum_time + r.time)
+            self.sum_time + r.time, done)
 
     def total_time(self, layers: int) -> float:
         if len(self.timings) == 1 and len(self.picks) == layers:
             return self.timings[0].critical_time
-        return sum(t.time for t in self.timings)
+        if not self.timings:
+            return 0
+        return self.done_time + self.timings[-1].time     # sum(t.time for t in timings)
 
     def total_cost(self, layers: int) -> float:
         if self.sum_time == 0:

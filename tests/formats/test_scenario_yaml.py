@@ -144,6 +144,10 @@ def test_network_given_as_a_path_relative_to_the_scenario(tmp_path):
     ("network: alex_net\nhardware: {array_bus_width: 1e300}\n", "hardware.array_bus_width",
      "a number from 1 to 1e+12 (bits per cycle) or inf"),
     ("network: alex_net\ncosts: {mac: inf}\n", "costs.mac", "got inf"),
+    ("network: alex_net\ncosts: {dram: 1.0e+300}\n", "costs.dram", "<= 1e+30"),
+    ("network: alex_net\ncosts: {idle: " + "9" * 400 + "}\n", "costs.idle", "got inf"),
+    ("network: alex_net\nbatch: 1048576\nhardware: {nodes: 1024}\n", "batch",
+     "layer conv1_a at batch 1048576: its NoC word-hops on 1024x1024 nodes"),
     ("network: alex_net\nsearch: {goal: power}\n", "search.goal", "energy, delay, edp"),
     ("network: alex_net\nsearch: {bypass: [ifmaps]}\n", "search.bypass[0]",
      "did you mean 'ifmap'"),
@@ -169,6 +173,33 @@ def test_mistakes_name_file_field_and_rule(tmp_path, text, field, words):
         assert info.value.source == str(path)
         assert info.value.field == field
     assert words in str(info.value)
+
+
+HUGE_NET = """\
+name: huge
+input: {channels: 1000000, size: 60000}
+layers:
+  - {name: conv1, type: conv, out_channels: 1000000, out_size: 60000, kernel: 1}
+"""
+
+
+def test_a_layer_beyond_the_exact_range_is_refused_when_loading(tmp_path):
+    """Issue 14: within every per-dimension limit, but its cycle count (1.7e20) is past
+    int64, which wrapped it to 5.5e18 (static energy and EDP wrong); now refused, naming
+    the layer, before any solve."""
+    (tmp_path / "huge.yaml").write_text(HUGE_NET)
+    path = _write(tmp_path, "network: huge.yaml\nbatch: 3\nhardware: {pe_array: [7, 9]}\n")
+    with pytest.raises(InputError) as info:
+        load_scenario(path)
+    assert info.value.field == "network"
+    assert "layer conv1 at batch 3: its processing time would reach 1.72e+20 cycles" in \
+        str(info.value)
+    small = HUGE_NET.replace("60000", "600")
+    (tmp_path / "huge.yaml").write_text(small)
+    assert load_scenario(path).network.layers["conv1"].out_h == 600
+    with pytest.raises(InputError) as info:     # the layer fits; its batch does not
+        load_scenario(path, ["batch=1048576"])
+    assert info.value.field == "batch"
 
 
 def test_every_field_is_documented():

@@ -47,14 +47,14 @@ def test_zoo_networks(name):
 
 
 @st.composite
-def small_dags(draw):
+def small_dags(draw, layers=10):
     """Random DAGs of 4-channel 8x8 fmaps: CONV/FC layers reading one to three earlier
     outputs, pooling layers reading one, element-wise layers merging two or three."""
     net = Network("random", Fmap(4, 8, 8))
     if draw(st.booleans()):
         net.external["ext"] = Fmap(4, 8, 8)
     outputs = [INPUT, *net.external]
-    for i in range(draw(st.integers(1, 10))):
+    for i in range(draw(st.integers(1, layers))):
         kind = draw(st.sampled_from(["conv", "conv", "pool", "pool", "eltwise", "eltwise"]))
         name = f"l{i}"
         if kind == "conv":
@@ -79,6 +79,37 @@ def small_dags(draw):
 @given(small_dags())
 def test_random_dags(net):
     compare(net)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_dags(layers=60))
+def test_larger_random_dags(net):
+    """Up to 60 layers: long ranges, many starts (nn_dataflow's recursion is as deep)."""
+    compare(net)
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_dags(layers=30), st.integers(1, 6))
+def test_max_degree_only_filters(net, degree):
+    """Ranges are not grown past the degree: the same list, filtered, in the same order."""
+    dag = sched_dag(net)
+    assert vertex_segments(dag, degree) == [s for s in vertex_segments(dag) if
+                                            len(s) <= degree]
+
+
+def test_a_1500_layer_chain_without_recursion():
+    """A chain of 1,500 layers (and a pooling layer merged into each vertex): the DFS and
+    the segment generation used to recurse once per vertex (RecursionError at ~1,000)."""
+    net = Network("chain", Fmap(4, 8, 8))
+    for i in range(1500):
+        net.add(f"c{i}", Layer.conv(4, 4, 8, 3))
+        net.add(f"p{i}", Layer.pool(4, 8, 3, 1))
+    dag = sched_dag(net)
+    assert dag.vertices[0] == ("c0", "p0") and len(dag.vertices) == 1500
+    assert dag.layer_order == tuple(net.layers)
+    segs = vertex_segments(dag, 2)
+    assert segs[:2] == [(0,), (1,)] and segs[1500:1502] == [(1498, 1499), (1497, 1498)]
+    assert len(segs) == 1500 + 1499
 
 
 def test_input_vertex_and_lookup():
