@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 from collections.abc import Iterable
 
 
@@ -52,7 +53,15 @@ def quote(value: object, limit: int = MAX_SHOWN) -> str:
     characters (a string is cut before quoting, so the quotes stay)."""
     if isinstance(value, str):
         return repr(clip(value, limit))
-    return clip(show_number(value) if isinstance(value, int) else repr(value), limit)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return clip(show_number(value), limit)
+    return clip(_SHORT_REPR.repr(value), limit)      # containers: bounded, never recursive
+
+
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = MAX_SHOWN
+_SHORT_REPR.maxlong = MAX_SHOWN
 
 
 def show_number(value: int) -> str:

@@ -131,12 +131,13 @@ def import_onnx(path: str | Path, name: str | None) -> tuple[Network, Counter]:
         raise InputError(source, None, f"not an ONNX model (cannot parse it: {exc})") from None
     if model.ir_version == 0 or not model.graph.node:
         raise InputError(source, None, "not an ONNX model (no ir_version or no graph nodes)")
+    order = _node_order(model.graph, source)      # before anything reads the graph's edges
     try:
         inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as exc:   # onnx raises several types; all mean a broken model
         raise InputError(source, None, f"ONNX shape inference failed: {exc}") from None
     importer = _Importer(onnx, inferred, source)
-    return importer.run(name or path.stem), importer.folded
+    return importer.run(name or path.stem, order), importer.folded
 
 
 class _Importer:
@@ -167,74 +168,16 @@ class _Importer:
 
     # -- pass 1: shapes ---------------------------------------------------------------------
 
-    def run(self, name: str) -> Network:
-        """The network, named ``name``."""
+    def run(self, name: str, order: list[int]) -> Network:
+        """The network, named ``name``; ``order`` is the nodes' topological order."""
         first = self._network_input()
-        for index in self._node_order():
+        for index in order:
             self._node(index, self.graph.node[index])
         if not self.ops or all(op.kind == _CONCAT for op in self.ops):
             raise self.error(None, f"no node that makes a layer reads the network input; "
                                    f"supported: {supported_ops()}")
         cuts = self._cuts(first)
         return self._build(name, first, cuts)
-
-    def _node_order(self) -> list[int]:
-        """The nodes' indices in an order where every tensor is written before it is read:
-        the file's order when it is topological (as ONNX requires), else the stable
-        topological sort of it. A cycle, or a tensor written twice, is an error (read in the
-        file's order, it would cut the graph short without a word)."""
-        nodes = self.graph.node
-        writer: dict[str, int] = {}
-        graph_inputs = {i.name for i in self.graph.input} | set(self.initializers)
-        for index, node in enumerate(nodes):
-            for out in node.output:
-                if not out:
-                    continue
-                if out in graph_inputs:
-                    raise self.error(_where(index, node), f"writes {quote(out)}, which is "
-                                     f"also a graph input or initializer")
-                if out in writer:
-                    first = writer[out]
-                    raise self.error(_where(index, node), f"writes {quote(out)}, which "
-                                     f"{_where(first, nodes[first])} writes too (each tensor "
-                                     f"must have one producer)")
-                writer[out] = index
-        needs = [sorted({writer[t] for t in node.input if t in writer}) for node in nodes]
-        if all(p < i for i, ps in enumerate(needs) for p in ps):
-            return list(range(len(nodes)))
-        users: list[list[int]] = [[] for _ in nodes]
-        waiting = [len(ps) for ps in needs]
-        for i, ps in enumerate(needs):
-            for p in ps:
-                users[p].append(i)
-        ready = [i for i, n in enumerate(waiting) if n == 0]
-        heapq.heapify(ready)
-        order: list[int] = []
-        while ready:
-            i = heapq.heappop(ready)
-            order.append(i)
-            for u in users[i]:
-                waiting[u] -= 1
-                if waiting[u] == 0:
-                    heapq.heappush(ready, u)
-        if len(order) == len(nodes):
-            return order
-        # Every node left waits on another node left: walk back until one repeats.
-        left = set(range(len(nodes))) - set(order)
-        path: list[int] = []
-        seen: dict[int, int] = {}
-        i = min(left)
-        while i not in seen:
-            seen[i] = len(path)
-            path.append(i)
-            i = next(p for p in needs[i] if p in left)
-        cycle = path[seen[i]:][::-1]            # producers first
-        shown = [_where(k, nodes[k]) for k in cycle[:MAX_CYCLE_SHOWN]]
-        if len(cycle) > MAX_CYCLE_SHOWN:
-            shown.append(f"... ({len(cycle) - MAX_CYCLE_SHOWN} more)")
-        raise self.error(None, f"the graph has a cycle: {' -> '.join(shown)} -> "
-                               f"{_where(cycle[0], nodes[cycle[0]])}; an ONNX graph must be "
-                               f"acyclic")
 
     def _network_input(self) -> str:
         used_as_data = set()
@@ -639,6 +582,66 @@ class _Importer:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+def _node_order(graph: Any, source: str) -> list[int]:
+    """The nodes' indices in an order where every tensor is written before it is read:
+    the file's order when it is topological (as ONNX requires), else the stable
+    topological sort of it. A cycle, or a tensor written twice, is an error (read in the
+    file's order, it would cut the graph short without a word)."""
+    nodes = graph.node
+    writer: dict[str, int] = {}
+    graph_inputs = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    for index, node in enumerate(nodes):
+        for out in node.output:
+            if not out:
+                continue
+            if out in graph_inputs:
+                raise InputError(source, _where(index, node), f"writes {quote(out)}, which is "
+                                 f"also a graph input or initializer")
+            if out in writer:
+                first = writer[out]
+                raise InputError(source, _where(index, node), f"writes {quote(out)}, which "
+                                 f"{_where(first, nodes[first])} writes too (each tensor "
+                                 f"must have one producer)")
+            writer[out] = index
+    needs = [sorted({writer[t] for t in node.input if t in writer}) for node in nodes]
+    if all(p < i for i, ps in enumerate(needs) for p in ps):
+        return list(range(len(nodes)))
+    users: list[list[int]] = [[] for _ in nodes]
+    waiting = [len(ps) for ps in needs]
+    for i, ps in enumerate(needs):
+        for p in ps:
+            users[p].append(i)
+    ready = [i for i, n in enumerate(waiting) if n == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) == len(nodes):
+        return order
+    # Every node left waits on another node left: walk back until one repeats.
+    left = set(range(len(nodes))) - set(order)
+    path: list[int] = []
+    seen: dict[int, int] = {}
+    i = min(left)
+    while i not in seen:
+        seen[i] = len(path)
+        path.append(i)
+        i = next(p for p in needs[i] if p in left)
+    cycle = path[seen[i]:][::-1]            # producers first
+    shown = [_where(k, nodes[k]) for k in cycle[:MAX_CYCLE_SHOWN]]
+    if len(cycle) > MAX_CYCLE_SHOWN:
+        shown.append(f"... ({len(cycle) - MAX_CYCLE_SHOWN} more)")
+    raise InputError(source, None, f"the graph has a cycle: {' -> '.join(shown)} -> "
+                           f"{_where(cycle[0], nodes[cycle[0]])}; an ONNX graph must be "
+                           f"acyclic")
+
+
 
 def _where(index: int, node: Any) -> str:
     """How errors name a node: by its name, or by its position when it has none."""

@@ -189,7 +189,11 @@ def test_clip_and_quote_cut_long_values():
     assert clip("short") == "short" and clip("x" * 100) == "x" * (MAX_SHOWN - 3) + "..."
     assert len(clip("y" * 10**6)) == MAX_SHOWN
     assert quote("z" * 100) == repr("z" * (MAX_SHOWN - 3) + "...")
-    assert quote(5) == "5" and len(quote(list(range(1000)))) == MAX_SHOWN
+    assert quote(5) == "5" and quote(list(range(1000))) == "[0, 1, 2, 3, 4, 5, ...]"
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert quote(deep) == "[[[[...]]]]"              # bounded, not a RecursionError
 
 
 def test_safe_loading_is_kept():
