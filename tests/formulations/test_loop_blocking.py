@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from nnsolve.formulations.backend import ModelTooLarge
 from nnsolve.formulations.blocking_costs import factorizations
 from nnsolve.formulations.loop_blocking import build_cpsat, build_milp
-from nnsolve.hardware.spec import Hardware
+from nnsolve.hardware.spec import Costs, Hardware
 from nnsolve.heuristics.exhaustive import search_layer
 from nnsolve.model.evaluate import LayerProblem
 from nnsolve.model.goals import goal_value
@@ -189,6 +189,52 @@ def test_extremes_agree_or_refuse(layer, batch, hw, costs, goal, methods):
     cannot read back coefficients near 1e15) but is never wrong."""
     problem = LayerProblem.single_node(layer, batch, hw, costs, (True, True, True))
     check_extreme(problem, goal, methods, must_certify=("cpsat",))
+
+
+#: The largest costs the loader accepts (costs.* <= 1e30), and costs 60 orders apart.
+MAX_COSTS = Costs(1e30, 1e30, 1e30, 1e30, 1e30, 1e30, 1e30)
+SPREAD_COSTS = Costs(1e-30, 1e30, 6e-30, 2, 1e-30, 0, 1e30)
+NODE_16 = Hardware((1, 1), (16, 16), 256, 65536)
+NODE_12X14 = Hardware((1, 1), (12, 14), 256, 65536)
+
+LOADER_MAXIMA = [
+    pytest.param(Layer.fc(2**20, 16), 1, NODE_16, UNIT, "energy", id="in-channels-2^20"),
+    pytest.param(Layer.fc(16, 2**20), 4, NODE_16, UNIT, "energy", id="out-channels-2^20"),
+    pytest.param(Layer.pool(2**20, 8, 2), 4, NODE_16, UNIT, "energy", id="pool-channels-2^20"),
+    pytest.param(Layer.conv(3, 8, (2**20, 4), 3), 1, NODE_12X14, UNIT, "energy",
+                 id="fmap-2^20"),
+    pytest.param(Layer.conv(3, 8, (2**20, 4), 3), 16, NODE_12X14, UNIT, "delay",
+                 id="fmap-2^20-delay"),
+    pytest.param(Layer.conv(2, 4, 16, 1, 2**20), 4, NODE_16, UNIT, "energy", id="stride-2^20"),
+    pytest.param(*FC_2_20, SMALL_NODE, MAX_COSTS, "energy", id="costs-1e30"),
+    pytest.param(Layer.conv(16, 32, 14, 3), 16, Hardware((1, 1), (8, 8), 256, 32768,
+                                                         dram_bandwidth=4.0),
+                 MAX_COSTS, "edp", id="costs-1e30-edp"),
+    pytest.param(Layer.conv(16, 32, 14, 3), 16, SMALL_NODE, SPREAD_COSTS, "energy",
+                 id="costs-1e-30..1e30"),
+    pytest.param(*FC_2_20, Hardware((1, 1), (8, 8), 256, 32768, dram_bandwidth=0.5),
+                 SPREAD_COSTS, "delay", id="costs-1e-30..1e30-delay"),
+]
+
+
+@pytest.mark.parametrize("layer, batch, hw, costs, goal", LOADER_MAXIMA)
+def test_loader_maxima_agree(layer, batch, hw, costs, goal):
+    """The largest channels, fmaps, strides and costs the scenario loader accepts (each
+    checked against the cost model's exact range first): CP-SAT certifies the exhaustive
+    search's optimum."""
+    from nnsolve.model.resources import check_layer_range
+
+    check_layer_range(layer, batch, hw)
+    problem = LayerProblem.single_node(layer, batch, hw, costs, (True, True, True))
+    check_extreme(problem, goal, ("cpsat",), must_certify=("cpsat",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layer, batch, hw, costs, goal", LOADER_MAXIMA)
+def test_loader_maxima_agree_milp(layer, batch, hw, costs, goal):
+    """The same with MILP (seconds to minutes each), which may refuse but is never wrong."""
+    problem = LayerProblem.single_node(layer, batch, hw, costs, (True, True, True))
+    check_extreme(problem, goal, ("milp",))
 
 
 @pytest.mark.slow
