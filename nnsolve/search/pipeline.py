@@ -224,8 +224,8 @@ class PipelineSearch(Chip):
 
     def _segment(self, plan: SegmentPlan, prevs: list[State]) -> list[State]:
         """The best extensions of ``prevs`` by the segment (§4.2 segment_search). Past the
-        beam's deadline it stops after the first constraint tuple that gives a schedule;
-        past the whole solve's it raises OutOfTime."""
+        beam's deadline it stops after the first constraint tuple that gives a schedule; a
+        layer that gets no schedule in the time left raises OutOfTime."""
         limit = self.scenario.search.pipeline_time_overhead
         layers = len(self.net.layers)
         frontier: list[tuple] = []
@@ -250,8 +250,8 @@ class PipelineSearch(Chip):
         return sorted(found, key=lambda s: s.key(self.goal, layers))[:self.width]
 
     def follow(self, plans: list[SegmentPlan]) -> State | None:
-        """The best schedule that takes exactly this chain of segments (None: none fits).
-        Raises OutOfTime past the whole solve's deadline."""
+        """The best schedule that takes exactly this chain of segments (None: none fits;
+        OutOfTime as ``_segment``)."""
         current = [State()]
         for plan in plans:
             current = self._segment(plan, current)
