@@ -1,5 +1,7 @@
 """Network YAML: round trips, derived fields, and a clear error for each kind of mistake."""
 
+from pathlib import Path
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,16 @@ from nnsolve.formats.network_yaml import (
 )
 from nnsolve.model.layer import Layer
 from nnsolve.model.network import INPUT, Fmap, Network
+
+
+@pytest.mark.parametrize("name", zoo_names())
+def test_zoo_fast_path_reads_what_the_guarded_reader_reads(name):
+    """Shipped networks are parsed by PyYAML's C loader; a user's file by the guarded one."""
+    path = Path(__file__).resolve().parents[2] / "nets" / f"{name}.yaml"
+    fast, guarded = load_zoo(name), load_network(path)
+    assert (fast.name, fast.input, fast.external) == (guarded.name, guarded.input,
+                                                      guarded.external)
+    assert fast.layers == guarded.layers and fast.prevs == guarded.prevs
 
 
 @pytest.mark.parametrize("name", zoo_names())
