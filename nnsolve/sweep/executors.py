@@ -126,6 +126,26 @@ class LocalProcesses:
             self._pool.shutdown(wait=True)
 
 
+def _is_cancel_race(record: logging.LogRecord) -> bool:
+    """A Ctrl-C that lands while Dask's client waits makes it schedule a ``cancel`` of a
+    future it has not created yet; tornado then logs that NameError with its traceback.
+    The interrupt itself is handled here, so this one record is noise."""
+    exc = record.exc_info
+    if not exc or not isinstance(exc[1], NameError):
+        return False
+    tb = exc[2]
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code if tb is not None else None
+    return code is not None and code.co_name == "cancel" and \
+        code.co_filename.replace(os.sep, "/").endswith("distributed/utils.py")
+
+
+class _DropCancelRace(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _is_cancel_race(record)
+
+
 class DaskCluster:
     """Runs on a Dask cluster: the scheduler at ``address``, or (address None) a LocalCluster
     of ``jobs`` single-threaded worker processes started here and closed at the end."""
@@ -137,12 +157,19 @@ class DaskCluster:
             raise NnsolveError("--dask needs Dask's distributed scheduler: "
                                "pip install 'nnsolve[dask]'") from None
         self._distributed = distributed
+        # Kept for the life of the process: the callback may run after the cluster closed.
+        tornado_log = logging.getLogger("tornado.application")
+        if not any(isinstance(f, _DropCancelRace) for f in tornado_log.filters):
+            tornado_log.addFilter(_DropCancelRace())
         self._cluster = None
         self._worker_pids: list[int] = []
         if address is None:
             self._cluster = distributed.LocalCluster(
                 n_workers=jobs, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR)
+                dashboard_address=None, silence_logs=logging.ERROR,
+                # No dashboard, and its bare HTTP server on any free port (not a warning
+                # that 8787 is taken when another cluster runs).
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             try:
                 self._client = distributed.Client(self._cluster)
                 self._worker_pids = list(self._client.run(_prepare_dask_worker).values())
