@@ -23,7 +23,7 @@ from dataclasses import replace
 from ..errors import InfeasibleError, NnsolveError, TooLarge, did_you_mean, join
 from ..heuristics.exhaustive import SpaceTooLarge
 from ..model.dims import Loop
-from ..model.evaluate import evaluate_layer
+from ..model.evaluate import FLOOR_SLACK, evaluate_layer
 from ..model.layout import DataLayout
 from ..model.mapping import DEFAULT_RULES, ModelRules, map_layer
 from ..model.pins import Pins, TopLoops
@@ -45,7 +45,7 @@ from ..scenario import Scenario
 from .node_array import Chip
 from .partition_choice import Candidate, PartitionChoice, candidates_of, choose
 from .schedule_check import Checker
-from .segment_bound import selection_bound
+from .segment_bound import SegmentFloor, TooLargeToBound, segment_floor, selection_bound
 from .segments import (
     Pick,
     SegmentPlan,
@@ -95,6 +95,10 @@ class PipelineSearch(Chip):
         self.beam_deadline = deadline   # the beam's: then single-layer segments only
         self.late = False               # past the beam's deadline
         self.layers_left = len(self.net.layers)   # (while late) layers still to schedule
+        self.prune = True               # skip segments whose floor cannot enter the beam
+        self.pruned = 0                 # segments skipped so far
+        self.floors: dict = {}          # segment -> SegmentFloor | None (segment_bound)
+        self.unfloored: set = set()     # segments whose floor is beyond the budget
 
     def solve_limit(self) -> float:
         """Seconds for the next layer solve: the per-layer limit, within what is left of the
@@ -259,6 +263,63 @@ class PipelineSearch(Chip):
                 return None
         return current[0]
 
+    # -- pruning by segment floors --
+
+    def _prunes(self) -> bool:
+        """Whether segments are pruned by their floors: for the energy goal, by exact
+        methods (the floors are the selection bound's, solved anyway), while the beam has
+        time."""
+        return self.prune and self.goal == "energy" and self.method != "analytical" \
+            and not self.late
+
+    def floor_of(self, plan: SegmentPlan) -> SegmentFloor | None:
+        """The segment's floors (segment_bound), computed once; None when some layer has no
+        schedule on its sites, its floor is beyond the exhaustive search's budget, or the
+        beam's deadline passed."""
+        key = plan.segment
+        if key in self.unfloored:
+            return None
+        if key not in self.floors:
+            try:
+                floor = segment_floor(self, plan, self.scenario.costs.idle,
+                                      self.beam_deadline)
+            except TooLargeToBound:
+                # Not kept in ``floors``: for the bound this is no bound, not no schedule.
+                self.unfloored.add(key)
+                return None
+            if floor is None and self.past(self.beam_deadline):
+                return None             # not kept: the bound may price it later
+            self.floors[key] = floor
+        return self.floors[key]
+
+    def _lower(self, plan: SegmentPlan, prevs: list[State]) -> float:
+        """A lower bound on the energy of every extension of ``prevs`` by the segment:
+        the best prefix's dynamic energy plus the segment's dynamic floor (static energy
+        is never negative); -inf when the segment has no floor."""
+        floor = self.floor_of(plan)
+        if floor is None:
+            return -math.inf
+        return min(s.sum_cost - s.sum_static for s in prevs) + floor.dynamic
+
+    def _best_floor_first(self, plans: list[tuple]):
+        """(index, plan, prevs) in the order to search them: lowest floor first when
+        pruning (so a good incumbent comes early), else as listed."""
+        indexed = [(index, plan, prevs) for index, (plan, prevs) in enumerate(plans)]
+        if not self._prunes() or len(indexed) < 2:
+            return indexed
+        lows = {index: self._lower(plan, prevs) if prevs else math.inf
+                for index, plan, prevs in indexed}
+        return sorted(indexed, key=lambda t: (lows[t[0]], t[0]))
+
+    def _beaten(self, plan: SegmentPlan, prevs: list[State], found: list[tuple]) -> bool:
+        """Whether no extension by the segment can enter the beam: the beam is full and
+        the segment's lower bound exceeds the energy of its last (widest) state, past
+        the rounding of the floors' sums."""
+        if not self._prunes() or len(found) < self.width:
+            return False
+        worst = found[self.width - 1][0][0]
+        return self._lower(plan, prevs) * (1 - FLOOR_SLACK) > worst
+
     def _why_stuck(self, name: str) -> str:
         """Why no schedule of the network's prefix reaches layer ``name``."""
         sc = self.scenario
@@ -297,14 +358,25 @@ class PipelineSearch(Chip):
         layers = len(self.net.layers)
         position = {name: i for i, name in enumerate(order)}
         for i, last in enumerate(order):
-            found: list[State] = []
+            # (key, plan index, rank in its segment, state): sorted, the order of an
+            # unpruned search that takes the plans as listed.
+            found: list[tuple] = []
             self.layers_left = len(order) - i
+            plans = []
             for plan in self.plans.ending_at(last, single=self.late,
                                              deadline=self.beam_deadline):
                 first = position[plan.segment[0][0]]
                 prevs = tops[None] if first == 0 else tops.get(order[first - 1], [])
-                if prevs:
-                    found += self._segment(plan, prevs)
+                plans.append((plan, prevs))
+            for index, plan, prevs in self._best_floor_first(plans):
+                if not prevs:
+                    continue
+                if self._beaten(plan, prevs, found):
+                    self.pruned += 1
+                    continue
+                found += [(s.key(self.goal, layers), index, rank, s)
+                          for rank, s in enumerate(self._segment(plan, prevs))]
+                found.sort(key=lambda f: f[:3])
                 if not self.late and self.past(self.beam_deadline) and found:
                     break           # the layer's other segments are not explored
             if not self.late and (self.plans.stopped or self.past(self.beam_deadline)):
@@ -312,7 +384,7 @@ class PipelineSearch(Chip):
                 self.timed_out = True
                 self.notes.append(f"time limit reached at layer {last}: the remaining "
                                   "layers were searched as single-layer segments only")
-            tops[last] = sorted(found, key=lambda s: s.key(self.goal, layers))[:self.width]
+            tops[last] = [f[3] for f in found[:self.width]]
             if not tops[last] and i == len(order) - 1:
                 break
             progress.advance(last)
@@ -346,12 +418,14 @@ class BeamInterrupted(KeyboardInterrupt):
 
 
 def solve_pipelined(scenario: Scenario, method: str, progress,
-                    rules: ModelRules = DEFAULT_RULES, improve: bool = True) -> NetworkResult:
+                    rules: ModelRules = DEFAULT_RULES, improve: bool = True,
+                    prune: bool = True) -> NetworkResult:
     """Schedule the scenario's network with inter-layer pipelining and/or save-writeback.
 
     After the beam, the segment-selection bound is computed (exact methods); with
     ``improve`` the chain that attains it is solved too and kept when it beats the beam's
-    (``improve=False`` returns nn_dataflow's beam result, as the oracle tests compare)."""
+    (``improve=False`` returns nn_dataflow's beam result, as the oracle tests compare).
+    ``prune=False`` solves every segment the beam meets (the same result, slower)."""
     if method == "analytical" and scenario.search.gbuf_sharing:
         raise NnsolveError(f"{scenario.source}: method analytical does not apply with "
                            "search.gbuf_sharing (nn_dataflow's solver forbids it too); use "
@@ -360,6 +434,7 @@ def solve_pipelined(scenario: Scenario, method: str, progress,
     total = scenario.solver.total_time_limit_s
     deadline = start + total
     search = PipelineSearch(scenario, method, rules, deadline)
+    search.prune = prune
     # Under a time limit the beam gets 60% of it, the bound (and its chain) the rest.
     try:
         best = search.run(progress, start + 0.6 * total)
@@ -409,6 +484,8 @@ def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, 
         bound = selection_bound(search, scenario.search.goal, deadline)
     search.late = True              # the beam is done: what follows shares what is left
     notes = [f"beam search {beam_seconds:.1f} s"]
+    if search.pruned:
+        notes[0] += f" ({search.pruned} segments skipped: their floors cannot enter the beam)"
     if bound is not None and bound.bound is None:
         why = "time limit reached" if not bound.complete else \
             bound.note or "no chain of segments has a bound"

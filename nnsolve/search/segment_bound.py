@@ -33,16 +33,18 @@ from ..model.partition import PartitionScheme
 from .segments import State
 
 
-class _TooLargeToBound(Exception):
+class TooLargeToBound(Exception):
     """A layer whose floor (an exhaustive search) is beyond its budget: no bound."""
 
 
 @dataclass(frozen=True)
 class SegmentFloor:
-    """Lower bounds on one segment: dynamic energy, time, and their goal price."""
+    """Lower bounds on one segment: ``energy`` with static energy at its time floor,
+    ``time``, and ``dynamic`` energy (everything but static energy)."""
 
     energy: float
     time: float
+    dynamic: float
 
 
 @dataclass
@@ -77,14 +79,14 @@ def segment_floor(search, plan, idle: float, deadline: float = math.inf
             try:
                 choice = search.floor_choice(sites)
             except SpaceTooLarge as exc:
-                raise _TooLargeToBound(f"layer {plan.segment[sp][tm]}: {exc}") from None
+                raise TooLargeToBound(f"layer {plan.segment[sp][tm]}: {exc}") from None
             if choice.candidate is None or choice.bound is None or choice.min_time is None:
                 return None
             dynamic += choice.bound
             total += choice.min_time
         entry_time.append(total)
     time = max(entry_time)
-    return SegmentFloor(dynamic + idle * time, time)
+    return SegmentFloor(dynamic + idle * time, time, dynamic)
 
 
 def _bound_sites(search, plan, sp: int, tm: int):
@@ -135,8 +137,9 @@ def selection_bound(search, goal: str, deadline: float = math.inf) -> SelectionB
             plans[last].append(plan)
             count += 1
             try:
-                f = segment_floor(search, plan, idle, deadline)
-            except _TooLargeToBound as exc:
+                f = search.floors[plan.segment] if plan.segment in search.floors else \
+                    segment_floor(search, plan, idle, deadline)
+            except TooLargeToBound as exc:
                 return SelectionBound(None, None, None, [], count,
                                       search.layer_solves - solves0,
                                       _time.perf_counter() - start, note=str(exc))

@@ -37,7 +37,8 @@ def test_segment_selection_is_the_best_chain(n, data):
                 continue
             seg = (tuple(order[a:b + 1]),)
             plans[order[b]].append(_Plan(seg))
-            floors[seg] = SegmentFloor(data.draw(st.floats(0, 100)), data.draw(st.floats(0, 9)))
+            energy = data.draw(st.floats(0, 100))
+            floors[seg] = SegmentFloor(energy, data.draw(st.floats(0, 9)), energy)
     price, chain = select(order, plans, floors, "energy")
     best = math.inf
     for cuts in itertools.product([False, True], repeat=n - 1):

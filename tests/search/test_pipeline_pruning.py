@@ -1,0 +1,53 @@
+"""Pruning segments by their floors changes nothing but the work: the pruned beam returns
+the schedule the unpruned beam does, layer for layer, on zoo networks and random DAGs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nnsolve.search.network_search import Progress
+from nnsolve.search.pipeline import solve_pipelined
+from tests.model.test_sched_dag_oracle import small_dags
+from tests.search.test_pipeline_oracle import scenario
+
+
+def _same(sc, method: str = "exhaustive") -> int:
+    """Solve with and without pruning; assert equal schedules; the segments pruned."""
+    pruned = solve_pipelined(sc, method, Progress(), improve=False)
+    full = solve_pipelined(sc, method, Progress(), improve=False, prune=False)
+    assert [(lo.name, lo.schedule, lo.result.energy, lo.result.time) for lo in pruned.layers] \
+        == [(lo.name, lo.schedule, lo.result.energy, lo.result.time) for lo in full.layers]
+    assert (pruned.energy, pruned.time) == (full.energy, full.time)
+    assert [s.time for s in pruned.segments] == [s.time for s in full.segments]
+    notes = " ".join(pruned.notes)
+    return int(notes.split(" segments skipped")[0].rsplit("(", 1)[1]) \
+        if "segments skipped" in notes else 0
+
+
+@pytest.mark.parametrize("net, width, nodes", [
+    ("mlp_m", 1, (2, 2)), ("mlp_m", 3, (2, 2)), ("lstm_phoneme", 2, (2, 2)),
+    ("mlp_s", 1, (3, 3)),
+])
+def test_pruned_beam_equals_the_full_beam_on_zoo_networks(net, width, nodes):
+    sc = scenario(net, nodes=nodes)
+    sc = replace(sc, solver=replace(sc.solver, beam_width=width))
+    _same(sc)
+
+
+def test_pruning_skips_segments_somewhere():
+    """Not vacuous: on a network with many candidate segments some are skipped."""
+    assert _same(scenario("mlp_m", nodes=(3, 3))) > 0
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_dags(), st.sampled_from(["2D", "3D"]), st.integers(1, 2),
+       st.sampled_from([(2, 2), (1, 4), (3, 3)]))
+def test_pruned_beam_equals_the_full_beam_on_random_dags(net, memory, width, nodes):
+    sc = scenario(nodes=nodes)
+    sc = replace(sc, network=net, hardware=replace(sc.hardware, memory=memory),
+                 solver=replace(sc.solver, beam_width=width))
+    _same(sc)
