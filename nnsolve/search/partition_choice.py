@@ -280,6 +280,19 @@ def _closed_form_floors(groups: dict[LayerProblem, list[Candidate]], goal: str
     return floors, fetch0
 
 
+def closed_form_floor(cands: list[Candidate]) -> tuple[float, float] | None:
+    """Least energy and least time of any schedule of the candidates, whatever the ifmap
+    layout, in closed form (the floors the exact searches start from; never above their
+    ``min_energy`` and ``min_time``); None when no candidate has a mapping."""
+    groups: dict[LayerProblem, list[Candidate]] = {}
+    for c in cands:
+        groups.setdefault(c.node_problem, []).append(c)
+    floors, _ = _closed_form_floors(groups, "energy")
+    if not floors.free:
+        return None
+    return (min(f[0] for f in floors.free.values()), min(f[1] for f in floors.free.values()))
+
+
 def _bounds(floors: list[tuple[float, float]], goal: str):
     """(bound, min_energy, min_time) from per-candidate (energy floor, time floor)."""
     if not floors:

@@ -45,7 +45,13 @@ from ..scenario import Scenario
 from .node_array import Chip
 from .partition_choice import Candidate, PartitionChoice, candidates_of, choose
 from .schedule_check import Checker
-from .segment_bound import SegmentFloor, TooLargeToBound, segment_floor, selection_bound
+from .segment_bound import (
+    SegmentFloor,
+    TooLargeToBound,
+    quick_floor,
+    segment_floor,
+    selection_bound,
+)
 from .segments import (
     Pick,
     SegmentPlan,
@@ -99,6 +105,7 @@ class PipelineSearch(Chip):
         self.pruned = 0                 # segments skipped so far
         self.floors: dict = {}          # segment -> SegmentFloor | None (segment_bound)
         self.unfloored: set = set()     # segments whose floor is beyond the budget
+        self.quick_floors: dict = {}    # segment -> closed-form SegmentFloor | None
 
     def solve_limit(self) -> float:
         """Seconds for the next layer solve: the per-layer limit, within what is left of the
@@ -272,11 +279,15 @@ class PipelineSearch(Chip):
         return self.prune and self.goal == "energy" and self.method != "analytical" \
             and not self.late
 
-    def floor_of(self, plan: SegmentPlan) -> SegmentFloor | None:
-        """The segment's floors (segment_bound), computed once; None when some layer has no
-        schedule on its sites, its floor is beyond the exhaustive search's budget, or the
-        beam's deadline passed."""
+    def floor_of(self, plan: SegmentPlan, quick: bool = False) -> SegmentFloor | None:
+        """The segment's floors (segment_bound), computed once: in closed form with
+        ``quick``, else exact. None when some layer has no schedule on its sites, its
+        floor is beyond the exhaustive search's budget, or the beam's deadline passed."""
         key = plan.segment
+        if quick:
+            if key not in self.quick_floors:
+                self.quick_floors[key] = quick_floor(self, plan, self.scenario.costs.idle)
+            return self.quick_floors[key]
         if key in self.unfloored:
             return None
         if key not in self.floors:
@@ -292,33 +303,34 @@ class PipelineSearch(Chip):
             self.floors[key] = floor
         return self.floors[key]
 
-    def _lower(self, plan: SegmentPlan, prevs: list[State]) -> float:
+    def _lower(self, plan: SegmentPlan, prevs: list[State], quick: bool = False) -> float:
         """A lower bound on the energy of every extension of ``prevs`` by the segment:
         the best prefix's dynamic energy plus the segment's dynamic floor (static energy
         is never negative); -inf when the segment has no floor."""
-        floor = self.floor_of(plan)
+        floor = self.floor_of(plan, quick)
         if floor is None:
             return -math.inf
         return min(s.sum_cost - s.sum_static for s in prevs) + floor.dynamic
 
     def _best_floor_first(self, plans: list[tuple]):
-        """(index, plan, prevs) in the order to search them: lowest floor first when
-        pruning (so a good incumbent comes early), else as listed."""
+        """(index, plan, prevs) in the order to search them: lowest closed-form floor
+        first when pruning (so a good incumbent comes early), else as listed."""
         indexed = [(index, plan, prevs) for index, (plan, prevs) in enumerate(plans)]
         if not self._prunes() or len(indexed) < 2:
             return indexed
-        lows = {index: self._lower(plan, prevs) if prevs else math.inf
+        lows = {index: self._lower(plan, prevs, quick=True) if prevs else math.inf
                 for index, plan, prevs in indexed}
         return sorted(indexed, key=lambda t: (lows[t[0]], t[0]))
 
     def _beaten(self, plan: SegmentPlan, prevs: list[State], found: list[tuple]) -> bool:
         """Whether no extension by the segment can enter the beam: the beam is full and
-        the segment's lower bound exceeds the energy of its last (widest) state, past
-        the rounding of the floors' sums."""
+        the segment's lower bound (closed form, then exact) exceeds the energy of its
+        last (widest) state, past the rounding of the floors' sums."""
         if not self._prunes() or len(found) < self.width:
             return False
         worst = found[self.width - 1][0][0]
-        return self._lower(plan, prevs) * (1 - FLOOR_SLACK) > worst
+        return any(self._lower(plan, prevs, quick) * (1 - FLOOR_SLACK) > worst
+                   for quick in (True, False))
 
     def _why_stuck(self, name: str) -> str:
         """Why no schedule of the network's prefix reaches layer ``name``."""

@@ -27,9 +27,11 @@ import math
 import time as _time
 from dataclasses import dataclass, replace
 
+from ..errors import TooLarge
 from ..heuristics.exhaustive import SpaceTooLarge
 from ..model.layout import DataLayout, ifmap_frng
 from ..model.partition import PartitionScheme
+from .partition_choice import closed_form_floor
 from .segments import State
 
 
@@ -89,6 +91,30 @@ def segment_floor(search, plan, idle: float, deadline: float = math.inf
     return SegmentFloor(dynamic + idle * time, time, dynamic)
 
 
+def quick_floor(search, plan, idle: float) -> SegmentFloor | None:
+    """Lower bounds of one segment plan in closed form: as ``segment_floor`` with each
+    layer's closed-form floor in place of its exhaustive bound, so never above it (None:
+    some layer has no mapping, or its candidates are too many to build)."""
+    costs = replace(search.scenario.costs, idle=0.0)
+    dynamic = 0.0
+    entry_time = []
+    for sp, entry in enumerate(plan.segment):
+        total = 0.0
+        for tm in range(len(entry)):
+            sites = [replace(s, costs=costs) for s in _bound_sites(search, plan, sp, tm)]
+            try:
+                floor = closed_form_floor(search.candidates(sites))
+            except TooLarge:
+                return None
+            if floor is None:
+                return None
+            dynamic += floor[0]
+            total += floor[1]
+        entry_time.append(total)
+    time = max(entry_time)
+    return SegmentFloor(dynamic + idle * time, time, dynamic)
+
+
 def _bound_sites(search, plan, sp: int, tm: int):
     """The layer's sites with every producer's ofmaps in DRAM, split as the first input
     layout (any layout gives the same bound; one layout lets plans share solves)."""
@@ -121,42 +147,88 @@ def select(order, plans, floors: dict, goal: str) -> tuple[float, list]:
     return best[-1]
 
 
-def selection_bound(search, goal: str, deadline: float = math.inf) -> SelectionBound:
-    """The proven bound on the network's goal over every chain of the search's segments."""
+def selection_bound(search, goal: str, deadline: float = math.inf, lazy: bool = True
+                    ) -> SelectionBound:
+    """The proven bound on the network's goal over every chain of the search's segments.
+
+    With ``lazy`` each segment is first priced by its closed-form floor (``quick_floor``),
+    and only the segments on the cheapest chains get their exact floor, until those chains
+    are priced exactly: the same bound as pricing every segment exactly (the exact floors
+    are never lower), with far fewer solves. If the deadline passes while refining, the
+    bound of the prices so far is returned (still a bound, only weaker)."""
     start = _time.perf_counter()
     solves0 = search.layer_solves
     order = search.plans.order
     plans: dict[str, list] = {}
     idle = search.scenario.costs.idle
-    floors = {}
+    floors: dict = {}
+    exact: set = set()          # segments priced exactly (or as well as they can be)
     complete = True
     count = 0
+
+    def stop(note: str = "", done: bool = True) -> SelectionBound:
+        return SelectionBound(None, None, None, [], count, search.layer_solves - solves0,
+                              _time.perf_counter() - start, done, note)
+
     for last in order:
         plans[last] = []
         for plan in search.plans.ending_at(last, deadline=deadline):
             plans[last].append(plan)
             count += 1
+            key = plan.segment
+            if key in search.floors:            # priced by the beam already
+                floors[key] = search.floors[key]
+                exact.add(key)
+                continue
+            if _time.perf_counter() > deadline:
+                complete = False
+                break
+            quick = quick_floor(search, plan, idle) if lazy else None
+            if quick is not None:
+                floors[key] = quick
+                continue
             try:
-                f = search.floors[plan.segment] if plan.segment in search.floors else \
-                    segment_floor(search, plan, idle, deadline)
+                f = segment_floor(search, plan, idle, deadline)
             except TooLargeToBound as exc:
-                return SelectionBound(None, None, None, [], count,
-                                      search.layer_solves - solves0,
-                                      _time.perf_counter() - start, note=str(exc))
+                return stop(str(exc))
             if f is None and _time.perf_counter() > deadline:
                 complete = False
                 break
-            floors[plan.segment] = f
+            floors[key] = f
+            exact.add(key)
         if search.plans.stopped:
             complete = False
         if not complete:
             break
+    if not complete:
+        return stop(done=False)
+    notes = []
+    while True:
+        energy, chain = select(order, plans, floors, "energy")
+        time, time_chain = select(order, plans, floors, "delay")
+        todo = list({p.segment: p for p in chain + time_chain
+                     if p.segment not in exact}.values())
+        if not todo:
+            break
+        if _time.perf_counter() > deadline:
+            notes.append("time limit reached: some segments are priced by closed-form "
+                         "floors (a weaker bound)")
+            break
+        for plan in todo:
+            try:
+                f = segment_floor(search, plan, idle, deadline)
+            except TooLargeToBound as exc:
+                # The closed-form floor stays: a bound still, only a weaker one.
+                notes.append(f"priced in closed form: {exc}")
+                exact.add(plan.segment)
+                continue
+            if f is None and _time.perf_counter() > deadline:
+                break
+            floors[plan.segment] = f
+            search.floors[plan.segment] = f
+            exact.add(plan.segment)
     seconds = _time.perf_counter() - start
     solves = search.layer_solves - solves0
-    if not complete:
-        return SelectionBound(None, None, None, [], count, solves, seconds, False)
-    energy, chain = select(order, plans, floors, "energy")
-    time, time_chain = select(order, plans, floors, "delay")
     if goal == "delay":
         bound, chain = time, time_chain
     elif goal == "edp":
@@ -165,4 +237,5 @@ def selection_bound(search, goal: str, deadline: float = math.inf) -> SelectionB
         bound = energy
     if not math.isfinite(bound):
         return SelectionBound(None, None, None, [], count, solves, seconds)
-    return SelectionBound(bound, energy, time, chain, count, solves, seconds)
+    return SelectionBound(bound, energy, time, chain, count, solves, seconds,
+                          note="; ".join(notes))

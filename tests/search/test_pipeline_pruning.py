@@ -51,3 +51,37 @@ def test_pruned_beam_equals_the_full_beam_on_random_dags(net, memory, width, nod
     sc = replace(sc, network=net, hardware=replace(sc.hardware, memory=memory),
                  solver=replace(sc.solver, beam_width=width))
     _same(sc)
+
+
+def _bounds(sc) -> tuple:
+    from nnsolve.search.pipeline import PipelineSearch
+    from nnsolve.search.segment_bound import selection_bound
+
+    out = []
+    for lazy in (True, False):
+        search = PipelineSearch(sc, "exhaustive")
+        b = selection_bound(search, sc.search.goal, lazy=lazy)
+        out.append((b, search.layer_solves))
+    return tuple(out)
+
+
+@pytest.mark.parametrize("net, goal, nodes", [
+    ("mlp_m", "energy", (3, 3)), ("mlp_m", "delay", (2, 2)), ("lstm_phoneme", "edp", (2, 2)),
+])
+def test_lazy_bound_equals_the_bound_of_every_segment_priced_exactly(net, goal, nodes):
+    sc = scenario(net, nodes=nodes, goal=goal)
+    (lazy, lazy_solves), (eager, eager_solves) = _bounds(sc)
+    assert lazy.bound == pytest.approx(eager.bound, rel=1e-12)
+    assert (lazy.energy, lazy.time) == pytest.approx((eager.energy, eager.time), rel=1e-12)
+    assert lazy.segments == eager.segments and lazy_solves <= eager_solves
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_dags(), st.sampled_from(["2D", "3D"]), st.sampled_from([(2, 2), (3, 3)]))
+def test_lazy_bound_on_random_dags(net, memory, nodes):
+    sc = scenario(nodes=nodes)
+    sc = replace(sc, network=net, hardware=replace(sc.hardware, memory=memory))
+    (lazy, _), (eager, _) = _bounds(sc)
+    assert (lazy.bound is None) == (eager.bound is None)
+    if eager.bound is not None:
+        assert lazy.bound == pytest.approx(eager.bound, rel=1e-12)
