@@ -65,47 +65,17 @@ class SelectionBound:
     note: str = ""               # why there is no bound, when it was not the time limit
 
 
-def segment_floor(search, plan, idle: float, deadline: float = math.inf
-                  ) -> SegmentFloor | None:
-    """Lower bounds of one segment plan (None: some layer has no schedule, or the
-    deadline passed)."""
+def _priced(search, plan, idle: float, layer_floor) -> SegmentFloor | None:
+    """The segment's floors from ``layer_floor(sites, name)``, each layer's (dynamic
+    energy, time) floor on its bound sites or None (then the segment's is None)."""
     costs = replace(search.scenario.costs, idle=0.0)
     dynamic = 0.0
     entry_time = []
     for sp, entry in enumerate(plan.segment):
         total = 0.0
-        for tm in range(len(entry)):
-            if _time.perf_counter() > deadline:
-                return None
+        for tm, name in enumerate(entry):
             sites = [replace(s, costs=costs) for s in _bound_sites(search, plan, sp, tm)]
-            try:
-                choice = search.floor_choice(sites)
-            except SpaceTooLarge as exc:
-                raise TooLargeToBound(f"layer {plan.segment[sp][tm]}: {exc}") from None
-            if choice.candidate is None or choice.bound is None or choice.min_time is None:
-                return None
-            dynamic += choice.bound
-            total += choice.min_time
-        entry_time.append(total)
-    time = max(entry_time)
-    return SegmentFloor(dynamic + idle * time, time, dynamic)
-
-
-def quick_floor(search, plan, idle: float) -> SegmentFloor | None:
-    """Lower bounds of one segment plan in closed form: as ``segment_floor`` with each
-    layer's closed-form floor in place of its exhaustive bound, so never above it (None:
-    some layer has no mapping, or its candidates are too many to build)."""
-    costs = replace(search.scenario.costs, idle=0.0)
-    dynamic = 0.0
-    entry_time = []
-    for sp, entry in enumerate(plan.segment):
-        total = 0.0
-        for tm in range(len(entry)):
-            sites = [replace(s, costs=costs) for s in _bound_sites(search, plan, sp, tm)]
-            try:
-                floor = closed_form_floor(search.candidates(sites))
-            except TooLarge:
-                return None
+            floor = layer_floor(sites, name)
             if floor is None:
                 return None
             dynamic += floor[0]
@@ -113,6 +83,37 @@ def quick_floor(search, plan, idle: float) -> SegmentFloor | None:
         entry_time.append(total)
     time = max(entry_time)
     return SegmentFloor(dynamic + idle * time, time, dynamic)
+
+
+def segment_floor(search, plan, idle: float, deadline: float = math.inf
+                  ) -> SegmentFloor | None:
+    """Lower bounds of one segment plan (None: some layer has no schedule, or the
+    deadline passed)."""
+    def exact(sites, name: str):
+        if _time.perf_counter() > deadline:
+            return None
+        try:
+            choice = search.floor_choice(sites)
+        except SpaceTooLarge as exc:
+            raise TooLargeToBound(f"layer {name}: {exc}") from None
+        if choice.candidate is None or choice.bound is None or choice.min_time is None:
+            return None
+        return choice.bound, choice.min_time
+
+    return _priced(search, plan, idle, exact)
+
+
+def quick_floor(search, plan, idle: float) -> SegmentFloor | None:
+    """Lower bounds of one segment plan in closed form: as ``segment_floor`` with each
+    layer's closed-form floor in place of its exhaustive bound, so never above it (None:
+    some layer has no mapping, or its candidates are too many to build)."""
+    def closed_form(sites, name: str):
+        try:
+            return closed_form_floor(search.candidates(sites))
+        except TooLarge:
+            return None
+
+    return _priced(search, plan, idle, closed_form)
 
 
 def _bound_sites(search, plan, sp: int, tm: int):
