@@ -1,19 +1,25 @@
-"""Inter-layer pipelining on TANGRAM's configuration: nnsolve vs nn_dataflow 2.1.
+"""Inter-layer pipelining on TANGRAM's configuration: nnsolve before and after, and nn_dataflow 2.1.
 
 Every zoo network from configs/tangram_pipeline/ (16x16 tiles, 2D memory, 8x8 PEs, 64 B
 register files, 32 kB global buffers, hybrid + batch + ifmap partitioning, buffer sharing,
 save-writeback, inter-layer pipelining, batch 64). For each: nnsolve's pipelined search
 (nn_dataflow's beam of width 1 over segment chains, every layer solved exactly) with the
-segment-selection bound, and nn_dataflow's own search in a child process under a time limit
-(benchmarks/nnd_runner.py, killed at the limit). Columns: wall seconds, total energy (cost
-units), total time (cycles), nnsolve's proven bound and gap, and energy / nn_dataflow's.
+segment-selection bound, each solve in a fresh process (benchmarks/pipeline_run.py, so the
+peak memory is the network's own and no cache carries over); with ``--before REV`` the same
+solve by revision REV (checked out in a temporary git worktree) beside it; and nn_dataflow's
+own search in a child process under a time limit (benchmarks/nnd_runner.py, killed at the
+limit). Columns: wall seconds of the solve, peak resident memory, total energy (cost
+units), total time (cycles), nnsolve's proven bound and gap, segments, and energy /
+nn_dataflow's.
 
 Both sides use nn_dataflow's element-wise rule (nnsolve: ``ModelRules(eltwise_ifmaps=
 "nn_dataflow")``, docs/divergences.md section 2), so the energies are comparable.
 
     python benchmarks/pipelining.py                           # every zoo network
     python benchmarks/pipelining.py --nets mlp_s,alex_net     # some
+    python benchmarks/pipelining.py --before d8f1b83 --no-nnd # against an older revision
     python benchmarks/pipelining.py --limit 600 --no-nnd      # nn_dataflow limit, or none
+    python benchmarks/pipelining.py --total-limit 30          # solver.total_time_limit_s
     python benchmarks/pipelining.py --family tetris --nets mlp_s,mlp_m,lstm_phoneme
 
 ``--family tetris`` takes configs/tetris_4x4/ (4x4 nodes, 3D memory, hybrid partitioning,
@@ -25,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
-import time
-from dataclasses import replace
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -42,28 +50,61 @@ from nnd_runner import run_nn_dataflow  # noqa: E402
 
 from nnsolve.formats.network_yaml import zoo_names  # noqa: E402
 from nnsolve.formats.scenario_yaml import load_scenario  # noqa: E402
-from nnsolve.model.mapping import ModelRules  # noqa: E402
-from nnsolve.search.network_search import solve  # noqa: E402
 
-NND_RULES = ModelRules(eltwise_ifmaps="nn_dataflow")
 FAMILIES = {"tangram": ("configs/tangram_pipeline/{net}.yaml", []),
             "tetris": ("configs/tetris_4x4/{net}.yaml",
                        ["search.interlayer=true", "search.save_writeback=true"])}
 
 
-def run(net: str, limit: float, nnd: bool, total_limit: float | None,
-        family: str = "tangram") -> dict:
-    config, overrides = FAMILIES[family]
-    sc = load_scenario(ROOT / config.format(net=net), overrides)
+def solve_in(tree: Path, config: Path, overrides: list[str], total_limit: float | None,
+             timeout: float) -> dict:
+    """One solve by the nnsolve tree ``tree`` in a fresh process (pipeline_run.py): its
+    row, or {"error": ...} when it fails or does not finish within ``timeout`` seconds."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "pipeline_run.py"), str(config),
+           "--nnd-rules"]
+    for o in overrides:
+        cmd += ["--set", o]
     if total_limit is not None:
-        sc = replace(sc, solver=replace(sc.solver, total_time_limit_s=total_limit))
-    start = time.perf_counter()
-    res = solve(sc, rules=NND_RULES)
-    row = {"net": net, "seconds": time.perf_counter() - start, "energy": res.energy,
-           "time": res.time, "bound": res.bound, "gap": res.gap,
-           "segments": len(res.segments or []),
-           "timed_out": any("time limit" in n for n in res.notes), "nnd": None}
+        cmd += ["--total-limit", str(total_limit)]
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
+                             cwd=tree)
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish in {timeout:.0f} s"}
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"failed: {last[:60]}"}
+    return json.loads(out.stdout)
+
+
+@contextmanager
+def worktree(rev: str | None):
+    """A temporary git worktree of ``rev`` (None: nothing), removed afterwards."""
+    if rev is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="nnsolve-before-") as tmp:
+        path = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q",
+                        str(path), rev], check=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(path)], check=False)
+
+
+def run(net: str, limit: float, nnd: bool, total_limit: float | None, family: str,
+        before: Path | None, timeout: float) -> dict:
+    pattern, overrides = FAMILIES[family]
+    config = ROOT / pattern.format(net=net)
+    row = {"net": net, "after": solve_in(ROOT, config, overrides, total_limit, timeout),
+           "before": None, "nnd": None}
+    if before is not None:
+        row["before"] = solve_in(before, config, overrides, total_limit, timeout)
     if nnd:
+        sc = load_scenario(config, overrides)
         args = nnd_args(sc)
         args["net"] = net
         out = run_nn_dataflow(**args, nprocesses=2, time_limit_s=limit)
@@ -71,6 +112,20 @@ def run(net: str, limit: float, nnd: bool, total_limit: float | None,
                       "energy": out["energy"], "time": out["time"],
                       "finished": out["finished"], "error": out["error"]}
     return row
+
+
+def _seconds(side: dict) -> str:
+    if "error" in side:
+        return side["error"]
+    limited = any("time limit" in n for n in side["notes"])
+    return f"{side['seconds']:.1f}" + (" (limit)" if limited else "")
+
+
+def _skipped(side: dict) -> str:
+    for note in side.get("notes", []):
+        if "segments skipped" in note:
+            return note.split("(")[-1].split(" segments skipped")[0]
+    return "-"
 
 
 def main() -> None:
@@ -85,39 +140,65 @@ def main() -> None:
     parser.add_argument("--family", choices=sorted(FAMILIES), default="tangram",
                         help="tangram: configs/tangram_pipeline; tetris: configs/tetris_4x4 "
                              "with pipelining on")
+    parser.add_argument("--before", metavar="REV",
+                        help="also solve with this git revision (e.g. d8f1b83, issue 16's "
+                             "parent), side by side")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="wall-clock limit of each nnsolve solve, seconds")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
-    console = Console(width=200)
+    console = Console(width=220)
     rows = []
-    for net in args.nets.split(","):
-        console.print(f"running {net} ...")
-        rows.append(run(net.strip(), args.limit, not args.no_nnd, args.total_limit,
-                        args.family))
-        if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=1))
+    with worktree(args.before) as before:
+        for net in args.nets.split(","):
+            console.print(f"running {net} ...")
+            rows.append(run(net.strip(), args.limit, not args.no_nnd, args.total_limit,
+                            args.family, before, args.timeout))
+            if args.json:
+                Path(args.json).write_text(json.dumps(rows, indent=1))
 
     title = {"tangram": "TANGRAM 16x16", "tetris": "TETRIS 4x4"}[args.family]
     table = Table(title=f"{title} with pipelining, whole network: nnsolve (beam width 1, "
-                        "exact layers, segment-selection bound) vs nn_dataflow",
-                  title_justify="left")
-    for col in ("network", "nnsolve s", "energy", "time", "bound gap", "segments",
-                "nn_dataflow s", "nn_dataflow energy", "nn_dataflow time",
-                "energy / nn_dataflow"):
+                        "exact layers, segment-selection bound)"
+                        + (f", before = {args.before}" if args.before else "")
+                        + " vs nn_dataflow", title_justify="left")
+    cols = ["network"]
+    if args.before:
+        cols += ["before s", "before MB", "before energy", "before gap"]
+    cols += ["nnsolve s", "MB", "energy", "time", "bound", "gap", "segments", "skipped"]
+    if args.before:
+        cols += ["speed-up", "energy / before"]
+    cols += ["nn_dataflow s", "nn_dataflow energy", "energy / nn_dataflow"]
+    for col in cols:
         table.add_column(col, justify="left" if col == "network" else "right")
     for r in rows:
-        n = r["nnd"]
+        a, b, n = r["after"], r["before"], r["nnd"]
+        cells = [r["net"]]
+        if b is not None:
+            cells += ([_seconds(b), "-", "-", "-"] if "error" in b else
+                      [_seconds(b), f"{b['peak_mb']:,.0f}", f"{b['energy']:,.0f}",
+                       f"{b['gap']:.2%}" if b["gap"] is not None else "-"])
+        if "error" in a:
+            cells += [_seconds(a)] + ["-"] * 7
+        else:
+            cells += [_seconds(a), f"{a['peak_mb']:,.0f}", f"{a['energy']:,.0f}",
+                      f"{a['time']:,.0f}",
+                      f"{a['bound']:,.0f}" if a["bound"] is not None else "none",
+                      f"{a['gap']:.2%}" if a["gap"] is not None else "-",
+                      str(a["segments"]), _skipped(a)]
+        if b is not None:
+            both = "error" not in a and "error" not in b
+            cells += [f"{b['seconds'] / a['seconds']:.1f}x" if both else "-",
+                      f"{a['energy'] / b['energy']:.6f}" if both else "-"]
         if n is None:
-            nnd_cells = ["not run", "-", "-", "-"]
+            cells += ["not run", "-", "-"]
         elif n["finished"] and n["energy"] is not None:
-            nnd_cells = [f"{n['seconds']:.1f}", f"{n['energy']:,.0f}", f"{n['time']:,.0f}",
-                         f"{r['energy'] / n['energy']:.6f}"]
+            ratio = f"{a['energy'] / n['energy']:.6f}" if "error" not in a else "-"
+            cells += [f"{n['seconds']:.1f}", f"{n['energy']:,.0f}", ratio]
         else:
             why = "did not finish" if n["error"] == "timeout" else "failed"
-            nnd_cells = [f"{why} in {n['seconds']:.0f}", "-", "-", "-"]
-        gap = f"{r['gap']:.2%}" if r["gap"] is not None else "-"
-        seconds = f"{r['seconds']:.1f}" + (" (limit)" if r["timed_out"] else "")
-        table.add_row(r["net"], seconds, f"{r['energy']:,.0f}", f"{r['time']:,.0f}", gap,
-                      str(r["segments"]), *nnd_cells)
+            cells += [f"{why} in {n['seconds']:.0f}", "-", "-"]
+        table.add_row(*cells)
     console.print(table)
 
 

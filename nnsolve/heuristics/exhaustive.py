@@ -38,8 +38,9 @@ from ..model.evaluate import (
     BlockingStats,
     LayerProblem,
     LayerResult,
+    SpaceCounts,
     evaluate_blocking,
-    fetch_counts,
+    space_counts,
     stats_row,
 )
 from ..model.factors import factor_triples, triple_count
@@ -187,13 +188,13 @@ def _space_bytes(space: SchemeSpace) -> int:
     return space.factors.nbytes + space.positions.nbytes + space.rank.nbytes
 
 
-def _fetch_bytes(fetch: np.ndarray) -> int:
-    return fetch.nbytes
+def _counts_bytes(counts: SpaceCounts) -> int:
+    return counts.nbytes
 
 
-# Split as a scheme's bytes are: 128 in the space, 48 in its fetch counts.
-_SPACES = ByteLRU(CACHE_BYTES // 11 * 8, _space_bytes)
-_FETCHES = ByteLRU(CACHE_BYTES // 11 * 3, _fetch_bytes)
+# Split as a scheme's bytes are: 128 in the space, 104 in its counts.
+_SPACES = ByteLRU(CACHE_BYTES // 232 * 128, _space_bytes)
+_COUNTS = ByteLRU(CACHE_BYTES // 232 * 104, _counts_bytes)
 
 
 def _build_space(loopcnt: tuple[int, int, int], is_conv: bool, canonical: bool,
@@ -350,18 +351,19 @@ class ScoredChunk:
             self.ok]
 
 
-def _piece_fetch(nld: NestedLoopDesc, canonical: bool, space: SchemeSpace) -> np.ndarray:
-    """Fetch counts of a piece: they depend on the schemes and data loops only, so those of
-    a whole (cached) space are cached with it."""
+def _piece_counts(nld: NestedLoopDesc, canonical: bool, space: SchemeSpace) -> SpaceCounts:
+    """Fetch counts, loop products and buffered units of a piece: they depend on the
+    schemes and data loops only, so those of a whole (cached) space are cached with it."""
     if space.factors.flags.writeable:                  # a piece of a large space
-        return fetch_counts(space.factors, space.positions, nld.data_loops)
+        return space_counts(space.factors, space.positions, nld.data_loops)
 
-    def build() -> np.ndarray:
-        fetch = fetch_counts(space.factors, space.positions, nld.data_loops)
-        fetch.flags.writeable = False
-        return fetch
+    def build() -> SpaceCounts:
+        counts = space_counts(space.factors, space.positions, nld.data_loops)
+        for array in (counts.fetch, counts.lcnt, counts.cnt_gbuf, counts.cnt_regf):
+            array.flags.writeable = False
+        return counts
 
-    return _FETCHES.get((tuple(nld.loopcnt), nld.is_conv, canonical, nld.data_loops), build)
+    return _COUNTS.get((tuple(nld.loopcnt), nld.is_conv, canonical, nld.data_loops), build)
 
 
 def search_size(problem: LayerProblem, pins: Pins, canonical: bool = True) -> int:
@@ -382,14 +384,14 @@ def check_budget(problem: LayerProblem, pins: Pins, canonical: bool = True) -> i
 
 def pinned_spaces(problem: LayerProblem, pins: Pins, canonical: bool = True
                   ) -> Iterator[tuple[int, SchemeSpace, np.ndarray]]:
-    """(candidate index, piece of its scheme space, the piece's fetch counts) of every
+    """(candidate index, piece of its scheme space, the piece's SpaceCounts) of every
     candidate, in enumeration order, cut to the schemes that keep the mapping, factor and
     order pins."""
     for index, nld in enumerate(problem.mapping.candidates):
         if pins.mapping is not None and pins.mapping != index:
             continue
         for space in space_pieces(nld, canonical):
-            fetch = _piece_fetch(nld, canonical, space)
+            counts = _piece_counts(nld, canonical, space)
             if not pins.empty:
                 # Orders do not matter for local-region layers: innermost pins do not apply.
                 applied = replace(pins, top=None)
@@ -403,8 +405,8 @@ def pinned_spaces(problem: LayerProblem, pins: Pins, canonical: bool = True
                     space = SchemeSpace(space.factors, positions, rank)
                 space = SchemeSpace(space.factors[keep], space.positions[keep],
                                     space.rank[keep])
-                fetch = fetch[keep]
-            yield index, space, fetch
+                counts = counts.rows(keep)
+            yield index, space, counts
 
 
 def top_filter(factors: np.ndarray, positions: np.ndarray, rank: np.ndarray, top,
@@ -435,13 +437,13 @@ def scored_chunks(problem: LayerProblem, pins: Pins, canonical: bool = True,
     """Every scheme the pins allow, scored by the evaluator in chunks. Raises SpaceTooLarge
     (before building anything) when the layer has more than MAX_SCHEMES schemes."""
     check_budget(problem, pins, canonical)
-    for index, space, fetch in pinned_spaces(problem, pins, canonical):
+    for index, space, counts in pinned_spaces(problem, pins, canonical):
         nld = problem.mapping.candidates[index]
         for lo in range(0, len(space), _CHUNK):
             hi = min(lo + _CHUNK, len(space))
             stats = evaluate_blocking(nld, space.factors[lo:hi], space.positions[lo:hi],
                                       problem.env, sharing_noc=sharing_noc,
-                                      fetch=fetch[lo:hi])
+                                      counts=counts.rows(slice(lo, hi)))
             fits = stats.valid
             for d, kept in pins.resident.items():
                 fits = fits & (stats.stored[:, d] == kept)

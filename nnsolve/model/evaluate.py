@@ -175,9 +175,67 @@ def _cycles(counts: np.ndarray, valid: np.ndarray, what: str) -> np.ndarray:
     return np.minimum(counts, MAX_CYCLES).astype(np.int64)     # invalid rows: capped
 
 
+@dataclass(frozen=True)
+class SpaceCounts:
+    """What the blocking factors and orders of K schemes alone fix, whatever the buffers,
+    costs and region: fetch counts (K, 2, 3), each scheme's loop product (K,), and the units
+    of each data category below the global buffer and below the register files (K, 3).
+    ``tops`` is the largest float product of each loop's factors and ``covers`` their least
+    integer product (what the range and coverage checks need). A cached space computes them
+    once for every problem that scores it."""
+
+    fetch: np.ndarray
+    lcnt: np.ndarray
+    cnt_gbuf: np.ndarray
+    cnt_regf: np.ndarray
+    tops: tuple[float, float, float]
+    covers: tuple[int, int, int]
+
+    def rows(self, keep) -> SpaceCounts:
+        """The counts of the rows ``keep`` (a slice, mask or index array); the checks'
+        extremes stay those of all rows, which bound the kept rows' own."""
+        return SpaceCounts(self.fetch[keep], self.lcnt[keep], self.cnt_gbuf[keep],
+                           self.cnt_regf[keep], self.tops, self.covers)
+
+    @property
+    def nbytes(self) -> int:
+        return self.fetch.nbytes + self.lcnt.nbytes + self.cnt_gbuf.nbytes \
+            + self.cnt_regf.nbytes
+
+
+def space_counts(factors: np.ndarray, positions: np.ndarray,
+                 dims: tuple[tuple[int, ...], ...]) -> SpaceCounts:
+    """The ``SpaceCounts`` of schemes (K, 3, 3) with orders (K, 2, 3) for the data loops
+    ``dims`` (a descriptor's ``data_loops``)."""
+    t = _int_array(factors).reshape(-1, 3, 3)
+    pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2, 3)
+    if len(pos) != len(t):
+        raise ValueError("factors and positions describe different numbers of schemes")
+    if len(t) and np.any(t < 1):
+        raise ValueError("blocking factors must be positive")
+    if not len(t):
+        empty = np.zeros((0, 3), dtype=np.int64)
+        return SpaceCounts(np.zeros((0, 2, 3), dtype=np.int64), np.zeros(0, dtype=np.int64),
+                           empty, empty, (1.0, 1.0, 1.0), (1, 1, 1))
+    # The float product cannot wrap; past the limit the int64 products below would.
+    tops = tuple(float(v) for v in t.astype(np.float64).prod(axis=1).max(axis=0))
+    if max(tops) >= COUNT_LIMIT:
+        covers = (COUNT_LIMIT, COUNT_LIMIT, COUNT_LIMIT)   # checked (and refused) first
+        lcnt = np.zeros(len(t), dtype=np.int64)
+    else:
+        per_loop = t.prod(axis=1)
+        covers = tuple(int(v) for v in per_loop.min(axis=0))
+        lcnt = per_loop[:, 0] * per_loop[:, 1] * per_loop[:, 2]
+    below_gbuf = t[:, 1, :] * t[:, 2, :]
+    below_regf = t[:, 2, :]
+    cnt_gbuf = np.stack([_prod_cols(below_gbuf, dims[d]) for d in Data], axis=1)
+    cnt_regf = np.stack([_prod_cols(below_regf, dims[d]) for d in Data], axis=1)
+    return SpaceCounts(fetch_counts(t, pos, dims), lcnt, cnt_gbuf, cnt_regf, tops, covers)
+
+
 def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.ndarray,
                       env: BlockingEnv, sharing_noc: bool = True,
-                      fetch: np.ndarray | None = None) -> BlockingStats:
+                      counts: SpaceCounts | None = None) -> BlockingStats:
     """Score K blocking schemes of one descriptor.
 
     ``factors``: (K, 3, 3) ints, [scheme, level, loop]. ``positions``: (K, 2, 3) ints,
@@ -188,32 +246,27 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     skips that: validity, accesses and times are still exact, but ``noc_hops``, ``noc_cost``
     and ``energy`` leave out the sharing hops (which are >= 0, so energy is a lower bound)
     and ``size_gbuf`` keeps the whole-group spread; ``add_sharing_noc`` completes chosen rows.
-    ``fetch`` may pass in ``fetch_counts`` of the same rows (it depends on the schemes and
+    ``counts`` may pass in ``space_counts`` of the same rows (they depend on the schemes and
     the descriptor's data loops only), computed once for many problems.
     """
     t = _int_array(factors).reshape(-1, 3, 3)
     pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2, 3)
     k = len(t)
-    if len(pos) != k:
-        raise ValueError("factors and positions describe different numbers of schemes")
-    if k and np.any(t < 1):
-        raise ValueError("blocking factors must be positive")
+    if counts is None:
+        counts = space_counts(t, pos, nld.data_loops)
+    elif len(counts.lcnt) != k:
+        raise ValueError("the counts describe another number of schemes")
     if k:
-        # The float product cannot wrap; past the limit the int64 products below would.
-        check_counts(nld, t.astype(np.float64).prod(axis=1).max(axis=0).tolist(), exact=False)
-    if np.any(t.prod(axis=1) < np.asarray(nld.loopcnt)):
-        raise ValueError(f"blocking factors do not cover the loop counts {nld.loopcnt}")
+        check_counts(nld, counts.tops, exact=False)
+        if any(c < n for c, n in zip(counts.covers, nld.loopcnt, strict=True)):
+            raise ValueError(f"blocking factors do not cover the loop counts {nld.loopcnt}")
     dims = nld.data_loops
-    lcnt = t[:, 0, :].prod(axis=1) * t[:, 1, :].prod(axis=1) * t[:, 2, :].prod(axis=1)
+    lcnt = counts.lcnt
     n = env.num_nodes
 
     # Buffered units below each level: global buffer holds levels 1-2, register files level 2.
-    below_gbuf = t[:, 1, :] * t[:, 2, :]
-    below_regf = t[:, 2, :]
-    cnt_gbuf = np.stack([_prod_cols(below_gbuf, dims[d]) for d in Data], axis=1)
-    cnt_regf = np.stack([_prod_cols(below_regf, dims[d]) for d in Data], axis=1)
-    size_regf = cnt_regf * np.asarray(nld.usize_regf)
-    unit_gbuf = cnt_gbuf * np.asarray(nld.usize_gbuf)
+    size_regf = counts.cnt_regf * np.asarray(nld.usize_regf)
+    unit_gbuf = counts.cnt_gbuf * np.asarray(nld.usize_gbuf)
     subgroup = np.asarray(env.gbuf_subgroup if env.sharing is None else env.sharing.sizes)
 
     def gbuf_size(stored: np.ndarray) -> np.ndarray:
@@ -224,7 +277,7 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     stored = np.tile(~np.asarray(env.bypass, dtype=bool), (k, 1))
     valid = regf_ok & (gbuf_size(stored).sum(axis=1) <= env.gbuf_words)
 
-    fetch = fetch_counts(t, pos, dims) if fetch is None else np.array(fetch, dtype=np.int64)
+    fetch = np.array(counts.fetch, dtype=np.int64)     # a copy: pinned filters change it
 
     # Data from on-chip buffers can be read only once; local data stays in the buffer.
     if not env.src_is_dram:
@@ -290,10 +343,7 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     time_f = time.astype(float)
     static_cost = c.idle * time_f
     energy = op_cost + access_cost + noc_cost + static_cost
-    if np.any(valid & ~(energy < ENERGY_LIMIT)):
-        worst = float(np.max(np.where(valid, energy, 0.0)))
-        raise TooLarge(f"its energy reaches {worst:.3g} cost units, beyond the {ENERGY_LIMIT:g} "
-                       "the evaluator keeps finite; use smaller costs (other units)")
+    check_energy(energy[valid])
 
     inf = np.inf
     stats = BlockingStats(
@@ -342,6 +392,15 @@ def add_sharing_noc(stats: BlockingStats, rows, nld: NestedLoopDesc, factors: np
         for d in Data:
             unit = _prod_cols(below, nld.data_loops[d])[0] * usize[d] * stats.stored[row, d]
             stats.size_gbuf[row, d] = -(-unit // plan.subgroup[d])
+
+
+def check_energy(energy: np.ndarray) -> None:
+    """Raise TooLarge when a valid scheme's energy is not below ENERGY_LIMIT (the range in
+    which the evaluator's sums stay finite and ordered)."""
+    if len(energy) and not np.all(energy < ENERGY_LIMIT):
+        worst = float(np.max(energy))
+        raise TooLarge(f"its energy reaches {worst:.3g} cost units, beyond the {ENERGY_LIMIT:g} "
+                       "the evaluator keeps finite; use smaller costs (other units)")
 
 
 def _int_array(values) -> np.ndarray:

@@ -45,6 +45,7 @@ from ..model.evaluate import (
     LayerProblem,
     LayerResult,
     blocking_floor,
+    check_energy,
     evaluate_blocking,
     stats_row,
 )
@@ -337,21 +338,68 @@ def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
 
 
 #: Bytes one valid scheme of a scored space holds (energy, time, F0, rank, candidate,
-#: factors, positions) and the bytes the cached scored spaces may hold together.
-SPACE_ROW_BYTES = 8 + 8 + 3 * 8 + 8 + 8 + 9 * 8 + 6 * 8
+#: factors, positions, and the energy at up to two static costs) and the bytes the cached
+#: scored spaces may hold together.
+SPACE_ROW_BYTES = 8 + 8 + 3 * 8 + 8 + 8 + 9 * 8 + 6 * 8 + 2 * 8
 SCORED_BYTES = 2**30
 
 
-def _space_bytes(space: _Space) -> int:
-    return sum(getattr(space, f).nbytes for f in _Space.__dataclass_fields__)
+@dataclass
+class _Scored:
+    """A group's space scored without static energy, and its energy at each idle cost."""
+
+    dynamic: _Space
+    priced: dict[float, _Space] = field(default_factory=dict)
+
+    def at(self, idle: float) -> _Space:
+        """The space with static energy ``idle x time`` added: the evaluator adds static
+        energy last, so the sum equals its score at that cost to the last unit."""
+        if idle == 0:
+            return self.dynamic
+        if idle not in self.priced:
+            space = self.dynamic
+            energy = space.energy + idle * space.time
+            check_energy(energy)
+            self.priced[idle] = replace(space, energy=energy)
+        return self.priced[idle]
 
 
-_SCORED = ByteLRU(SCORED_BYTES, _space_bytes)
+def _scored_bytes(scored: _Scored) -> int:
+    space = scored.dynamic
+    return sum(getattr(space, f).nbytes for f in _Space.__dataclass_fields__) \
+        + 2 * space.energy.nbytes
+
+
+_SCORED = ByteLRU(SCORED_BYTES, _scored_bytes)
 
 
 def _scored_space(problem: LayerProblem, pins: Pins) -> _Space:
-    """The group's valid schemes, scored once and cached (within SCORED_BYTES)."""
-    return _SCORED.get((problem, pins), lambda: _score_space(problem, pins))
+    """The group's valid schemes, scored once and cached (within SCORED_BYTES) for every
+    problem with the same canonical form: layers on sites that differ only in their static
+    energy cost (the exact segment floors price it at zero) or in the shape of their
+    buffer-sharing groups share one scoring."""
+    key = _canonical(problem)
+    scored = _SCORED.get((key, pins), lambda: _Scored(_score_space(key, pins)))
+    return scored.at(problem.env.costs.idle)
+
+
+def _canonical(problem: LayerProblem) -> LayerProblem:
+    """The problem as its scored space (without the sharing hops) sees it: static energy at
+    zero cost (added back exactly by ``_Scored.at``) and buffer-sharing groups reduced to
+    their sizes, the only part of them the capacity check reads (their hops are added to
+    chosen rows, from the candidate's own problem). Its mapping, which neither changes, is
+    carried over rather than built again."""
+    env = problem.env
+    canon = env
+    if env.costs.idle != 0:
+        canon = replace(canon, costs=replace(env.costs, idle=0.0))
+    if env.sharing is not None:
+        canon = replace(canon, sharing=None, gbuf_subgroup=env.sharing.sizes)
+    if canon is env:
+        return problem
+    out = replace(problem, env=canon)
+    out.__dict__["mapping"] = problem.mapping      # the cached_property's slot
+    return out
 
 
 def _score_space(problem: LayerProblem, pins: Pins) -> _Space:
