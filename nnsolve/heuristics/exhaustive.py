@@ -145,6 +145,7 @@ def scheme_space(nld: NestedLoopDesc, canonical: bool = True) -> SchemeSpace:
                          for f in ("factors", "positions", "rank")))
 
 
+@lru_cache(maxsize=1 << 14)
 def space_size(loopcnt: tuple[int, int, int], is_conv: bool, canonical: bool = True) -> int:
     """The number of schemes of a space, in closed form (nothing is built)."""
     combos = triple_count(loopcnt[0]) * triple_count(loopcnt[1]) * triple_count(loopcnt[2])

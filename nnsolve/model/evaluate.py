@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from ..errors import TooLarge
 from ..hardware.spec import Costs, Hardware
 from .bufshr import ShareGroups, SharingPlan, plan_sharing
 from .dims import DATA_NAMES, LEVEL_NAMES, Data, Level
+from .keys import field_hash, keyless_state
 from .layer import Layer
 from .mapping import DEFAULT_RULES, ArrayMapping, ModelRules, NestedLoopDesc, map_layer
 from .schedule import LayerSchedule
@@ -99,6 +100,9 @@ class BlockingEnv:
     Sharing implies access forwarding, but ``accfwd`` is still the caller's to set (to the
     group sizes, as nn_dataflow divides DRAM traffic the same way with either option).
     """
+
+    __hash__ = field_hash
+    __getstate__ = keyless_state
 
     regf_words: int
     gbuf_words: int
@@ -465,6 +469,9 @@ def fetch_counts(t: np.ndarray, pos: np.ndarray, dims: tuple[tuple[int, ...], ..
 class LayerProblem:
     """One layer to schedule on a node region: its shape, batch, hardware and environment."""
 
+    __hash__ = field_hash
+    __getstate__ = keyless_state
+
     layer: Layer
     batch: int
     pe_array: tuple[int, int]
@@ -572,6 +579,7 @@ class BlockingFloor:
     fetch0: tuple[int, int, int]
 
 
+@lru_cache(maxsize=1 << 16)
 def blocking_floor(problem: LayerProblem) -> BlockingFloor | None:
     """A lower bound on the energy and time of every schedule of ``problem`` (None when the
     layer has no mapping), in closed form.

@@ -16,6 +16,7 @@ from ..hardware.regions import NodeRegion, memory_region, processing_region
 from ..hardware.spec import Costs, Hardware
 from .bufshr import share_groups
 from .evaluate import BlockingEnv, LayerProblem
+from .keys import field_hash, keyless_state
 from .layer import Layer
 from .layout import DataLayout, ifmap_frng
 from .mapping import DEFAULT_RULES, ModelRules
@@ -42,6 +43,9 @@ class LayerSite:
     from ``src`` (None: DRAM), its ofmaps go to ``dst`` (None: DRAM); inside a pipeline
     segment either may be a processing region (on-chip data, read or written once).
     ``no_time_mux``: the weights stay on chip for the whole run (network spec §1.4)."""
+
+    __hash__ = field_hash
+    __getstate__ = keyless_state
 
     layer: Layer
     batch: int

@@ -323,18 +323,29 @@ class _Space:
 
 def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
     """The group's scored space under the pins; a pipeline's top-loop demand only filters
-    (and, for local-region layers, re-orders) the rows of the space scored without it."""
+    (and, for local-region layers, re-orders) the rows of the space scored without it, and
+    the filtered space is kept too (many sites pose one problem under one demand)."""
     top = pins.top
     if top is None or top.free:
-        return _scored_space(problem, replace(pins, top=None))
-    space = _scored_space(problem, replace(pins, top=None))
+        return _scored_space(problem, _unpinned_top(pins))
+    key = (_canonical(problem), pins, problem.env.costs.idle)
+    return _PINNED.get(key, lambda: _top_filtered(problem, pins))
+
+
+def _top_filtered(problem: LayerProblem, pins: Pins) -> _Space:
+    space = _scored_space(problem, _unpinned_top(pins))
     if not len(space.energy):
         return space
     is_conv = problem.mapping.candidates[0].is_conv
-    keep, positions, rank = top_filter(space.factors, space.positions, space.rank, top,
+    keep, positions, rank = top_filter(space.factors, space.positions, space.rank, pins.top,
                                        is_conv)
     return _Space(space.energy[keep], space.time[keep], space.fetch0[keep], rank[keep],
                   space.index[keep], space.factors[keep], positions[keep])
+
+
+@lru_cache(maxsize=1 << 12)
+def _unpinned_top(pins: Pins) -> Pins:
+    return replace(pins, top=None)
 
 
 #: Bytes one valid scheme of a scored space holds (energy, time, F0, rank, candidate,
@@ -364,13 +375,17 @@ class _Scored:
         return self.priced[idle]
 
 
+def _space_bytes(space: _Space) -> int:
+    return sum(getattr(space, f).nbytes for f in _Space.__dataclass_fields__)
+
+
 def _scored_bytes(scored: _Scored) -> int:
-    space = scored.dynamic
-    return sum(getattr(space, f).nbytes for f in _Space.__dataclass_fields__) \
-        + 2 * space.energy.nbytes
+    return _space_bytes(scored.dynamic) + 2 * scored.dynamic.energy.nbytes
 
 
 _SCORED = ByteLRU(SCORED_BYTES, _scored_bytes)
+#: Spaces filtered by a top-loop demand (subsets of the scored ones), within a quarter.
+_PINNED = ByteLRU(SCORED_BYTES // 4, _space_bytes)
 
 
 def _scored_space(problem: LayerProblem, pins: Pins) -> _Space:
@@ -383,6 +398,7 @@ def _scored_space(problem: LayerProblem, pins: Pins) -> _Space:
     return scored.at(problem.env.costs.idle)
 
 
+@lru_cache(maxsize=1 << 16)
 def _canonical(problem: LayerProblem) -> LayerProblem:
     """The problem as its scored space (without the sharing hops) sees it: static energy at
     zero cost (added back exactly by ``_Scored.at``) and buffer-sharing groups reduced to
