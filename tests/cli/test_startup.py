@@ -82,11 +82,21 @@ def test_help_loads_no_rich():
     assert "rich" not in imported("--help")[1]
 
 
-@pytest.mark.parametrize("command", ["solve", "compare"])
+@pytest.mark.parametrize("command", ["solve", "compare", "explain"])
 @pytest.mark.parametrize("scenario", ["typo.yaml", "broken.yaml", "missing.yaml"])
 def test_a_mistake_in_the_files_is_reported_before_anything_heavy_loads(scenarios, command,
                                                                         scenario):
     code, modules = imported(command, scenario, cwd=scenarios)
+    assert code == 2
+    assert not modules & HEAVY, sorted(modules & HEAVY)
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "typo.yaml", "r.json"],
+                                  ["sweep", "sweep.yaml"]])
+def test_a_mistake_in_a_sweep_or_evaluate_file_loads_nothing_heavy(scenarios, argv):
+    (scenarios / "sweep.yaml").write_text("base: s.yaml\ngrid: {batch: [1, 2]}\nout: o\n"
+                                          "bogus: 1\n")
+    code, modules = imported(*argv, cwd=scenarios)
     assert code == 2
     assert not modules & HEAVY, sorted(modules & HEAVY)
 
