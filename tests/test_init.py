@@ -42,3 +42,12 @@ def test_each_public_name_is_its_modules_object(name):
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'solv'"):
         nnsolve.solv        # noqa: B018
+
+
+def test_every_room_is_reachable_as_an_attribute():
+    package = INIT.parent
+    rooms = {p.stem for p in package.glob("*.py") if p.stem != "__init__"} | \
+        {d.name for d in package.iterdir() if (d / "__init__.py").is_file()}
+    assert set(nnsolve._ROOMS) | {"version"} == rooms
+    for name in nnsolve._ROOMS:
+        assert getattr(nnsolve, name).__name__ == f"nnsolve.{name}"
