@@ -65,6 +65,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 #: Method names in registry order (the scenario's choices, the CLI's, compare's default).
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 DEFAULT_METHOD = "cpsat"
+#: The methods ``compare`` runs when none are named: every registered one, in registry order.
+COMPARE_METHODS: tuple[str, ...] = METHOD_NAMES
 
 #: Names that scenario files once accepted, and what to do instead.
 REMOVED_METHODS = {

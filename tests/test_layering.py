@@ -4,7 +4,8 @@ cli -> sweep | report -> search -> formulations | heuristics -> model -> hardwar
 formats beside (used by cli, sweep, report and search). Every import of an nnsolve module,
 including those inside functions, points down these layers or stays inside its own room;
 no import cycle exists; no module imports another's private names or writes its private
-fields.
+fields. The solver engines and the optional extras are imported inside the functions that
+use them, never when a module is imported.
 """
 
 from __future__ import annotations
@@ -170,3 +171,39 @@ def test_no_private_fields_written_from_outside(module):
                     bad.append(f"line {node.lineno}: passes {kw.arg}= to "
                                f"{ast.unparse(node.func)}")
     assert not bad, "\n".join(bad)
+
+
+#: Third-party packages that only some runs need: the solver engines, and the optional
+#: extras (plot, onnx, dask). A module imports them inside the function that uses them, so
+#: that importing it costs nothing (tests/cli/test_startup.py checks the commands).
+ON_USE_ONLY = {"ortools", "pulp", "highspy", "pandas", "matplotlib", "onnx", "dask",
+               "distributed"}
+
+
+def _import_time_nodes(tree: ast.Module):
+    """The import statements a module runs when it is imported: outside functions, and not
+    under ``if TYPE_CHECKING:``."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_engines_and_extras_are_imported_where_they_are_used(module):
+    tree = ast.parse(MODULES[module].read_text())
+    bad = []
+    for node in _import_time_nodes(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if not node.level else []
+        bad += [f"line {node.lineno}: {name}" for name in names
+                if name.split(".")[0] in ON_USE_ONLY]
+    assert not bad, "imported at the top of the module:\n" + "\n".join(bad)

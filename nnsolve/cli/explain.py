@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
 
 from ..errors import InputError, NnsolveError, did_you_mean, quote
 from ..formats.fields import parse_json, read_input
-from ..report.explain import explain_layer
-from ..results import NetworkResult
-from ..scenario import Scenario
+
+if TYPE_CHECKING:
+    from ..results import NetworkResult
+    from ..scenario import Scenario
 
 
 def cli_explain(args: argparse.Namespace, out: Console) -> int:
@@ -24,6 +25,8 @@ def cli_explain(args: argparse.Namespace, out: Console) -> int:
         result, scenario = _solve_scenario(args)
     else:
         result, scenario = _rescore(args, target, doc, out)
+    from ..report.explain import explain_layer  # here: a mistake in the files is told sooner
+
     names = [args.layer] if args.layer else [lo.name for lo in result.layers]
     for i, name in enumerate(names):
         if i:
@@ -43,11 +46,12 @@ def _check_layer(args: argparse.Namespace, scenario: Scenario) -> None:
 
 def _solve_scenario(args: argparse.Namespace) -> tuple[NetworkResult, Scenario]:
     from ..formats.scenario_yaml import load_scenario
-    from ..search.network_search import solve
     from .common import ProgressBar, overrides
 
     scenario = load_scenario(args.target, overrides(args))
     _check_layer(args, scenario)
+    from ..search.network_search import solve  # the search: only once the inputs are good
+
     with ProgressBar() as progress:
         result = solve(scenario, scenario.solver.method, progress)
     return result, scenario

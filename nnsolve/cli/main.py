@@ -6,129 +6,64 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-
-from rich.console import Console
-from rich.text import Text
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import MAX_SHOWN, NnsolveError, clip, quote
-from ..formats.files import check_outputs, write_json, write_text
-from ..formats.network_yaml import load_zoo, resolve_network, zoo_names
-from ..formats.result_json import result_document
-from ..formats.scenario_yaml import load_scenario, scenario_files
-from ..methods import METHOD_NAMES
-from ..report.tables import comparison_tables, network_table, result_table, segment_table, zoo_table
-from ..results import NetworkResult, SolveInterrupted
-from ..scenario import Scenario
-from ..search.compare import DEFAULT_METHODS
-from ..search.network_search import solve
+from ..methods import COMPARE_METHODS, METHOD_NAMES
 from ..version import __version__
-from .common import EXIT_INTERRUPTED, EXIT_USER_ERROR, ProgressBar, outputs_ready, overrides
+from .common import EXIT_INTERRUPTED, EXIT_USER_ERROR, overrides, scenario_ready, wrote
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+# Each handler imports what its subcommand needs when it runs: `--help`, `nets`, `net` and
+# `schema` never load the search, numpy or a solver engine (tests/cli/test_startup.py).
 
 
 def _cmd_nets(args: argparse.Namespace, out: Console) -> int:
+    from ..formats.network_yaml import load_zoo, zoo_names
+    from ..report.networks import zoo_table
+
     out.print(zoo_table({name: load_zoo(name) for name in zoo_names()}))
     return 0
 
 
 def _cmd_net(args: argparse.Namespace, out: Console) -> int:
+    from ..formats.network_yaml import resolve_network
+    from ..report.networks import network_table
+
     net = resolve_network(args.name)
     out.print(network_table(net, args.batch))
     return 0
 
 
-
-
-
-
-def _save(args: argparse.Namespace, out: Console, doc: dict,
-          draw: Callable[[str], None]) -> list[str]:
-    """Write --json, then draw --plot: before any table is rendered, so that nothing in
-    the rendering can lose a finished solve. Returns the paths written."""
-    written = []
-    if args.json:
-        write_json(doc, args.json)
-        written.append(args.json)
-    if args.plot:
-        try:
-            draw(args.plot)
-        except BaseException:
-            _wrote(out, written)        # the JSON is kept: say so before the error
-            raise
-        written.append(args.plot)
-    return written
-
-
-def _wrote(out: Console, written: list[str]) -> None:
-    for path in written:
-        out.print(Text(f"wrote {path}"))
-
-
-def _finish(result: NetworkResult, args: argparse.Namespace, out: Console,
-            scenario: Scenario) -> int:
-    def draw(path: str) -> None:
-        from ..report.plots import plot_result
-
-        plot_result(result, scenario, path)
-
-    written = _save(args, out, result_document(result, scenario), draw)
-    out.print(result_table(result))
-    if result.segments is not None:
-        out.print(segment_table(result))
-    _wrote(out, written)
-    return 0
-
-
 def _cmd_solve(args: argparse.Namespace, out: Console) -> int:
-    scenario = load_scenario(args.scenario, overrides(args))
-    outputs_ready(args, scenario_files(scenario))
-    try:
-        with ProgressBar() as progress:
-            result = solve(scenario, scenario.solver.method, progress)
-    except SolveInterrupted as stop:
-        if stop.result is None or not stop.result.layers:
-            raise
-        # Ctrl-C: show and save what was finished (status interrupted), then exit 130.
-        _finish(stop.result, args, out, scenario)
-        raise
-    return _finish(result, args, out, scenario)
+    scenario = scenario_ready(args, overrides(args))
+    from .solving import cli_solve  # the search: only once the inputs are known to be good
+
+    return cli_solve(args, out, scenario)
 
 
 def _cmd_compare(args: argparse.Namespace, out: Console) -> int:
-    from ..search.compare import compare
-
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods \
-        else DEFAULT_METHODS
+        else COMPARE_METHODS
     for m in methods:
         if m not in METHOD_NAMES:
             raise NnsolveError(f"--methods: {quote(m)} is not a method; available: "
                                f"{', '.join(METHOD_NAMES)}")
-    scenario = load_scenario(args.scenario, overrides(args))
-    outputs_ready(args, scenario_files(scenario))
-    with ProgressBar() as progress:
-        result = compare(scenario, methods, progress)
+    scenario = scenario_ready(args, overrides(args))
+    from .solving import cli_compare
 
-    def draw(path: str) -> None:
-        from ..report.plots import plot_comparison
-
-        plot_comparison(result, path)
-
-    written = _save(args, out, result_document(result, scenario), draw)
-    for table in comparison_tables(result):
-        out.print(table)
-    _wrote(out, written)
-    return 0
+    return cli_compare(args, out, scenario, methods)
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
-    from ..search.rescore import rescore
+    scenario_ready(args, args.set or [], [("the result JSON", args.schedule)])
+    from .solving import cli_evaluate
 
-    scenario = load_scenario(args.scenario, args.set or [])
-    outputs_ready(args, [*scenario_files(scenario), ("the result JSON", args.schedule)])
-    done = rescore(args.schedule, args.scenario, args.set or [], args.method)
-    for note in done.notes:
-        out.print(Text(f"note: {note}"), highlight=False)
-    return _finish(done.result, args, out, done.scenario)
+    return cli_evaluate(args, out)
 
 
 def _cmd_explain(args: argparse.Namespace, out: Console) -> int:
@@ -138,13 +73,14 @@ def _cmd_explain(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace, out: Console) -> int:
+    from ..formats.files import check_outputs, write_text
     from ..formats.schema import scenario_schema
 
     text = json.dumps(scenario_schema(), indent=2) + "\n"
     if args.output:
         check_outputs([("-o", args.output)])
         write_text(text, args.output)
-        _wrote(out, [args.output])
+        wrote(out, [args.output])
     else:
         sys.stdout.write(text)
     return 0
@@ -205,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="solve a scenario with several methods, side by side")
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--methods", metavar="M,M,...",
-                   help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)}); "
+                   help=f"comma-separated methods (default {','.join(COMPARE_METHODS)}); "
                         f"available: {', '.join(METHOD_NAMES)}")
     p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
     scenario_args(p)
@@ -280,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for user mistakes, 130 on Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from rich.console import Console  # after parsing: --help and --version need no rich
+
     # Tables fit the terminal's width (or COLUMNS); piped output without COLUMNS is drawn
     # 200 columns wide, keeping whole rows. No emoji codes: a name like ":fire:" is shown
     # as it is.
@@ -303,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _error_line(message: str) -> Text:
     """``error: message``, the message shown as it is (never read as rich markup)."""
+    from rich.text import Text
+
     return Text.assemble(("error:", "bold red"), " ", message)
 
 

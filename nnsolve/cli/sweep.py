@@ -19,14 +19,14 @@ from ..sweep.spec import Sweep, load_sweep, run_label
 def cli_sweep(args: argparse.Namespace, out: Console) -> int:
     """``nnsolve sweep SWEEP.yaml [--jobs N] [--dask ADDRESS|local] [--plot OUT.png]``: solve
     every run not finished earlier; 0 when every run has a result file, 1 when some failed."""
-    from ..sweep import runner as sweep_runner
-
     sweep = load_sweep(args.sweep)
     if args.plot:
         from ..report.plots import check_output
 
         check_output(args.plot)
     outputs_ready(sweep, args.plot)
+    from ..sweep import runner as sweep_runner  # the search: only once the inputs are good
+
     executor = sweep_runner.executor_factory(args.jobs, args.dask)
     outcome = sweep_runner.run_sweep(sweep, executor, out)
     if args.plot:

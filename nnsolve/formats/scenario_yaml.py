@@ -21,7 +21,6 @@ from ..model.goals import Goal
 from ..model.mapping import ELTWISE_RULES, ITCN_RULES, ModelRules
 from ..model.network import Network
 from ..model.pins import NONE, Pins
-from ..model.resources import check_layer_range
 from ..scenario import (
     BYPASS_DATA,
     GOALS,
@@ -348,6 +347,10 @@ def check_network_range(f: Fields, network: Network, batch: int, hardware: Hardw
     """Refuse a network whose layers have counts beyond the cost model's exact range at this
     batch and on this hardware (``resources.check_layer_range``); blames the batch when the
     layer alone fits."""
+    # Here, not at the top: the node-array model behind it (and numpy) is not needed for
+    # `nnsolve schema`, nor to report a mistake in the file.
+    from ..model.resources import check_layer_range
+
     seen: set = set()
     for name, layer in network.layers.items():
         if layer in seen:

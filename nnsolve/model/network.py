@@ -11,11 +11,13 @@ the layer's input, allowing padding.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from ..errors import clip, did_you_mean, quote
 from .layer import ELTWISE, Layer
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 INPUT = "input"
 
@@ -129,6 +131,8 @@ class Network:
     @property
     def graph(self) -> nx.DiGraph:
         """The DAG: nodes are 'input', external inputs and layers (attribute ``layer``)."""
+        import networkx as nx  # on first use: the package's start-up does not need it
+
         g = nx.DiGraph(name=self.name)
         g.add_node(INPUT, fmap=self.input)
         for ext, fm in self.external.items():

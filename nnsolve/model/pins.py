@@ -18,10 +18,12 @@ schedules that break a pin are dropped. In a scenario they are ``search.pin``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .dims import DATA_NAMES, LOOP_NAMES, Loop
+
+if TYPE_CHECKING:
+    import numpy as np
 
 NONE = 3          # "no non-trivial loop at this level" (all factors 1)
 
@@ -43,6 +45,8 @@ class TopLoops:
 
     def mask(self, factors: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Which schemes (arrays as in the exhaustive search) keep the demand."""
+        import numpy as np  # here: a scenario's pins are read without numpy
+
         f0, p0 = factors[:, 0, :], positions[:, 0, :]
         keep = np.ones(len(factors), dtype=bool)
         wanted = ((Loop.B, self.bat), (Loop.I, self.ifm), (Loop.O, self.ofm))
@@ -99,6 +103,8 @@ class Pins:
 
     def scheme_mask(self, factors: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Which schemes (arrays as in the exhaustive search) keep the factor and order pins."""
+        import numpy as np  # here: a scenario's pins are read without numpy
+
         keep = np.ones(len(factors), dtype=bool)
         for loop, levels in self.factors.items():
             for level, value in levels.items():

@@ -8,14 +8,14 @@ from typing import Any
 
 from .. import methods as registry
 from ..errors import NnsolveError
-from ..methods import METHOD_NAMES
+from ..methods import COMPARE_METHODS
 from ..model.goals import goal_value
 from ..results import NetworkResult
 from ..scenario import Scenario
 from .network_search import Progress, solve
 
 #: Every registered method, exact ones first as the registry lists them.
-DEFAULT_METHODS = METHOD_NAMES
+DEFAULT_METHODS = COMPARE_METHODS
 
 
 @dataclass

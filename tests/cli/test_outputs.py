@@ -26,7 +26,7 @@ layers:
   - {name: fc, type: fc, out_channels: 4}
 """
 # Modules by name: some share their name with a function the package exports.
-cli_main = importlib.import_module("nnsolve.cli.main")
+cli_solving = importlib.import_module("nnsolve.cli.solving")
 SCENARIO = """\
 network: {network}
 batch: 2
@@ -47,7 +47,7 @@ def forbid_solving(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("solved before the output checks")
 
-    monkeypatch.setattr(cli_main, "solve", refuse)
+    monkeypatch.setattr(cli_solving, "solve", refuse)
     monkeypatch.setattr(importlib.import_module("nnsolve.search.rescore"), "rescore", refuse)
     monkeypatch.setattr(importlib.import_module("nnsolve.search.compare"), "compare", refuse)
     monkeypatch.setattr(importlib.import_module("nnsolve.sweep.runner"), "run_sweep", refuse)
@@ -211,8 +211,9 @@ def test_a_read_only_directory_fails_before_solving():
         # installation may be readable by root only.
         child = ("import os, sys\n"
                  "from nnsolve.cli.main import main\n"
+                 "import nnsolve.cli.solving\n"
                  "main(['net', 'no-such-network'])\n"
-                 "sys.modules['nnsolve.cli.main'].solve = None\n"    # must not be reached
+                 "sys.modules['nnsolve.cli.solving'].solve = None\n"    # must not be reached
                  "if os.geteuid() == 0:\n"
                  "    os.setgid(65534); os.setuid(65534)\n"
                  f"sys.exit(main(['solve', {str(scenario)!r}, '--json', {str(out)!r}]))\n")
@@ -241,7 +242,7 @@ def test_the_json_is_written_before_a_table_fails(tmp_path, monkeypatch, command
     def broken(*args):
         raise RuntimeError("rendering failed")
 
-    monkeypatch.setattr(cli_main, table, broken)
+    monkeypatch.setattr(cli_solving, table, broken)
     out = tmp_path / "out.json"
     argv = [command, str(scenario), *([str(result)] if command == "evaluate" else []),
             "--json", str(out)]

@@ -20,14 +20,13 @@ from nnsolve.cli.main import main
 from nnsolve.formats.network_yaml import load_zoo, zoo_names
 from nnsolve.report.explain import _num, explain_layer
 from nnsolve.report.fit import MIN_WRAP, Col, Fitted, Grid
+from nnsolve.report.networks import network_table, zoo_table
 from nnsolve.report.tables import (
     comparison_tables,
-    network_table,
     num,
     result_table,
     schedule_summary,
     segment_table,
-    zoo_table,
 )
 from nnsolve.results import BREAKDOWN_KEYS
 from nnsolve.search.compare import compare
