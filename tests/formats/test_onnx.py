@@ -242,10 +242,15 @@ def error_of(path):
 
 def test_an_unsupported_op_names_the_node_and_lists_the_supported_ones(tmp_path):
     g = Graph(4, 8)
+    y = g.node("DepthToSpace", [g.conv("c", g.x, 4, 1)], "d2s", blocksize=2)
+    message = error_of(g.save(tmp_path / "t.onnx", y))
+    assert "node 'd2s' (DepthToSpace)" in message and "not supported" in message
+    assert "Conv" in message and "GlobalAveragePool" in message
+    g = Graph(4, 8)
     y = g.node("Transpose", [g.conv("c", g.x, 4, 1)], "tr", perm=[0, 1, 3, 2])
     message = error_of(g.save(tmp_path / "t.onnx", y))
     assert "node 'tr' (Transpose)" in message and "not supported" in message
-    assert "Conv" in message and "GlobalAveragePool" in message
+    assert "channel shuffle" in message
     g = Graph(4, 8)
     y = g.node("LpNormalization", [g.node("Relu", [g.x])])
     assert "node #1 (LpNormalization)" in error_of(g.save(tmp_path / "u.onnx", y))
