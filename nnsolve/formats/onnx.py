@@ -94,7 +94,7 @@ def supported_ops() -> str:
 class _Shape:
     """An activation tensor per sample: channels x h x w; ``flat`` once flattened to a vector;
     ``tokens`` for a [tokens, features] sequence (features are the channels, the tokens lie
-    along one fmap row: h = 1, w = tokens); ``view`` for the dimensions of a tensor that a
+    down one fmap column: h = tokens, w = 1); ``view`` for the dimensions of a tensor that a
     Reshape/Transpose chain made and that no layer can read (onnx_views.py)."""
 
     channels: int
@@ -110,7 +110,7 @@ class _Shape:
             return list(self.view)
         if self.flat:
             return [self.channels * self.h * self.w]
-        return [self.w, self.channels] if self.tokens else [self.channels, self.h, self.w]
+        return [self.h, self.channels] if self.tokens else [self.channels, self.h, self.w]
 
 
 @dataclass
@@ -231,7 +231,7 @@ class _Importer:
             raise self.error(f"input {quote(info.name)}", f"has shape {_show_dims(dims)}; nnsolve "
                                                      f"needs {rule}")
         if len(dims) == 3:
-            shape = _Shape(dims[2], 1, dims[1], tokens=True)
+            shape = _Shape(dims[2], dims[1], 1, tokens=True)
         else:
             shape = _Shape(dims[1], 1, 1, flat=True) if len(dims) == 2 else _Shape(*dims[1:])
         self.shapes[info.name] = shape
@@ -445,15 +445,15 @@ class _Importer:
 
     def _token_fc(self, where: str, base: str, node: Any) -> None:
         """A MatMul of [batch, tokens, features] by a weight matrix: the same weights apply to
-        every token, so it is a 1x1 convolution over the 1 x tokens fmap (out_w = tokens)."""
+        every token, so it is a 1x1 convolution over the tokens x 1 fmap (out_h = tokens)."""
         x = self._data(where, node)
         k, m = self._weight_dims(where, node, 1, 2)
         if k != x.channels:
             raise self.error(where, f"its weight takes {k} features, but each of its "
-                                    f"{x.w} tokens has {x.channels}")
-        _layer(self, where, CONV, x.channels, m, 1, x.w)
+                                    f"{x.h} tokens has {x.channels}")
+        _layer(self, where, CONV, x.channels, m, x.h, 1)
         self._add(where, node, _Op(where, base, CONV, [self.root[node.input[0]]], node.output[0],
-                                   x, _Shape(m, 1, x.w, tokens=True)))
+                                   x, _Shape(m, x.h, 1, tokens=True)))
 
     def _pool(self, where: str, base: str, node: Any) -> None:
         x = self._data(where, node, flat=False)
