@@ -3,15 +3,23 @@
 The graph is read node by node, in its (topological) order:
 
 - ``Conv`` (2-D) becomes a CONV layer; ``Gemm`` and ``MatMul`` with a weight matrix become FC
-  layers; ``MaxPool``, ``AveragePool``, ``GlobalAveragePool`` and ``GlobalMaxPool`` become POOL
-  layers; ``Add``, ``Sum``, ``Sub`` and ``Mul`` of activations of one shape become ELTWISE
-  layers.
+  layers, but a ``MatMul`` of a [batch, tokens, features] sequence becomes a 1x1 CONV over the
+  tokens x 1 fmap (the weights serve every token); ``MaxPool``, ``AveragePool``,
+  ``GlobalAveragePool`` and ``GlobalMaxPool`` become POOL layers; ``Add``, ``Sum``, ``Sub``
+  and ``Mul`` of activations of one shape become ELTWISE layers. A ``MatMul`` of two
+  activations (attention) is an error: a layer's second operand is weights, shared by the
+  batch.
 - ``Concat`` on the channel axis makes no layer: its consumers list all its inputs as
   predecessors, which a network reads as a channel concatenation.
 - Ops that keep the shape and cost next to nothing are folded away (FOLDED_OPS: activations,
-  normalisations, LRN, dropout, softmax), as are ``Add``/``Sub``/``Mul``/``Div`` with a
-  constant (biases and scales), reshapes that only flatten a fmap, and anything computed from
-  constants and shapes alone.
+  normalisations, LRN, dropout, softmax), as are ``Add``/``Sub``/``Mul``/``Div``/``Pow`` with
+  a constant (biases and scales), element-wise ops of a tensor with itself (GELU's
+  x * Phi(x)), reshapes that only flatten a fmap, and anything computed from constants and
+  shapes alone. Reductions over the features (LayerNorm's mean and variance) are statistics,
+  which fold like constants into the ops that apply them.
+- Reshape/Transpose chains that only permute channels (a channel shuffle) make no layer (a
+  _SHUFFLE op, tracked element by element in onnx_views.py): consumers read the producers'
+  channels in the permuted order, and group splits follow the channels through it.
 - A grouped convolution becomes one layer per group (``conv2`` -> ``conv2_a``, ``conv2_b``), as
   nn_dataflow's AlexNet writes it. A group reads only its slice of the input channels, but a
   layer reads whole predecessors, so the layers that produce the input are split at the group

@@ -63,6 +63,18 @@ def test_grouped_layers_around_a_shuffle_read_the_shuffled_channels(tmp_path, ch
         assert net[name].in_channels == step
 
 
+def test_shufflenet_groups_split_each_producer_group_into_quarters(tmp_path):
+    """A group-4 1x1 conv, a 4-way shuffle and a group-4 conv: 16 producer layers, each
+    group after the shuffle reading one quarter of every producer group (docs/scenarios.md)."""
+    g = Graph(16, 4)
+    y = shuffle(g, g.conv("p", g.conv("s", g.x, 16, 1), 16, 1, group=4), 4, 4)
+    net = load_onnx(g.save(tmp_path / "s.onnx", g.conv("q", y, 16, 1, group=4)))
+    producers = [n for n in net.layers if n.startswith("p_")]
+    assert len(producers) == 16 and all(net[n].out_channels == 1 for n in producers)
+    for k in range(4):                  # group k of q reads channel k of each producer group
+        assert net.prevs[f"q_{'abcd'[k]}"] == tuple(producers[k::4])
+
+
 def test_a_shuffle_then_a_split_pool_splits_through_both(tmp_path):
     g = Graph(8, 8)
     y = shuffle(g, g.conv("p", g.conv("s", g.x, 8, 1), 8, 1, group=2), 2, 8)
