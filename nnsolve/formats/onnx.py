@@ -310,7 +310,7 @@ class _Importer:
         elif op in TRANSPOSE_OPS:
             self._transpose(where, node)
         elif op in REDUCE_OPS:
-            self._reduce(where, node)
+            self._reduce(where, base, node)
         else:
             raise self.error(where, f"op {quote(op)} is not supported; {supported_ops()}")
 
@@ -542,9 +542,10 @@ class _Importer:
                                     f"with an activation")
         self.stats.update(n for n in node.output if n)
 
-    def _reduce(self, where: str, node: Any) -> None:
+    def _reduce(self, where: str, base: str, node: Any) -> None:
         """A reduction over the features only (keepdims): a statistic, folded into the
-        element-wise ops that use it, as LayerNorm's mean and variance are."""
+        element-wise ops that use it, as LayerNorm's mean and variance are. Over the height
+        and width of a fmap: a global pooling layer (PyTorch's ``x.mean([2, 3])``)."""
         x = self.shapes[node.input[0]]
         attrs = _attributes(self.onnx, node)
         rank = len(x.dims()) + 1
@@ -553,12 +554,19 @@ class _Importer:
             axes = self._constant_ints(node.input[1])
         feature = rank - 1 if x.tokens and not x.flat else 1
         axes = sorted({a % rank for a in axes}) if axes else None
-        if axes != [feature] or not attrs.get("keepdims", 1):
+        keep = attrs.get("keepdims", 1)
+        if axes == [2, 3] and not x.flat and not x.tokens:
+            _layer(self, where, POOL, x.channels, x.channels, 1, 1, x.h, x.w, x.h, x.w)
+            self._add(where, node, _Op(where, base, POOL, [self.root[node.input[0]]],
+                                       node.output[0], x, _Shape(x.channels, 1, 1, flat=not keep),
+                                       (x.h, x.w), (x.h, x.w)))
+            return
+        if axes != [feature] or not keep:
             raise self.error(where, f"reduces axes {axes if axes else 'all'} (keepdims="
-                                    f"{attrs.get('keepdims', 1)}); nnsolve folds only reductions "
-                                    f"over the features (axis {feature}) that keep the "
-                                    f"dimensions: the statistics of a normalisation such as "
-                                    f"LayerNorm")
+                                    f"{keep}); nnsolve folds only reductions over the features "
+                                    f"(axis {feature}) that keep the dimensions, the statistics "
+                                    f"of a normalisation such as LayerNorm, and pools a fmap's "
+                                    f"height and width (axes 2, 3)")
         self.stats.update(n for n in node.output if n)
         self.folded[node.op_type] += 1
 

@@ -116,3 +116,21 @@ def test_a_chain_that_no_layer_reads_is_an_error(tmp_path):
     message = error_of(g.save(tmp_path / "s.onnx", g.node("Relu", [y])))
     assert "node 'split' (Reshape)" in message and "no layer reads" in message
 
+
+
+def test_features_of_a_sequence_shuffle_like_channels(tmp_path):
+    """[T, d] -> [T, g, d/g] -> swap the last two -> [T, d]: a feature permutation."""
+    from tests.formats.test_onnx_tokens import Sequence
+
+    s = Sequence(8, 12)
+    y = s.linear("a", s.x, 12, 12)
+    y = s.node("Reshape", [y, s.const("split", [1, 8, 3, 4], kind=TensorProto.INT64)])
+    y = s.node("Transpose", [y], perm=[0, 1, 3, 2])
+    y = s.node("Reshape", [y, s.const("join", [1, 8, 12], kind=TensorProto.INT64)])
+    net, folded = import_onnx(s.save(tmp_path / "t.onnx", s.linear("b", y, 12, 6)), None)
+    assert list(net.layers) == ["a", "b"] and net.prevs["b"] == ("a",)
+    assert folded["Transpose"] == 1
+    s = Sequence(8, 12)
+    y = s.node("Transpose", [s.linear("a", s.x, 12, 12)], "swap", perm=[0, 2, 1])   # [d, T]
+    message = error_of(s.save(tmp_path / "u.onnx", s.linear("b", y, 8, 6)))
+    assert "node 'b' (MatMul)" in message and "node 'swap' (Transpose)" in message
