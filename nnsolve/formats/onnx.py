@@ -527,8 +527,11 @@ class _Importer:
         """Whether all inputs of an element-wise node are activations of one shape held by
         the same layers: an element-wise function of one tensor, not a merge of several."""
         names = [n for n in node.input if n]
-        return (all(n in self.shapes for n in names) and len({self.root[n] for n in names}) == 1
-                and len({self.shapes[n] for n in names}) == 1)
+        if not all(n in self.shapes for n in names):
+            return False
+        views = {id(self.views[n][1]) if n in self.views else None for n in names}
+        return (len({self.root[n] for n in names}) == 1
+                and len({self.shapes[n] for n in names}) == 1 and len(views) == 1)
 
     def _statistic(self, where: str, node: Any) -> None:
         """A node without activation inputs: on constants nothing flows; on statistics over
@@ -660,7 +663,7 @@ class _Importer:
         """The output dimensions after the batch of a Flatten/Reshape/Squeeze/Unsqueeze."""
         if node.op_type == "Flatten":
             axis = _attributes(self.onnx, node).get("axis", 1)
-            if axis not in (1, -1 if x.flat else -3):
+            if axis not in (1, -len(x.dims())):
                 raise self.error(where, f"axis={axis} would mix the batch into the features "
                                         f"or keep fmap dimensions; nnsolve folds axis=1 only")
             return [x.channels * x.h * x.w]

@@ -146,3 +146,12 @@ def test_a_statistic_read_by_a_layer_is_an_error(tmp_path):
     mean = s.node("ReduceMean", [s.x], axes=[-1])
     message = error_of(s.save(tmp_path / "s.onnx", s.linear("fc", mean, 1, 16)))
     assert "node 'fc' (MatMul)" in message and "statistic" in message
+
+
+def test_a_flattened_sequence_feeds_an_fc_layer_over_all_tokens(tmp_path):
+    s = Sequence(16, 32)
+    y = s.node("Flatten", [s.linear("fc", s.x, 32, 8)], axis=1)
+    s.inputs.append(helper.make_tensor_value_info("head.w", F, [10, 16 * 8]))
+    net = load_onnx(s.save(tmp_path / "t.onnx", s.node("Gemm", [y, "head.w"], "head",
+                                                        transB=1)))
+    assert net["head"] == Layer.fc(8, 10, (16, 1)) and net.prevs["head"] == ("fc",)
