@@ -3,15 +3,23 @@
 The graph is read node by node, in its (topological) order:
 
 - ``Conv`` (2-D) becomes a CONV layer; ``Gemm`` and ``MatMul`` with a weight matrix become FC
-  layers; ``MaxPool``, ``AveragePool``, ``GlobalAveragePool`` and ``GlobalMaxPool`` become POOL
-  layers; ``Add``, ``Sum``, ``Sub`` and ``Mul`` of activations of one shape become ELTWISE
-  layers.
+  layers, but a ``MatMul`` of a [batch, tokens, features] sequence becomes a 1x1 CONV over the
+  tokens x 1 fmap (the weights serve every token); ``MaxPool``, ``AveragePool``,
+  ``GlobalAveragePool`` and ``GlobalMaxPool`` become POOL layers; ``Add``, ``Sum``, ``Sub``
+  and ``Mul`` of activations of one shape become ELTWISE layers. A ``MatMul`` of two
+  activations (attention) is an error: a layer's second operand is weights, shared by the
+  batch.
 - ``Concat`` on the channel axis makes no layer: its consumers list all its inputs as
   predecessors, which a network reads as a channel concatenation.
 - Ops that keep the shape and cost next to nothing are folded away (FOLDED_OPS: activations,
-  normalisations, LRN, dropout, softmax), as are ``Add``/``Sub``/``Mul``/``Div`` with a
-  constant (biases and scales), reshapes that only flatten a fmap, and anything computed from
-  constants and shapes alone.
+  normalisations, LRN, dropout, softmax), as are ``Add``/``Sub``/``Mul``/``Div``/``Pow`` with
+  a constant (biases and scales), element-wise ops of a tensor with itself (GELU's
+  x * Phi(x)), reshapes that only flatten a fmap, and anything computed from constants and
+  shapes alone. Reductions over the features (LayerNorm's mean and variance) are statistics,
+  which fold like constants into the ops that apply them.
+- Reshape/Transpose chains that only permute channels (a channel shuffle) make no layer (a
+  _SHUFFLE op, tracked element by element in onnx_views.py): consumers read the producers'
+  channels in the permuted order, and group splits follow the channels through it.
 - A grouped convolution becomes one layer per group (``conv2`` -> ``conv2_a``, ``conv2_b``), as
   nn_dataflow's AlexNet writes it. A group reads only its slice of the input channels, but a
   layer reads whole predecessors, so the layers that produce the input are split at the group
@@ -29,11 +37,12 @@ ignored: the scenario gives the batch.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -41,6 +50,7 @@ from typing import Any
 from ..errors import MAX_SHOWN, InputError, NnsolveError, clip, quote
 from ..model.layer import CONV, ELTWISE, FC, POOL, Layer
 from ..model.network import INPUT, Fmap, Network
+from . import onnx_views
 from .fields import MAX_NAME
 
 MAX_PARTS = 64
@@ -56,39 +66,59 @@ ELTWISE_OPS = ("Add", "Sum", "Sub", "Mul")
 CONCAT_OPS = ("Concat",)
 FOLDED_OPS = ("Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid",
               "HardSwish", "Tanh", "Softplus", "Softsign", "Clip", "Gelu", "Erf", "Mish",
-              "BatchNormalization", "InstanceNormalization", "LRN", "Dropout", "Identity",
-              "Softmax", "LogSoftmax")
-CONSTANT_OPERAND_OPS = ("Add", "Sub", "Mul", "Div")   # folded when all but one input are constant
+              "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LRN",
+              "Dropout", "Identity", "Softmax", "LogSoftmax", "Sqrt", "Reciprocal", "Neg",
+              "Abs", "Exp", "Log", "Cast")
+CONSTANT_OPERAND_OPS = ("Add", "Sub", "Mul", "Div", "Pow")   # folded when all but one input
+                                                              # are constants (or statistics)
 RESHAPE_OPS = ("Flatten", "Reshape", "Squeeze", "Unsqueeze")   # folded when they only flatten
+TRANSPOSE_OPS = ("Transpose",)    # with the reshapes, folded when they only permute channels
+REDUCE_OPS = ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceSumSquare",
+              "ReduceL2")         # over the features only: a statistic such as LayerNorm's
 SHAPE_OPS = ("Shape", "Size")                          # their outputs are shapes, not data
 
 # Inputs from this position on are weights or settings, never activations.
 _FIRST_WEIGHT_INPUT = {"Conv": 1, "Gemm": 1, "MatMul": 1, "BatchNormalization": 1,
-                       "InstanceNormalization": 1, "PRelu": 1, "Clip": 1, "Dropout": 1,
-                       "Reshape": 1, "Squeeze": 1, "Unsqueeze": 1, "Shape": 1, "Size": 1}
+                       "InstanceNormalization": 1, "LayerNormalization": 1, "PRelu": 1,
+                       "Clip": 1, "Dropout": 1, "Reshape": 1, "Squeeze": 1, "Unsqueeze": 1,
+                       "Shape": 1, "Size": 1, **dict.fromkeys(REDUCE_OPS, 1)}
 
+_VIEW_RULE = ("nnsolve folds Reshape/Transpose that flatten a fmap, keep its shape or together "
+              "permute its channels (a channel shuffle: Reshape to [batch, g, C/g, H, W], "
+              "Transpose perm (0, 2, 1, 3, 4), Reshape back); layers read [batch, C, H, W], "
+              "[batch, tokens, features] or [batch, features]")
 _CONCAT = "concat"
+_SHUFFLE = "shuffle"     # a channel permutation: no layer; consumers read the permuted channels
 
 
 def supported_ops() -> str:
     """The op list that error messages and the summary show."""
     layers = (*CONV_OPS, *FC_OPS, *POOL_OPS, *ELTWISE_OPS, *CONCAT_OPS)
-    folded = (*FOLDED_OPS, "Div", *RESHAPE_OPS)
+    folded = (*FOLDED_OPS, "Div", "Pow", *RESHAPE_OPS, *TRANSPOSE_OPS, *REDUCE_OPS)
     return f"layers from {', '.join(layers)}; folded: {', '.join(folded)}"
 
 
 @dataclass(frozen=True)
 class _Shape:
-    """An activation tensor per sample: channels x h x w; ``flat`` once flattened to a vector."""
+    """An activation tensor per sample: channels x h x w; ``flat`` once flattened to a vector;
+    ``tokens`` for a [tokens, features] sequence (features are the channels, the tokens lie
+    down one fmap column: h = tokens, w = 1); ``view`` for the dimensions of a tensor that a
+    Reshape/Transpose chain made and that no layer can read (onnx_views.py)."""
 
     channels: int
     h: int
     w: int
     flat: bool = False
+    tokens: bool = False
+    view: tuple[int, ...] = ()
 
     def dims(self) -> list[int]:
         """The ONNX dimensions after the batch."""
-        return [self.channels * self.h * self.w] if self.flat else [self.channels, self.h, self.w]
+        if self.view:
+            return list(self.view)
+        if self.flat:
+            return [self.channels * self.h * self.w]
+        return [self.h, self.channels] if self.tokens else [self.channels, self.h, self.w]
 
 
 @dataclass
@@ -106,6 +136,7 @@ class _Op:
     stride: tuple[int, int] = (1, 1)
     groups: int = 1
     crop: bool = False         # the window leaves trailing input rows/columns unread
+    order: tuple[int, ...] = ()   # _SHUFFLE: the input channel that each output channel holds
 
 
 def load_onnx(path: str | Path, name: str | None = None) -> Network:
@@ -161,6 +192,10 @@ class _Importer:
         self.ops: list[_Op] = []
         self.folded: Counter = Counter()
         self.batch: int | str | None = None    # the network input's batch dimension
+        # Tensors of Reshape/Transpose chains: the layout they started from, and the view.
+        self.views: dict[str, tuple[_Shape, onnx_views.View]] = {}
+        self.unread: dict[str, str] = {}       # views no node has read yet -> their node
+        self.stats: set[str] = set()           # statistics over the features (LayerNorm's)
 
     def error(self, where: str | None, message: str) -> InputError:
         """An InputError naming the model file and the node."""
@@ -173,7 +208,12 @@ class _Importer:
         first = self._network_input()
         for index in order:
             self._node(index, self.graph.node[index])
-        if not self.ops or all(op.kind == _CONCAT for op in self.ops):
+        if self.unread:
+            tensor, where = next(iter(self.unread.items()))
+            raise self.error(where, f"leaves {quote(tensor)} as a [batch, "
+                                    f"{', '.join(map(str, self.shapes[tensor].dims()))}] tensor "
+                                    f"that no layer reads, which is not supported: {_VIEW_RULE}")
+        if not self.ops or all(op.kind in (_CONCAT, _SHUFFLE) for op in self.ops):
             raise self.error(None, f"no node that makes a layer reads the network input; "
                                    f"supported: {supported_ops()}")
         cuts = self._cuts(first)
@@ -192,13 +232,16 @@ class _Importer:
                                    f"must be weights or initializers); found {found}")
         info = inputs[0]
         dims = _type_dims(info.type)
-        rule = ("[batch, channels, height, width] or [batch, features] with fixed sizes after "
-                "the batch")
-        if dims is None or len(dims) not in (2, 4) or not all(
+        rule = ("[batch, channels, height, width], [batch, tokens, features] or [batch, "
+                "features] with fixed sizes after the batch")
+        if dims is None or len(dims) not in (2, 3, 4) or not all(
                 isinstance(d, int) and d > 0 for d in dims[1:]):
             raise self.error(f"input {quote(info.name)}", f"has shape {_show_dims(dims)}; nnsolve "
                                                      f"needs {rule}")
-        shape = _Shape(dims[1], 1, 1, flat=True) if len(dims) == 2 else _Shape(*dims[1:])
+        if len(dims) == 3:
+            shape = _Shape(dims[2], dims[1], 1, tokens=True)
+        else:
+            shape = _Shape(dims[1], 1, 1, flat=True) if len(dims) == 2 else _Shape(*dims[1:])
         self.shapes[info.name] = shape
         self.root[info.name] = info.name
         self.batch = dims[0]
@@ -208,11 +251,32 @@ class _Importer:
         op = node.op_type
         where = _where(index, node)
         data = [(pos, n) for pos, n in enumerate(node.input) if n in self.shapes]
-        if not data or op in SHAPE_OPS:
-            return                    # a computation on constants or shapes: no data flows
+        if op in SHAPE_OPS:
+            return                    # its output is a shape, not data
+        if not data:
+            self._statistic(where, node)   # a computation on constants (or statistics)
+            return
         if node.domain not in ("", "ai.onnx"):
             raise self.error(where, f"op {node.domain}.{op} is not supported; "
                                     f"{supported_ops()}")
+        for _, tensor in data:
+            self.unread.pop(tensor, None)
+        if op in FC_OPS and len(data) > 1:
+            raise self.error(where, f"{op} multiplies two activations (as attention does: "
+                                    f"Q.K^T, softmax(S).V); nnsolve cannot express that "
+                                    f"faithfully: its weights are shared by every sample of the "
+                                    f"batch, and a second activation operand differs per sample "
+                                    f"(docs/networks.md); {op} needs a constant second operand")
+        views = [n for _, n in data if n in self.views]
+        if views and op not in (*RESHAPE_OPS, *TRANSPOSE_OPS, *FOLDED_OPS, *CONSTANT_OPERAND_OPS,
+                                *ELTWISE_OPS):
+            raise self.error(where, self._view_message(views[0]))
+        stats = [n for n in node.input if n in self.stats]
+        if stats and not (op in CONSTANT_OPERAND_OPS and len(data) == 1):
+            raise self.error(where, f"reads {quote(stats[0])}, a statistic over the features "
+                                    f"(as LayerNorm computes), which nnsolve folds only as the "
+                                    f"operand of {', '.join(CONSTANT_OPERAND_OPS)} with an "
+                                    f"activation")
         limit = _FIRST_WEIGHT_INPUT.get(op)
         if limit is not None and any(pos >= limit for pos, _ in data):
             pos, tensor = next((p, t) for p, t in data if p >= limit)
@@ -230,7 +294,11 @@ class _Importer:
         elif (op in CONSTANT_OPERAND_OPS and len(data) == 1) or (op == "Sum"
                                                                   and len(node.input) == 1):
             self._fold(where, node, data[0][1])     # a bias, a scale, or a sum of one
+        elif op in ELTWISE_OPS and self._one_tensor(node):
+            self._fold(where, node, data[0][1])     # x * sigmoid(x), GELU's x * Phi(x)
         elif op in ELTWISE_OPS:
+            if views:
+                raise self.error(where, self._view_message(views[0]))
             self._eltwise(where, base, node)
         elif op in FOLDED_OPS:
             if data[0][0] != 0 or len(data) > 1:
@@ -239,6 +307,10 @@ class _Importer:
             self._fold(where, node, data[0][1])
         elif op in RESHAPE_OPS:
             self._reshape(where, node)
+        elif op in TRANSPOSE_OPS:
+            self._transpose(where, node)
+        elif op in REDUCE_OPS:
+            self._reduce(where, base, node)
         else:
             raise self.error(where, f"op {quote(op)} is not supported; {supported_ops()}")
 
@@ -248,9 +320,14 @@ class _Importer:
         if name not in self.shapes:
             raise self.error(where, f"input {pos} must be computed from the network input")
         shape = self.shapes[name]
+        if shape.view:
+            raise self.error(where, self._view_message(name))
         if flat is False and shape.flat:
             raise self.error(where, "needs a [batch, channels, height, width] input, but its "
                                     "input was flattened")
+        if flat is False and shape.tokens:
+            raise self.error(where, "needs a [batch, channels, height, width] input, but its "
+                                    "input is a [batch, tokens, features] sequence")
         if flat is True and not shape.flat:
             raise self.error(where, "needs a [batch, features] input; flatten the fmap first")
         return shape
@@ -358,6 +435,9 @@ class _Importer:
                                    x, _Shape(m, *out), (kh, kw), stride, groups, crop))
 
     def _fc(self, where: str, base: str, node: Any) -> None:
+        if node.op_type == "MatMul" and self._data(where, node).tokens:
+            self._token_fc(where, base, node)
+            return
         x = self._data(where, node, flat=True)
         attrs = _attributes(self.onnx, node)
         dims = self._weight_dims(where, node, 1, 2)
@@ -370,6 +450,18 @@ class _Importer:
         _layer(self, where, FC, x.channels, m, 1, 1, x.h, x.w)
         self._add(where, node, _Op(where, base, FC, [self.root[node.input[0]]], node.output[0],
                                    x, _Shape(m, 1, 1, flat=True), (x.h, x.w)))
+
+    def _token_fc(self, where: str, base: str, node: Any) -> None:
+        """A MatMul of [batch, tokens, features] by a weight matrix: the same weights apply to
+        every token, so it is a 1x1 convolution over the tokens x 1 fmap (out_h = tokens)."""
+        x = self._data(where, node)
+        k, m = self._weight_dims(where, node, 1, 2)
+        if k != x.channels:
+            raise self.error(where, f"its weight takes {k} features, but each of its "
+                                    f"{x.h} tokens has {x.channels}")
+        _layer(self, where, CONV, x.channels, m, x.h, 1)
+        self._add(where, node, _Op(where, base, CONV, [self.root[node.input[0]]], node.output[0],
+                                   x, _Shape(m, x.h, 1, tokens=True)))
 
     def _pool(self, where: str, base: str, node: Any) -> None:
         x = self._data(where, node, flat=False)
@@ -427,28 +519,151 @@ class _Importer:
         self.shapes[out] = shape
         self.root[out] = self.root[tensor]
         self.folded[node.op_type] += 1
+        if shape.view:                      # an element-wise op on a view keeps the view
+            self.views[out] = self.views[tensor]
+            self.unread[out] = self.views[tensor][1].origin
+
+    def _one_tensor(self, node: Any) -> bool:
+        """Whether all inputs of an element-wise node are activations of one shape held by
+        the same layers: an element-wise function of one tensor, not a merge of several."""
+        names = [n for n in node.input if n]
+        if not all(n in self.shapes for n in names):
+            return False
+        views = {id(self.views[n][1]) if n in self.views else None for n in names}
+        return (len({self.root[n] for n in names}) == 1
+                and len({self.shapes[n] for n in names}) == 1 and len(views) == 1)
+
+    def _statistic(self, where: str, node: Any) -> None:
+        """A node without activation inputs: on constants nothing flows; on statistics over
+        the features (LayerNorm's mean and variance) an element-wise op gives a statistic."""
+        if not any(n in self.stats for n in node.input):
+            return
+        if node.op_type not in (*CONSTANT_OPERAND_OPS, *FOLDED_OPS, "Sum"):
+            raise self.error(where, f"reads a statistic over the features (as LayerNorm "
+                                    f"computes); nnsolve folds statistics only through "
+                                    f"element-wise ops into {', '.join(CONSTANT_OPERAND_OPS)} "
+                                    f"with an activation")
+        self.stats.update(n for n in node.output if n)
+
+    def _reduce(self, where: str, base: str, node: Any) -> None:
+        """A reduction over the features only (keepdims): a statistic, folded into the
+        element-wise ops that use it, as LayerNorm's mean and variance are. Over the height
+        and width of a fmap: a global pooling layer (PyTorch's ``x.mean([2, 3])``)."""
+        x = self.shapes[node.input[0]]
+        attrs = _attributes(self.onnx, node)
+        rank = len(x.dims()) + 1
+        axes = attrs.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self._constant_ints(node.input[1])
+        feature = rank - 1 if x.tokens and not x.flat else 1
+        axes = sorted({a % rank for a in axes}) if axes else None
+        keep = attrs.get("keepdims", 1)
+        if axes == [2, 3] and not x.flat and not x.tokens:
+            _layer(self, where, POOL, x.channels, x.channels, 1, 1, x.h, x.w, x.h, x.w)
+            self._add(where, node, _Op(where, base, POOL, [self.root[node.input[0]]],
+                                       node.output[0], x, _Shape(x.channels, 1, 1, flat=not keep),
+                                       (x.h, x.w), (x.h, x.w)))
+            return
+        if axes != [feature] or not keep:
+            raise self.error(where, f"reduces axes {axes if axes else 'all'} (keepdims="
+                                    f"{keep}); nnsolve folds only reductions over the features "
+                                    f"(axis {feature}) that keep the dimensions, the statistics "
+                                    f"of a normalisation such as LayerNorm, and pools a fmap's "
+                                    f"height and width (axes 2, 3)")
+        self.stats.update(n for n in node.output if n)
+        self.folded[node.op_type] += 1
+
+    def _view_message(self, tensor: str) -> str:
+        origin = self.views[tensor][1].origin
+        return (f"reads {quote(tensor)}, a [batch, "
+                f"{', '.join(map(str, self.shapes[tensor].dims()))}] tensor made by the "
+                f"Reshape/Transpose chain from {origin}; {_VIEW_RULE}")
 
     def _reshape(self, where: str, node: Any) -> None:
-        x = self._data(where, node)
+        tensor = node.input[0]
+        x = self.shapes[tensor]
         dims = self._reshape_target(where, node, x)
         total = x.channels * x.h * x.w
+        if math.prod(dims) != total or any(d < 1 for d in dims):
+            raise self.error(where, f"reshapes [batch, {', '.join(map(str, x.dims()))}] to "
+                                    f"[batch, {', '.join(map(str, dims))}], which does not hold "
+                                    f"the same {total} elements per sample")
+        layout = replace(x, flat=False, view=()).dims()
+        if tensor in self.views:
+            base, view = self.views[tensor]
+            self._rearranged(where, node, base, onnx_views.reshape(view, dims), final=True)
+            return
         if dims == x.dims():
             shape = x
         elif dims == [total]:
-            shape = _Shape(x.channels, x.h, x.w, flat=True)
-        elif x.flat and dims == [x.channels, x.h, x.w]:
-            shape = _Shape(x.channels, x.h, x.w)
+            shape = replace(x, flat=True)
+        elif x.flat and dims == layout:
+            shape = replace(x, flat=False)
+        else:               # a Reshape/Transpose chain starts (a channel shuffle, say)
+            view = onnx_views.reshape(onnx_views.start(x.dims(), where), dims)
+            self._rearranged(where, node, x, view, final=False)
+            return
+        self._fold(where, node, tensor, shape)
+
+    def _transpose(self, where: str, node: Any) -> None:
+        tensor = node.input[0]
+        x = self.shapes[tensor]
+        rank = len(x.dims()) + 1
+        perm = list(_attributes(self.onnx, node).get("perm", range(rank - 1, -1, -1)))
+        if sorted(perm) != list(range(rank)):
+            raise self.error(where, f"perm {perm} is not a permutation of the {rank} axes")
+        if perm[0] != 0:
+            raise self.error(where, f"perm {perm} moves the batch axis; nnsolve keeps the batch "
+                                    f"first")
+        if tensor in self.views:
+            base, view = self.views[tensor]
+        elif perm == sorted(perm):
+            self._fold(where, node, tensor)
+            return
         else:
-            raise self.error(where, f"reshapes [batch, {', '.join(map(str, x.dims()))}] to "
-                                    f"[batch, {', '.join(map(str, dims))}]; nnsolve folds only "
-                                    f"reshapes that flatten a fmap or keep its shape")
-        self._fold(where, node, node.input[0], shape)
+            base, view = x, onnx_views.start(x.dims(), where)
+        self._rearranged(where, node, base,
+                         onnx_views.transpose(view, [p - 1 for p in perm[1:]]), final=False)
+
+    def _rearranged(self, where: str, node: Any, base: _Shape, view: onnx_views.View,
+                    final: bool) -> None:
+        """The output of a Reshape/Transpose chain from ``base``: back in ``base``'s layout
+        (or flattened) when the chain moved whole channels only, a channel shuffle when it
+        permuted them; else a view, which only further Reshape/Transpose (or element-wise
+        ops) may read. ``final``: a Reshape to the layout that does not only permute
+        channels is an error here."""
+        tensor, out = node.input[0], node.output[0]
+        dims = list(view.dims)
+        layout = replace(base, flat=False, view=()).dims()
+        if dims in (layout, [math.prod(layout)]):
+            order = onnx_views.channel_order(view.index, base.channels, base.tokens)
+            shape = replace(base, flat=dims != layout, view=())
+            if order is not None and order == tuple(range(base.channels)):
+                self._fold(where, node, tensor, shape)
+                return
+            if order is not None:
+                self.folded[node.op_type] += 1
+                self._add(where, node, _Op(where, "", _SHUFFLE, [self.root[tensor]], out,
+                                           base, shape, order=order))
+                return
+            if final:
+                raise self.error(where, f"ends the Reshape/Transpose chain from {view.origin} "
+                                        f"in [batch, {', '.join(map(str, dims))}], but the "
+                                        f"chain moves data between rows, columns or tokens, not "
+                                        f"whole channels; {_VIEW_RULE}")
+        shape = replace(base, view=tuple(dims))
+        self._check_inferred(where, out, shape)
+        self.shapes[out] = shape
+        self.root[out] = self.root[tensor]
+        self.views[out] = (base, view)
+        self.unread[out] = view.origin
+        self.folded[node.op_type] += 1
 
     def _reshape_target(self, where: str, node: Any, x: _Shape) -> list[int]:
         """The output dimensions after the batch of a Flatten/Reshape/Squeeze/Unsqueeze."""
         if node.op_type == "Flatten":
             axis = _attributes(self.onnx, node).get("axis", 1)
-            if axis not in (1, -1 if x.flat else -3):
+            if axis not in (1, -len(x.dims())):
                 raise self.error(where, f"axis={axis} would mix the batch into the features "
                                         f"or keep fmap dimensions; nnsolve folds axis=1 only")
             return [x.channels * x.h * x.w]
@@ -491,6 +706,12 @@ class _Importer:
                 return False
             cuts[tensor] |= fresh
             origin.setdefault(tensor, why or "?")
+            if len(cuts[tensor]) + 1 > MAX_PARTS:     # name the node whose cuts overflow
+                raise self.error(why or origin[tensor], f"nnsolve makes one layer per group "
+                                 f"and splits the layers before it to match; this would split "
+                                 f"{quote(tensor)} into {len(cuts[tensor]) + 1} layers, more "
+                                 f"than the {MAX_PARTS} allowed (depthwise convolutions of many "
+                                 f"channels are not supported)")
             return True
 
         for op in self.ops:
@@ -509,6 +730,15 @@ class _Importer:
                 elif op.kind == ELTWISE:
                     for x in op.inputs:
                         changed |= add(x, cuts[op.output], origin.get(op.output))
+                elif op.kind == _SHUFFLE:
+                    # Each part of the output reads the input channels that land in it.
+                    (x,) = op.inputs
+                    bounds = sorted(cuts[op.output])
+                    part = [0] * len(op.order)
+                    for o, c in enumerate(op.order):
+                        part[c] = bisect.bisect_right(bounds, o)
+                    need = {c for c in range(1, len(part)) if part[c] != part[c - 1]}
+                    changed |= add(x, need, origin.get(op.output))
                 elif op.kind == _CONCAT:
                     offset = 0
                     for x in op.inputs:
@@ -521,13 +751,6 @@ class _Importer:
             raise self.error(origin[first], "its groups would each read a slice of the network "
                                             "input, which nnsolve cannot express (a layer reads "
                                             "whole predecessors)")
-        for tensor, where in origin.items():
-            if len(cuts[tensor]) + 1 > MAX_PARTS:
-                raise self.error(where, f"nnsolve makes one layer per group and splits the "
-                                        f"layers before it to match; this would split "
-                                        f"{quote(tensor)} into {len(cuts[tensor]) + 1} layers, "
-                                        f"more than the {MAX_PARTS} allowed (depthwise "
-                                        f"convolutions of many channels are not supported)")
         return cuts
 
     # -- pass 3: the layers -----------------------------------------------------------------
@@ -535,15 +758,23 @@ class _Importer:
     def _build(self, name: str, first: str, cuts: dict[str, set[int]]) -> Network:
         x = self.shapes[first]
         net = Network(name=name, input=Fmap(x.channels, x.h, x.w))
-        segments: dict[str, list[tuple[str, int, int]]] = {first: [(INPUT, 0, x.channels)]}
+        # The layers holding each root tensor, with the channels of it each holds (sorted).
+        segments: dict[str, list[tuple[str, tuple[int, ...]]]] = {
+            first: [(INPUT, tuple(range(x.channels)))]}
         used = {INPUT}
         for op in self.ops:
             if op.kind == _CONCAT:
                 joined, offset = [], 0
                 for t in op.inputs:
-                    joined += [(n, offset + lo, offset + hi) for n, lo, hi in segments[t]]
+                    joined += [(n, tuple(offset + c for c in cs)) for n, cs in segments[t]]
                     offset += self.shapes[t].channels
                 segments[op.output] = joined
+                continue
+            if op.kind == _SHUFFLE:
+                where = {c: o for o, c in enumerate(op.order)}
+                moved = [(n, tuple(sorted(where[c] for c in cs)))
+                         for n, cs in segments[op.inputs[0]]]
+                segments[op.output] = sorted(moved, key=lambda seg: seg[1][0])
                 continue
             bounds = [0, *sorted(cuts[op.output]), op.out.channels]
             parts = list(pairwise(bounds))
@@ -555,14 +786,15 @@ class _Importer:
                     net.add(layer_name, layer, prevs, op.crop)
                 except ValueError as exc:
                     raise self.error(op.label, str(exc)) from None
-                segments[op.output].append((layer_name, lo, hi))
+                segments[op.output].append((layer_name, tuple(range(lo, hi))))
         return net
 
     def _part(self, op: _Op, lo: int, hi: int,
-              segments: dict[str, list[tuple[str, int, int]]]) -> tuple[Layer, tuple[str, ...]]:
+              segments: dict[str, list[tuple[str, tuple[int, ...]]]]
+              ) -> tuple[Layer, tuple[str, ...]]:
         """The layer computing output channels [lo, hi) of ``op``, and its predecessors."""
         def within(tensor: str, a: int, b: int) -> list[str]:
-            return [n for n, s, e in segments[tensor] if a <= s and e <= b]
+            return [n for n, cs in segments[tensor] if a <= cs[0] and cs[-1] < b]
 
         (oh, ow), (kh, kw), (sh, sw) = (op.out.h, op.out.w), op.kernel, op.stride
         if op.kind == CONV:

@@ -242,10 +242,15 @@ def error_of(path):
 
 def test_an_unsupported_op_names_the_node_and_lists_the_supported_ones(tmp_path):
     g = Graph(4, 8)
+    y = g.node("DepthToSpace", [g.conv("c", g.x, 4, 1)], "d2s", blocksize=2)
+    message = error_of(g.save(tmp_path / "t.onnx", y))
+    assert "node 'd2s' (DepthToSpace)" in message and "not supported" in message
+    assert "Conv" in message and "GlobalAveragePool" in message
+    g = Graph(4, 8)
     y = g.node("Transpose", [g.conv("c", g.x, 4, 1)], "tr", perm=[0, 1, 3, 2])
     message = error_of(g.save(tmp_path / "t.onnx", y))
     assert "node 'tr' (Transpose)" in message and "not supported" in message
-    assert "Conv" in message and "GlobalAveragePool" in message
+    assert "channel shuffle" in message
     g = Graph(4, 8)
     y = g.node("LpNormalization", [g.node("Relu", [g.x])])
     assert "node #1 (LpNormalization)" in error_of(g.save(tmp_path / "u.onnx", y))
@@ -389,3 +394,16 @@ def test_long_node_and_tensor_names_are_cut(tmp_path):
     g = Graph(4, 8)
     net = load_onnx(g.save(tmp_path / "c.onnx", g.conv("c" * 5000, g.x, 4, 1)))
     assert all(len(name) <= MAX_NAME for name in net.layers)
+
+
+def test_a_mean_over_height_and_width_is_a_global_pool(tmp_path):
+    """PyTorch exports x.mean([2, 3]) as ReduceMean; with keepdims=0 it also flattens."""
+    g = Graph(2048, 7)
+    y = g.node("ReduceMean", [g.x], "pool5", axes=[2, 3], keepdims=0)
+    net = load_onnx(g.save(tmp_path / "tail.onnx", g.gemm("fc", y, 2048, 1000)))
+    zoo = load_zoo("resnet50")
+    assert net["pool5"] == zoo["pool5"] and net["fc"] == zoo["fc"]
+    g = Graph(8, 4)
+    y = g.node("ReduceMax", [g.conv("c", g.x, 8, 1)], "gmp", axes=[-2, -1])
+    assert load_onnx(g.save(tmp_path / "k.onnx", g.node("Relu", [y])))["gmp"] == \
+        Layer.pool(8, 1, 4)
