@@ -273,13 +273,15 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     unit_gbuf = counts.cnt_gbuf * np.asarray(nld.usize_gbuf)
     subgroup = np.asarray(env.gbuf_subgroup if env.sharing is None else env.sharing.sizes)
 
+    split = bool(np.any(subgroup > 1))
+
     def gbuf_size(stored: np.ndarray) -> np.ndarray:
         size = unit_gbuf * stored
-        return -(-size // subgroup) if np.any(subgroup > 1) else size
+        return -(-size // subgroup) if split else size
 
-    regf_ok = size_regf.sum(axis=1) <= env.regf_words
+    regf_ok = _sum3(size_regf) <= env.regf_words
     stored = np.tile(~np.asarray(env.bypass, dtype=bool), (k, 1))
-    valid = regf_ok & (gbuf_size(stored).sum(axis=1) <= env.gbuf_words)
+    valid = regf_ok & (_sum3(gbuf_size(stored)) <= env.gbuf_words)
 
     fetch = np.array(counts.fetch, dtype=np.int64)     # a copy: pinned filters change it
 
@@ -295,7 +297,7 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     # Bypass-permitted data is kept in the global buffer exactly when it is reused there.
     stored |= fetch[:, 0, :] < fetch[:, 1, :]
     size_gbuf = gbuf_size(stored)
-    valid &= regf_ok & (size_gbuf.sum(axis=1) <= env.gbuf_words)
+    valid &= regf_ok & (_sum3(size_gbuf) <= env.gbuf_words)
 
     # Filters pinned on chip (a segment holding the whole network): no weight refetch at all.
     if env.no_time_mux:

@@ -184,8 +184,20 @@ def tree_weight(roots: np.ndarray, others: np.ndarray) -> int:
 def _group_trees(parts: Parts, kind: str) -> np.ndarray:
     """Spanning-tree weight over the nodes of each ifmap or ofmap group."""
     group = parts.ifmap_group if kind == "ifmap" else parts.ofmap_group
-    return np.asarray([_shape_tree(parts.nodes[m]) for m in parts.members(group)],
-                      dtype=np.int64)
+    members = parts.members(group)
+    if len({len(m) for m in members}) != 1 or len(members[0]) < 2:
+        return np.asarray([_shape_tree(parts.nodes[m]) for m in members], dtype=np.int64)
+    # Groups of one size (a regular scheme's): their shapes at once, each distinct one
+    # solved once (mostly there is one: the groups are translates of each other).
+    nodes = parts.nodes[np.stack(members)].astype(np.int64)          # (G, m, 2)
+    rel = (nodes - nodes.min(axis=1, keepdims=True)).reshape(len(members), -1)
+    count = nodes.shape[1]
+    if (rel == rel[0]).all():
+        return np.full(len(members), _tree_of_shape(count, rel[0].tobytes()), dtype=np.int64)
+    shapes, inverse = np.unique(rel, axis=0, return_inverse=True)
+    weights = np.asarray([_tree_of_shape(count, np.ascontiguousarray(shape).tobytes())
+                          for shape in shapes], dtype=np.int64)
+    return weights[inverse.reshape(-1)]
 
 
 def _shape_tree(nodes: np.ndarray) -> int:
