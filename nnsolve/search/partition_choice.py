@@ -159,8 +159,11 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
     if method == "analytical":
         choice = _analytical(cands, goal, pins)
     elif method == "exhaustive" or sharing or pipelined:
+        # A method with a time limit keeps it here too: the enumeration stops between
+        # groups once it has a schedule and the limit has passed.
+        limit = math.inf if method == "exhaustive" else start + time_limit
         try:
-            choice = _enumerated(groups, goal, pins)
+            choice = _enumerated(groups, goal, pins, limit)
         except SpaceTooLarge as exc:
             if method == "exhaustive":
                 raise
@@ -440,17 +443,21 @@ def _score_space(problem: LayerProblem, pins: Pins) -> _Space:
     return _Space(*(np.concatenate(col) for col in cols))
 
 
-def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pins
-                ) -> PartitionChoice:
+def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pins,
+                deadline: float = math.inf) -> PartitionChoice:
     floors, _ = _closed_form_floors(groups, goal)
     best = None   # (key, candidate, row, result, space)
     solved = 0
+    cut = False
     # Groups in order of their best closed-form floor; stop when none can beat the best.
     ranked = sorted(((min(floors.goal[c.order] for c in members), i, key)
                      for i, (key, members) in enumerate(groups.items())
                      if members[0].order in floors.goal))
     for lowest, _, key_problem in ranked:
         if best is not None and lowest > best[0][0]:
+            break
+        if best is not None and _time.perf_counter() > deadline:
+            cut = True
             break
         members = groups[key_problem]
         space = _enumerate(key_problem, pins)
@@ -502,8 +509,9 @@ def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pi
     blocking = Blocking.from_positions(space.factors[row].tolist(),
                                        space.positions[row].tolist())
     schedule = _schedule(c, int(space.index[row]), blocking)
-    return PartitionChoice("optimal", c, schedule, result, bound, e_min, t_min, 0.0, 0,
-                           solved)
+    notes = ["time limit reached before every partition scheme was searched"] if cut else []
+    return PartitionChoice("timeout" if cut else "optimal", c, schedule, result, bound, e_min,
+                           t_min, 0.0, 0, solved, notes)
 
 
 # -- exact models per scheme ----------------------------------------------------------------

@@ -508,8 +508,10 @@ def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, 
         chain = " || ".join(shown) + (f" || ... ({len(bound.chain)} segments)"
                                       if len(bound.chain) > 12 else "")
         notes.append(f"segment-selection bound over {bound.segments} segments "
-                     f"({bound.solves} layer bounds, {bound.seconds:.1f} s); the bound's "
-                     f"chain: {chain}")
+                     f"({bound.solves} layer bounds, {bound.seconds:.1f} s)"
+                     + (f"; the bound's chain: {chain}" if bound.chain else ""))
+        if bound.note:
+            notes.append("segment-selection bound: " + bound.note)
         # The chain the bound picks is a schedule too: solve it, keep the better one.
         if improve and [p.segment for p in bound.chain] != [p.segment for p in best.plans] \
                 and _time.perf_counter() < deadline:

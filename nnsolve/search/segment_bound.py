@@ -29,7 +29,9 @@ from dataclasses import dataclass, replace
 
 from ..errors import TooLarge
 from ..heuristics.exhaustive import SpaceTooLarge
+from ..model.dims import Data, Level
 from ..model.layout import DataLayout, ifmap_frng
+from ..model.mapping import map_layer
 from ..model.partition import PartitionScheme
 from .partition_choice import closed_form_floor
 from .segments import State
@@ -130,12 +132,48 @@ def _bound_sites(search, plan, sp: int, tm: int):
     return search.sites(state, plan, sp, tm)
 
 
-def select(order, plans, floors: dict, goal: str) -> tuple[float, list]:
+def any_floor(search, name: str) -> SegmentFloor:
+    """A lower bound on layer ``name`` in every schedule the search can find, on any region,
+    in any segment, with any data sources: its MACs, and the register-file accesses every
+    MAC makes in the row-stationary model (its operands read and its partial sum read and
+    written), which no partitioning or blocking changes; every other term, and time, is
+    priced at zero. Weak, but it needs no solve: the price of segments not priced by the
+    time limit. Cached on the search."""
+    cache = search.__dict__.setdefault("_any_floors", {})
+    if name not in cache:
+        sc = search.scenario
+        layer = search.net.layers[name]
+        mapping = map_layer(layer, sc.batch, sc.hardware.pe_array, rules=search.rules)
+        per_op = [sum(nld.unit_access[Level.REGF][d] * (2 if d == Data.OFM else 1)
+                      for d in Data) / nld.unit_ops
+                  for nld in mapping.candidates if nld.unit_ops > 0]
+        regf = min(per_op) if per_op else 0.0
+        ops = float(layer.ops(sc.batch))
+        # Far below any rounding of the evaluator's per-node products.
+        energy = (sc.costs.mac + sc.costs.regf * regf) * ops * (1 - ANY_FLOOR_SLACK)
+        cache[name] = SegmentFloor(energy, 0.0, energy)
+    return cache[name]
+
+
+#: Relative slack of ``any_floor`` (the evaluator's op counts carry occupancy fractions).
+ANY_FLOOR_SLACK = 1e-6
+
+
+def select(order, plans, floors: dict, goal: str, singles: dict | None = None
+           ) -> tuple[float, list]:
     """The least-price chain of segments covering ``order`` (the plans grouped by their
-    last layer), by dynamic programme over positions: (price, chain)."""
+    last layer), by dynamic programme over positions: (price, chain). ``singles`` (layer ->
+    SegmentFloor) adds each layer alone at that price, standing for every segment not
+    priced (a chain through one costs at least its layers' singles); such a step is None
+    in the chain."""
     position = {name: i for i, name in enumerate(order)}
     best: list[tuple[float, list]] = [(math.inf, [])] * len(order)
     for i, last in enumerate(order):
+        if singles is not None:
+            f = singles[last]
+            before = (0.0, []) if i == 0 else best[i - 1]
+            best[i] = (before[0] + (f.time if goal == "delay" else f.energy),
+                       before[1] + [None])
         for plan in plans[last]:
             f = floors.get(plan.segment)
             if f is None:
@@ -177,13 +215,17 @@ def selection_bound(search, goal: str, deadline: float = math.inf, lazy: bool = 
             plans[last].append(plan)
             count += 1
             key = plan.segment
-            if key in search.floors:            # priced by the beam already
-                floors[key] = search.floors[key]
+            if key in search.floors and search.floors[key] is not None:
+                floors[key] = search.floors[key]        # priced by the beam already
+                exact.add(key)
+                continue
+            if key in search.floors:                    # no schedule at all
+                floors[key] = None
                 exact.add(key)
                 continue
             if _time.perf_counter() > deadline:
                 complete = False
-                break
+                continue                # left unpriced: the layers' singles stand for it
             quick = quick_floor(search, plan, idle) if lazy else None
             if quick is not None:
                 floors[key] = quick
@@ -191,24 +233,29 @@ def selection_bound(search, goal: str, deadline: float = math.inf, lazy: bool = 
             try:
                 f = segment_floor(search, plan, idle, deadline)
             except TooLargeToBound as exc:
-                return stop(str(exc))
+                if not lazy:
+                    return stop(str(exc))
+                complete = False        # no price: the singles stand for it
+                continue
             if f is None and _time.perf_counter() > deadline:
                 complete = False
-                break
+                continue
             floors[key] = f
             exact.add(key)
         if search.plans.stopped:
-            complete = False
-        if not complete:
-            break
-    if not complete:
-        return stop(done=False)
+            complete = False            # segments never planned: the singles stand for them
+    singles = None
     notes = []
+    if not complete:
+        singles = {name: any_floor(search, name) for name in order}
+        notes.append("time limit reached before every segment was priced: those left count "
+                     "at their layers' MACs and register-file accesses only (a weaker "
+                     "bound)")
     while True:
-        energy, chain = select(order, plans, floors, "energy")
-        time, time_chain = select(order, plans, floors, "delay")
+        energy, chain = select(order, plans, floors, "energy", singles)
+        time, time_chain = select(order, plans, floors, "delay", singles)
         todo = list({p.segment: p for p in chain + time_chain
-                     if p.segment not in exact}.values())
+                     if p is not None and p.segment not in exact}.values())
         if not todo:
             break
         if _time.perf_counter() > deadline:
@@ -238,5 +285,7 @@ def selection_bound(search, goal: str, deadline: float = math.inf, lazy: bool = 
         bound = energy
     if not math.isfinite(bound):
         return SelectionBound(None, None, None, [], count, solves, seconds)
-    return SelectionBound(bound, energy, time, chain, count, solves, seconds,
+    if any(p is None for p in chain):
+        chain = []                      # not a chain of real segments: nothing to follow
+    return SelectionBound(bound, energy, time, chain, count, solves, seconds, complete,
                           note="; ".join(notes))
