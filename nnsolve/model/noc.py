@@ -49,9 +49,10 @@ class Parts:
 
     ``nodes`` (N, 2) absolute coordinates; ``ifmaps`` (N, m, 4, 2) the ifmap ranges each part
     reads ([begin, end) per batch, channel, row, col); ``ofmaps`` (N, 4, 2); ``filters``
-    (N, 2, 2) the (input, output) channel ranges of its weights, or None for local-region
-    layers. The ``*_group`` properties number the parts that need the same data, in order of
-    first part (filters: -1 for a part without weights).
+    (N, 2, 2) the (input, output) channel ranges of its weights (depthwise: (0, 1) and its
+    channels), or None for local-region layers. The ``*_group`` properties number the parts
+    that need the same data, in order of first part (filters: -1 for a part without
+    weights).
     """
 
     nodes: np.ndarray
@@ -126,6 +127,9 @@ def scheme_parts(layer: Layer, batch: int, region: NodeRegion, scheme: Partition
         reach = local_reach(layer)
         chans = [np.stack([np.maximum(0, n0 - reach // 2),
                            np.minimum(layer.in_channels, n1 + reach - reach // 2)], axis=-1)]
+        if layer.has_weights:        # depthwise: one filter per channel, (0, 1) x channels
+            filters = np.stack([np.stack([np.zeros_like(n0), np.ones_like(n0)], axis=-1),
+                                out[:, 1]], axis=1)
     ifmaps = np.stack([np.stack([out[:, 0], c, rows, cols], axis=1) for c in chans], axis=1)
     work = (_sizes(ifmaps).sum(axis=1) > 0) & (_sizes(out) > 0)
     nodes = scheme.coordinate_array(region)[work]
