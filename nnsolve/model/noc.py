@@ -123,13 +123,15 @@ def scheme_parts(layer: Layer, batch: int, region: NodeRegion, scheme: Partition
     elif eltwise_all and layer.kind == "eltwise":
         m = layer.out_channels
         chans = [np.stack([k * m + n0, k * m + n1], axis=-1) for k in range(layer.inputs)]
+    elif layer.kind == "dwconv":
+        # Channel c reads ifmap channel c through filter c: (0, 1) x its channels.
+        chans = [out[:, 1]]
+        filters = np.stack([np.stack([np.zeros_like(n0), np.ones_like(n0)], axis=-1),
+                            out[:, 1]], axis=1)
     else:
         reach = local_reach(layer)
         chans = [np.stack([np.maximum(0, n0 - reach // 2),
                            np.minimum(layer.in_channels, n1 + reach - reach // 2)], axis=-1)]
-        if layer.has_weights:        # depthwise: one filter per channel, (0, 1) x channels
-            filters = np.stack([np.stack([np.zeros_like(n0), np.ones_like(n0)], axis=-1),
-                                out[:, 1]], axis=1)
     ifmaps = np.stack([np.stack([out[:, 0], c, rows, cols], axis=1) for c in chans], axis=1)
     work = (_sizes(ifmaps).sum(axis=1) > 0) & (_sizes(out) > 0)
     nodes = scheme.coordinate_array(region)[work]

@@ -250,8 +250,9 @@ def part_layer(layer: Layer, batch: int, scheme: PartitionScheme) -> tuple[Layer
 
 
 def local_reach(layer: Layer) -> int:
-    """nn_dataflow's ``nreg``: channels a local-region (or depthwise) output reads around its
-    own."""
+    """nn_dataflow's ``nreg``: channels a local-region output reads around its own (its
+    ranges read ``nreg - nreg // 2`` channels past their end: one for pooling, as in
+    nn_dataflow; a depthwise layer reads exactly its own channels)."""
     return layer.inputs if layer.kind == "eltwise" else 1
 
 
@@ -281,10 +282,12 @@ def data_ranges(layer: Layer, batch: int, scheme: PartitionScheme, pidx,
         m = layer.out_channels
         return None, tuple((orng[0], (k * m + n0, k * m + n1), rows, cols)
                            for k in range(layer.inputs)), orng
+    if layer.kind == "dwconv":
+        # Channel c of the output reads channel c of the input, through filter c.
+        return ((0, 1), orng[1]), ((orng[0], orng[1], rows, cols),), orng
     reach = local_reach(layer)
     chans = (max(0, n0 - reach // 2), min(layer.in_channels, n1 + reach - reach // 2))
-    filters = ((0, 1), orng[1]) if layer.has_weights else None
-    return filters, ((orng[0], chans, rows, cols),), orng
+    return None, ((orng[0], chans, rows, cols),), orng
 
 
 # -- enumeration ----------------------------------------------------------------------

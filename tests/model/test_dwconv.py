@@ -142,3 +142,47 @@ def test_ifmaps_and_ofmaps_are_fetched_once():
                                             strict=True), 0, None, 97):
         refetch = f[0, Loop.B] > 1 and f[0, Loop.O] > 1 and p[0, Loop.B] > p[0, Loop.O]
         assert (fetch[0, Data.FIL] > 1) == bool(refetch)
+
+
+@pytest.mark.parametrize("dims", [(2, 2), (1, 4), (4, 4), (2, 3)])
+def test_partitions_split_channels_with_their_filters(dims):
+    """Over a node region a depthwise layer splits like a pooling layer (no input-channel
+    partitioning: a channel's ifmap goes only to the node computing that channel), and each
+    part brings the filters of exactly its own channels."""
+    from nnsolve.model.partition import INPP, PartitionOptions, data_ranges, gen_partitions, \
+        part_layer
+
+    layer, batch = Layer.dwconv(24, 12, 3, 1), 4
+    schemes = gen_partitions(layer, batch, dims, PartitionOptions(hybrid=True, batch=True,
+                                                                  ifmaps=True))
+    assert schemes and all(s.size(INPP) == 1 for s in schemes)
+    for scheme in schemes:
+        node, node_batch, occupancy = part_layer(layer, batch, scheme)
+        assert node.kind == "dwconv" and 0 < occupancy <= 1
+        filters = set()
+        for pidx in scheme.indices:
+            fil, (ifm,), ofm = data_ranges(layer, batch, scheme, pidx)
+            assert fil == ((0, 1), ofm[1]) and ifm[1] == ofm[1] and ifm[0] == ofm[0]
+            filters.add(fil)
+        assert sum(hi - lo for _, (lo, hi) in filters) == layer.out_channels
+
+
+def test_noc_parts_read_what_the_partition_says():
+    """The NoC's array view of the parts (noc.scheme_parts) holds the same ranges as
+    partition.data_ranges, and a part's weight hops count its own channels' filters."""
+    from nnsolve.hardware.regions import NodeRegion
+    from nnsolve.model.noc import filter_hops, scheme_parts
+    from nnsolve.model.partition import PartitionOptions, data_ranges, gen_partitions
+
+    layer, batch = Layer.dwconv(12, 6, 3, 1), 2
+    region = NodeRegion((2, 2), (0, 0))
+    for scheme in gen_partitions(layer, batch, (2, 2), PartitionOptions(batch=True)):
+        parts = scheme_parts(layer, batch, region, scheme)
+        ranges = [data_ranges(layer, batch, scheme, pidx) for pidx in scheme.indices]
+        assert parts.filters.tolist() == [list(map(list, fil)) for fil, _, _ in ranges]
+        assert parts.ifmaps[:, 0].tolist() == [list(map(list, ifm)) for _, (ifm,), _ in ranges]
+        # Weights from a memory channel at the corner, one filter of kh x kw per channel.
+        near = [abs(r) + abs(c) for r, c in parts.nodes.tolist()]
+        words = [(fil[1][1] - fil[1][0]) * 9 for fil, _, _ in ranges]
+        assert filter_hops(layer, batch, region, scheme, ((0, 0),), False) == \
+            sum(w * n for w, n in zip(words, near, strict=True))
