@@ -8,11 +8,11 @@
 Each x fixes the fetch counts of the category d whose unrelated loop is l: F0 = 1 if a else
 t0, F1 = t0 if b else t0·t1 (ofmaps 2f - 1), or F1 = F0 when v = 1. (A depthwise layer's
 ifmaps and ofmaps share the unrelated loop I, which runs once: they are fetched once and
-enter the objective as constants, as every category of a local-region layer does.) So F0, F1, the residency
-s_d = Σ_{x: F1 > F0} (x - v) (bypass permitted) and the energy are linear in x and v with
-integer coefficients. Capacities multiply two loops' factors: they are linear in a joint
-indicator over the two factor values whose marginals are the value indicators (tight and exact),
-split by residency for the global buffer.
+enter the objective as constants, as every category of a local-region layer does.)
+So F0, F1, the residency s_d = Σ_{x: F1 > F0} (x - v) (bypass permitted) and the energy
+are linear in x and v with integer coefficients. Capacities multiply two loops' factors:
+they are linear in a joint indicator over the two factor values whose marginals are the
+value indicators (tight and exact), split by residency for the global buffer.
 
 Rows, one family each (the comment above each ``be.add`` states its row):
 

@@ -149,15 +149,20 @@ def test_partitions_split_channels_with_their_filters(dims):
     """Over a node region a depthwise layer splits like a pooling layer (no input-channel
     partitioning: a channel's ifmap goes only to the node computing that channel), and each
     part brings the filters of exactly its own channels."""
-    from nnsolve.model.partition import INPP, PartitionOptions, data_ranges, gen_partitions, \
-        part_layer
+    from nnsolve.model.partition import (
+        INPP,
+        PartitionOptions,
+        data_ranges,
+        gen_partitions,
+        part_layer,
+    )
 
     layer, batch = Layer.dwconv(24, 12, 3, 1), 4
     schemes = gen_partitions(layer, batch, dims, PartitionOptions(hybrid=True, batch=True,
                                                                   ifmaps=True))
     assert schemes and all(s.size(INPP) == 1 for s in schemes)
     for scheme in schemes:
-        node, node_batch, occupancy = part_layer(layer, batch, scheme)
+        node, _, occupancy = part_layer(layer, batch, scheme)
         assert node.kind == "dwconv" and 0 < occupancy <= 1
         filters = set()
         for pidx in scheme.indices:
