@@ -120,7 +120,9 @@ class Layer:
 
     @property
     def is_conv(self) -> bool:
-        """CONV or FC (weights, all-to-all channels); otherwise a local-region layer."""
+        """CONV or FC (weights, all-to-all channels); otherwise a local-region layer or a
+        depthwise one (channel c to channel c: it partitions and pipelines as a local-region
+        layer does, but has weights, ``has_weights``)."""
         return self.kind in (CONV, FC)
 
     @property
