@@ -228,7 +228,8 @@ def _spatial_rows(mapping: ArrayMapping, nld: NestedLoopDesc) -> tuple[LoopRow, 
         rows.append(LoopRow("PE array", "i", "input channels, side by side",
                             nld.repl_counts[Data.IFM], {}, spatial=True))
     if nld.repl_counts[Data.OFM] > 1:
-        rows.append(LoopRow("PE array", "o", "output channels, side by side",
+        what = "channels" if layer.kind == "dwconv" else "output channels"
+        rows.append(LoopRow("PE array", "o", f"{what}, side by side",
                             nld.repl_counts[Data.OFM], {}, spatial=True))
     fold_h = mapping.fold[0]
     if fold_h > 1:
