@@ -15,7 +15,7 @@ nn_dataflow's.
 Both sides use nn_dataflow's element-wise rule (nnsolve: ``ModelRules(eltwise_ifmaps=
 "nn_dataflow")``, docs/divergences.md section 2), so the energies are comparable.
 
-    python benchmarks/pipelining.py                           # every zoo network
+    python benchmarks/pipelining.py                           # every nn_dataflow zoo network
     python benchmarks/pipelining.py --nets mlp_s,alex_net     # some
     python benchmarks/pipelining.py --before d8f1b83 --no-nnd # against an older revision
     python benchmarks/pipelining.py --limit 600 --no-nnd      # nn_dataflow limit, or none
@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from multi_node import nnd_args  # noqa: E402
 from nnd_runner import run_nn_dataflow  # noqa: E402
 
-from nnsolve.formats.network_yaml import zoo_names  # noqa: E402
+from nnsolve.formats.network_yaml import load_zoo, zoo_names  # noqa: E402
 from nnsolve.formats.scenario_yaml import load_scenario  # noqa: E402
 
 FAMILIES = {"tangram": ("configs/tangram_pipeline/{net}.yaml", []),
@@ -130,8 +130,12 @@ def _skipped(side: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--nets", default=",".join(zoo_names()),
-                        help="comma-separated zoo networks (default: all)")
+    # nn_dataflow has no depthwise layer: the MobileNets run only with --no-nnd.
+    expressible = [n for n in zoo_names()
+                   if all(layer.kind != "dwconv" for layer in load_zoo(n).layers.values())]
+    parser.add_argument("--nets", default=",".join(expressible),
+                        help="comma-separated zoo networks (default: all that nn_dataflow "
+                             "can express)")
     parser.add_argument("--limit", type=float, default=600.0,
                         help="nn_dataflow wall-clock limit per network, seconds")
     parser.add_argument("--total-limit", type=float, default=None,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NETS = ["alex_net", "vgg_net", "googlenet", "resnet50", "mlp_s", "mlp_m", "mlp_l",
-        "lstm_phoneme", "lstm_gnmt", "lstm_showtell"]
+        "lstm_phoneme", "lstm_gnmt", "lstm_showtell", "mobilenet_v1", "mobilenet_v2"]
 
 FAMILIES = {
     "tetris_4x4": dict(

@@ -1,8 +1,12 @@
-"""Write nets/*.yaml: the 13 networks of nn_dataflow's zoo, with its network and layer names.
+"""Write nets/*.yaml: the 13 networks of nn_dataflow's zoo, with its network and layer names,
+and two networks beyond it with depthwise convolutions (MobileNet v1 and v2).
 
 The architectures are built here from their published parameters (layer tables of AlexNet,
 ZFNet, VGG-16/19, GoogLeNet, ResNet-50/152, the MLPs and the LSTMs); tests/model/
-test_zoo_oracle.py checks every layer against nn_dataflow 2.1's own definitions.
+test_zoo_oracle.py checks every layer against nn_dataflow 2.1's own definitions. The
+MobileNets follow Table 1 of Howard et al. 2017 and Table 2 of Sandler et al. 2018
+(nn_dataflow has no depthwise layer; tests/model/test_mobilenets.py checks them against the
+papers' multiply-add and parameter counts).
 
 Run from the repository root:  python scripts/make_zoo.py
 """
@@ -16,6 +20,7 @@ from nnsolve.model.layer import Layer
 from nnsolve.model.network import INPUT, Fmap, Network
 
 conv, fc, pool, eltwise = Layer.conv, Layer.fc, Layer.pool, Layer.eltwise
+dwconv = Layer.dwconv
 
 
 def alex_net() -> Network:
@@ -201,10 +206,74 @@ ZOO = {
 }
 
 
-def to_yaml(net: Network, module: str) -> str:
+def mobilenet_v1() -> Network:
+    """MobileNet (width 1.0, 224x224), Howard et al. 2017, Table 1: a 3x3 convolution, 13
+    depthwise-separable blocks (3x3 depthwise, then 1x1 pointwise), average pooling, FC.
+    Layer names follow the authors' Caffe release (conv2_1/dw -> conv2_1_dw). Table 1 gives
+    the 13th depthwise layer stride 2 on a 7x7 input with a 7x7 output; it is stride 1, as in
+    the released model."""
+    net = Network("MobileNet-v1", Fmap(3, 224, 224))
+    net.add("conv1", conv(3, 32, 112, 3, 2))
+    # (name, input channels, output channels, output size, depthwise stride)
+    blocks = [("conv2_1", 32, 64, 112, 1), ("conv2_2", 64, 128, 56, 2),
+              ("conv3_1", 128, 128, 56, 1), ("conv3_2", 128, 256, 28, 2),
+              ("conv4_1", 256, 256, 28, 1), ("conv4_2", 256, 512, 14, 2),
+              *((f"conv5_{i}", 512, 512, 14, 1) for i in range(1, 6)),
+              ("conv5_6", 512, 1024, 7, 2), ("conv6", 1024, 1024, 7, 1)]
+    for name, c_in, c_out, size, stride in blocks:
+        net.add(f"{name}_dw", dwconv(c_in, size, 3, stride))
+        net.add(f"{name}_sep", conv(c_in, c_out, size, 1))
+    net.add("pool6", pool(1024, 1, 7))
+    net.add("fc7", fc(1024, 1000))
+    return net
+
+
+def mobilenet_v2() -> Network:
+    """MobileNetV2 (width 1.0, 224x224), Sandler et al. 2018, Table 2: a 3x3 convolution, 17
+    inverted-residual bottlenecks (Table 1: 1x1 expansion by t, 3x3 depthwise of stride s, 1x1
+    linear projection; a residual add when the input and output shapes agree), a 1x1
+    convolution to 1280 channels, average pooling and the classifier (a 1x1 convolution on a
+    1x1 fmap: an FC layer). The first bottleneck (t = 1) has no expansion layer, as in the
+    authors' release."""
+    net = Network("MobileNet-v2", Fmap(3, 224, 224))
+    net.add("conv1", conv(3, 32, 112, 3, 2))
+    # Table 2: expansion t, output channels c, repeats n, first stride s.
+    rows = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+            (6, 160, 3, 2), (6, 320, 1, 1)]
+    c_in, size, block = 32, 112, 0
+    for t, c, n, s in rows:
+        for i in range(n):
+            block += 1
+            stride = s if i == 0 else 1
+            out = size // stride
+            tag, src = f"block{block}", next(reversed(net.layers))
+            hidden = c_in * t
+            if t != 1:
+                net.add(f"{tag}_expand", conv(c_in, hidden, size, 1))
+            net.add(f"{tag}_dw", dwconv(hidden, out, 3, stride))
+            net.add(f"{tag}_project", conv(hidden, c, out, 1))
+            if stride == 1 and c_in == c:
+                net.add(f"{tag}_add", eltwise(c, out, 2), (f"{tag}_project", src))
+            c_in, size = c, out
+    net.add("conv2", conv(c_in, 1280, size, 1))
+    net.add("pool", pool(1280, 1, size))
+    net.add("fc", fc(1280, 1000))
+    return net
+
+
+#: Networks beyond nn_dataflow's zoo, with where they come from.
+EXTENSIONS = {
+    "mobilenet_v1": (mobilenet_v1, "Howard et al. 2017 (arXiv:1704.04861), Table 1"),
+    "mobilenet_v2": (mobilenet_v2, "Sandler et al. 2018 (CVPR), Table 2"),
+}
+
+
+def to_yaml(net: Network, module: str, source: str | None = None) -> str:
     """Network YAML with one flow-style line per layer."""
+    first = (f"{net.name}: nn_dataflow's '{module}' network, same layer names."
+             if source is None else f"{net.name}: from {source}; not in nn_dataflow's zoo.")
     return network_yaml(net, [
-        f"{net.name}: nn_dataflow's '{module}' network, same layer names.",
+        first,
         f"{len(net)} layers, {net.total_ops():,} ops and {net.total_weights():,} weights per "
         "sample."])
 
@@ -213,6 +282,9 @@ def main() -> None:
     out = Path(__file__).resolve().parent.parent / "nets"
     for module, build in ZOO.items():
         (out / f"{module}.yaml").write_text(to_yaml(build(), module))
+        print(f"wrote nets/{module}.yaml")
+    for module, (build, source) in EXTENSIONS.items():
+        (out / f"{module}.yaml").write_text(to_yaml(build(), module, source))
         print(f"wrote nets/{module}.yaml")
 
 

@@ -16,7 +16,7 @@ STATIC = Costs(1, 200, 6, 2, 1, 3, 40)
 
 @st.composite
 def layers(draw, kinds=("conv", "conv", "conv", "fc", "pool", "eltwise")):
-    """A small CONV, FC, pooling or element-wise layer."""
+    """A small CONV, FC, pooling, element-wise or (when asked for) depthwise layer."""
     kind = draw(st.sampled_from(kinds))
     out = draw(st.integers(1, 8))
     if kind == "conv":
@@ -27,6 +27,9 @@ def layers(draw, kinds=("conv", "conv", "conv", "fc", "pool", "eltwise")):
                         draw(st.integers(1, 3)))
     if kind == "pool":
         return Layer.pool(draw(st.integers(1, 16)), out, draw(st.integers(1, 3)))
+    if kind == "dwconv":
+        return Layer.dwconv(draw(st.integers(1, 24)), out, draw(st.integers(1, 4)),
+                            draw(st.integers(1, 2)))
     return Layer.eltwise(draw(st.integers(1, 16)), out, draw(st.integers(1, 3)))
 
 

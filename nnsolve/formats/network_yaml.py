@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from ..errors import NnsolveError, clip, did_you_mean, join, quote
-from ..model.layer import CONV, ELTWISE, FC, KINDS, POOL, Layer
+from ..model.layer import CONV, DWCONV, ELTWISE, FC, KINDS, POOL, Layer
 from ..model.network import INPUT, Fmap, Network
 from .fields import Fields, is_file, load_yaml
 
@@ -22,6 +22,7 @@ _LAYER_KEYS = {
     FC: (*_COMMON, "out_channels", "kernel"),
     POOL: (*_COMMON, *_WINDOWED),
     ELTWISE: (*_COMMON, "out_channels", "out_size", "inputs"),
+    DWCONV: (*_COMMON, *_WINDOWED),
 }
 
 
@@ -192,6 +193,10 @@ def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
         elif kind == FC:
             layer = Layer(FC, in_channels, get_int("out_channels"), 1, 1,
                           *get_pair("kernel", first_size))
+        elif kind == DWCONV:
+            layer = Layer(DWCONV, in_channels, get_int("out_channels", in_channels),
+                          *get_pair("out_size"), *get_pair("kernel"),
+                          *get_pair("stride", (1, 1)))
         elif kind == POOL:
             kernel = get_pair("kernel")
             layer = Layer(POOL, in_channels, get_int("out_channels", in_channels),
@@ -236,13 +241,13 @@ def network_to_dict(net: Network) -> dict[str, Any]:
         row: dict[str, Any] = {"name": name, "type": layer.kind}
         if layer.kind in (CONV, FC):
             row["out_channels"] = layer.out_channels
-        if layer.kind in (CONV, POOL):
+        if layer.kind in (CONV, POOL, DWCONV):
             row["out_size"] = size(layer.out_h, layer.out_w)
         if layer.kind != ELTWISE:
             first = net.fmap(net.prevs[name][0])
             if not (layer.kind == FC and (layer.kernel_h, layer.kernel_w) == first[1:]):
                 row["kernel"] = size(layer.kernel_h, layer.kernel_w)
-        if layer.kind == CONV and (layer.stride_h, layer.stride_w) != (1, 1):
+        if layer.kind in (CONV, DWCONV) and (layer.stride_h, layer.stride_w) != (1, 1):
             row["stride"] = size(layer.stride_h, layer.stride_w)
         if layer.kind == POOL and (layer.stride_h, layer.stride_w) != (layer.kernel_h,
                                                                        layer.kernel_w):

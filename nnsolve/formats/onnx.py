@@ -20,14 +20,15 @@ The graph is read node by node, in its (topological) order:
 - Reshape/Transpose chains that only permute channels (a channel shuffle) make no layer (a
   _SHUFFLE op, tracked element by element in onnx_views.py): consumers read the producers'
   channels in the permuted order, and group splits follow the channels through it.
-- A grouped convolution becomes one layer per group (``conv2`` -> ``conv2_a``, ``conv2_b``), as
-  nn_dataflow's AlexNet writes it. A group reads only its slice of the input channels, but a
-  layer reads whole predecessors, so the layers that produce the input are split at the group
-  boundaries too: a convolution or FC layer by output channels, a pooling or element-wise layer
-  channel by channel (a pooling layer after a split is split the same way, again like the
-  zoo's AlexNet). The network input cannot be split: a grouped convolution that reads it, or
-  a split into more than MAX_PARTS layers (e.g. a depthwise convolution of many channels), is
-  an error.
+- A depthwise convolution (``group`` = input channels = output channels) becomes one DWCONV
+  layer, whatever its number of channels.
+- Any other grouped convolution becomes one layer per group (``conv2`` -> ``conv2_a``,
+  ``conv2_b``), as nn_dataflow's AlexNet writes it. A group reads only its slice of the input
+  channels, but a layer reads whole predecessors, so the layers that produce the input are
+  split at the group boundaries too: a convolution or FC layer by output channels, a pooling,
+  depthwise or element-wise layer channel by channel (a pooling layer after a split is split
+  the same way, again like the zoo's AlexNet). The network input cannot be split: a grouped
+  convolution that reads it, or a split into more than MAX_PARTS layers, is an error.
 
 Sizes come from the attributes. Padding only decides the output size (nnsolve does not store
 it), and the result must satisfy the layer's input-size rule (``Layer.accepts_input_size``);
@@ -48,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MAX_SHOWN, InputError, NnsolveError, clip, quote
-from ..model.layer import CONV, ELTWISE, FC, POOL, Layer
+from ..model.layer import CONV, DWCONV, ELTWISE, FC, POOL, Layer
 from ..model.network import INPUT, Fmap, Network
 from . import onnx_views
 from .fields import MAX_NAME
@@ -429,9 +430,12 @@ class _Importer:
             raise self.error(where, f"kernel_shape {list(attrs['kernel_shape'])} differs from "
                                     f"its weight's {kh}x{kw}")
         out, stride = self._window(where, attrs, x, (kh, kw))
-        layer = _layer(self, where, CONV, x.channels, m, *out, kh, kw, *stride)
+        kind = CONV
+        if groups > 1 and groups == x.channels == m:
+            kind, groups = DWCONV, 1       # depthwise: one layer, each channel its own filter
+        layer = _layer(self, where, kind, x.channels, m, *out, kh, kw, *stride)
         crop = self._check_rule(where, layer, x, attrs)
-        self._add(where, node, _Op(where, base, CONV, [self.root[node.input[0]]], node.output[0],
+        self._add(where, node, _Op(where, base, kind, [self.root[node.input[0]]], node.output[0],
                                    x, _Shape(m, *out), (kh, kw), stride, groups, crop))
 
     def _fc(self, where: str, base: str, node: Any) -> None:
@@ -710,8 +714,8 @@ class _Importer:
                 raise self.error(why or origin[tensor], f"nnsolve makes one layer per group "
                                  f"and splits the layers before it to match; this would split "
                                  f"{quote(tensor)} into {len(cuts[tensor]) + 1} layers, more "
-                                 f"than the {MAX_PARTS} allowed (depthwise convolutions of many "
-                                 f"channels are not supported)")
+                                 f"than the {MAX_PARTS} allowed (grouped, not depthwise, "
+                                 f"convolutions of many groups are not supported)")
             return True
 
         for op in self.ops:
@@ -723,7 +727,7 @@ class _Importer:
         while changed:
             changed = False
             for op in self.ops:
-                if op.kind == POOL:
+                if op.kind in (POOL, DWCONV):
                     (x,) = op.inputs
                     changed |= add(op.output, cuts[x], origin.get(x))
                     changed |= add(x, cuts[op.output], origin.get(op.output))
@@ -805,9 +809,9 @@ class _Importer:
         if op.kind == FC:
             prevs = within(op.inputs[0], 0, op.x.channels)
             return Layer(FC, op.x.channels, hi - lo, 1, 1, kh, kw), tuple(prevs)
-        if op.kind == POOL:
+        if op.kind in (POOL, DWCONV):
             prevs = within(op.inputs[0], lo, hi)
-            return Layer(POOL, hi - lo, hi - lo, oh, ow, kh, kw, sh, sw), tuple(prevs)
+            return Layer(op.kind, hi - lo, hi - lo, oh, ow, kh, kw, sh, sw), tuple(prevs)
         prevs = [n for t in op.inputs for n in within(t, lo, hi)]
         n = len(op.inputs)
         return Layer(ELTWISE, n * (hi - lo), hi - lo, oh, ow, inputs=n), tuple(prevs)

@@ -18,15 +18,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model.dims import Data, Level, Loop
+from ..model.dims import Data, Level, Loop, unrelated_loops
 from ..model.evaluate import LayerProblem
 from ..model.factors import factor_triples
 from ..model.mapping import NestedLoopDesc
 from ..model.pins import Pins
 
-#: The one loop each data category does not depend on (its re-fetches come from this loop).
+#: The one loop each data category of a CONV/FC layer does not depend on (its re-fetches
+#: come from this loop); a depthwise layer's are B, I, I (``unrelated``).
 UNRELATED = {Data.FIL: Loop.B, Data.IFM: Loop.O, Data.OFM: Loop.I}
-DATA_OF_LOOP = {loop: d for d, loop in UNRELATED.items()}
+
+
+def unrelated(nld: NestedLoopDesc) -> dict[int, int]:
+    """The unrelated loop of each data category of a CONV-shaped descriptor."""
+    return dict(zip(Data, unrelated_loops(nld.data_loops), strict=True))
 
 
 def factorizations(n: int) -> list[tuple[int, int, int]]:

@@ -10,7 +10,14 @@ from ..model.dims import Data, Loop
 from ..model.evaluate import LayerProblem
 from ..model.pins import Pins
 from ..model.schedule import Blocking
-from .blocking_costs import UNRELATED, CandidateCosts, Scaling, candidate_costs, fetch_max
+from .blocking_costs import (
+    UNRELATED,
+    CandidateCosts,
+    Scaling,
+    candidate_costs,
+    fetch_max,
+    unrelated,
+)
 from .exact import solve_exact
 
 
@@ -99,7 +106,8 @@ class LoopBlockingFormulation:
         worst = 0
         for c in self.candidates:
             # Each category's fetch counts are at most fetch_max of its unrelated loop.
-            top = [fetch_max(c.nld.loopcnt[UNRELATED[d]], d == Data.OFM) for d in Data]
+            free = unrelated(c.nld) if c.nld.is_conv else UNRELATED
+            top = [fetch_max(c.nld.loopcnt[free[d]], d == Data.OFM) for d in Data]
             dram = sum(max(c.dram_access[d]) * top[d] for d in Data)
             gbuf = max(c.gbuf_access[d] * top[d] for d in Data)
             t_dram = 0 if math.isinf(env.dram_bandwidth) else dram / env.dram_bandwidth

@@ -13,6 +13,9 @@ set for all candidates: only the chosen one's y's are 1). Then, as in layer spec
                  (AddMultiplicationEquality)
     energy = const + Σ_d kI·F1 + kN·F0 + kG·G1 + kD·H0 + kGD·(F0 - H0)   (scaled to integers)
 
+u is d's unrelated loop (blocking_costs.unrelated): B, O, I for CONV/FC; B, I, I for a
+depthwise layer, whose I runs once, so its ifmaps and ofmaps get F0 = F1 = 1.
+
 Splits that cannot fit even with every other factor at 1 are removed before the model is
 built (an exact reduction: no feasible scheme uses them).
 """
@@ -32,6 +35,7 @@ from .blocking_costs import (
     ceil_row,
     choose_scaling,
     fetch_max,
+    unrelated,
 )
 from .blocking_model import LoopBlockingFormulation
 
@@ -147,8 +151,9 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
     def _fetch(self, t, t01, nt, lmax) -> None:
         """Fetch counts F0, F1, residency s, and the products s·F1, s·F0."""
         be, m, env = self.backend, self.backend.model, self.problem.env
+        free = unrelated(self.candidates[0].nld)
         for d in Data:
-            u = UNRELATED[d]
+            u = free[d]
             own = [lp for lp in Loop if lp != u]
             triv = be.bool_var(f"trivial1_{'wio'[d]}")
             m.add_bool_and([~nt[1, own[0]], ~nt[1, own[1]]]).only_enforce_if(triv)
@@ -255,8 +260,9 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
                 # Local-region layers fetch everything once: their time is a constant.
                 const += costs.idle * self._constant_time(c)
             per_cand.append((c, const, coefs))
+        free = unrelated(cands[0].nld) if conv else UNRELATED
         for d in Data:
-            fmax[d] = fetch_max(lmax[UNRELATED[d]], d == Data.OFM)
+            fmax[d] = fetch_max(lmax[free[d]], d == Data.OFM)
         self._fmax = fmax
         worst = max(abs(const) + sum(abs(k) * fmax[ref[1]] for k, ref in coefs)
                     for _, const, coefs in per_cand)

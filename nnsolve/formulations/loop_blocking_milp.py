@@ -6,11 +6,13 @@
     triv1(d) = ¬nt1(a) ∧ ¬nt1(b);   v = x ∧ triv1(d(l))   (AND, linearised)
 
 Each x fixes the fetch counts of the category d whose unrelated loop is l: F0 = 1 if a else
-t0, F1 = t0 if b else t0·t1 (ofmaps 2f - 1), or F1 = F0 when v = 1. So F0, F1, the residency
-s_d = Σ_{x: F1 > F0} (x - v) (bypass permitted) and the energy are linear in x and v with
-integer coefficients. Capacities multiply two loops' factors: they are linear in a joint
-indicator over the two factor values whose marginals are the value indicators (tight and exact),
-split by residency for the global buffer.
+t0, F1 = t0 if b else t0·t1 (ofmaps 2f - 1), or F1 = F0 when v = 1. (A depthwise layer's
+ifmaps and ofmaps share the unrelated loop I, which runs once: they are fetched once and
+enter the objective as constants, as every category of a local-region layer does.)
+So F0, F1, the residency s_d = Σ_{x: F1 > F0} (x - v) (bypass permitted) and the energy
+are linear in x and v with integer coefficients. Capacities multiply two loops' factors:
+they are linear in a joint indicator over the two factor values whose marginals are the
+value indicators (tight and exact), split by residency for the global buffer.
 
 Rows, one family each (the comment above each ``be.add`` states its row):
 
@@ -49,12 +51,11 @@ from ..model.pins import NONE
 from ..model.schedule import Blocking
 from .backend import Terms
 from .blocking_costs import (
-    DATA_OF_LOOP,
     ORDER_RANK_LAMBDA,
     ORDER_RANK_TERMS,
-    UNRELATED,
     ceil_row,
     choose_scaling,
+    unrelated,
 )
 from .blocking_model import LoopBlockingFormulation
 
@@ -82,6 +83,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
     def _build(self) -> None:
         be = self.backend
         conv = self.candidates[0].nld.is_conv
+        self._categories(conv)
         self.combos: list[Combo] = []
         self.y: dict[tuple, Any] = {}
         self._stored: dict[int, Terms | None] = {}
@@ -121,6 +123,30 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             self._fetch()
         self._capacity()
         self._objective(conv)
+
+    def _categories(self, conv: bool) -> None:
+        """Which loop's splits fix which category's fetch counts. A category whose unrelated
+        loop is shared with another one (a depthwise layer's ifmaps and ofmaps: both I, which
+        runs once) is fetched once whatever the scheme, and enters as a constant (as every
+        category of a local-region layer does)."""
+        self.unrelated: dict[int, int] = {}
+        self.data_of_loop: dict[int, int] = {}
+        self.fixed: tuple[int, ...] = tuple(Data)
+        if not conv:
+            return
+        free = unrelated(self.candidates[0].nld)
+        for d in Data:
+            if sum(u == free[d] for u in free.values()) == 1:
+                self.unrelated[d] = free[d]
+                self.data_of_loop[free[d]] = d
+            elif any(c.nld.loopcnt[free[d]] != 1 for c in self.candidates):
+                raise AssertionError("categories share an unrelated loop that iterates")
+        self.fixed = tuple(d for d in Data if d not in self.unrelated)
+
+    def _fixed_value(self, c, value) -> float:
+        """value(c, d, F0 = 1, F1 = 1, s) summed over the categories fetched once."""
+        env = self.problem.env
+        return sum(value(c, d, 1, 1, not env.bypass[d]) for d in self.fixed)
 
     def _aggregate(self, parts: list, name: str) -> Terms:
         """Terms for a 0/1 variable equal to the sum of ``parts`` (at most one of them 1)."""
@@ -173,8 +199,8 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         """triv1(d), the fetch counts F0, F1 of each x, v = x ∧ triv1(d), residency pins."""
         be, nt = self.backend, self.nt
         triv = {}
-        for d in Data:
-            own = [lp for lp in Loop if lp != UNRELATED[d]]
+        for d in self.unrelated:
+            own = [lp for lp in Loop if lp != self.unrelated[d]]
             t = be.bool_var(f"trivial1_{'wio'[d]}")
             for lp in own:
                 # triv1(d) + nt1(l) ≤ 1 for d's own loops l: triv1(d) ⇒ ¬nt1(l)
@@ -184,7 +210,9 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             triv[d] = t
         self.vars["trivial1"] = triv
         for x in self.combos:
-            d = DATA_OF_LOOP[x.loop]
+            if x.loop not in self.data_of_loop:
+                continue                     # fixes no category's fetch counts
+            d = self.data_of_loop[x.loop]
             raw0 = 1 if x.a else x.tau[0]
             raw1 = x.tau[0] if x.b else x.tau[0] * x.tau[1]
             x.f0, x.f1 = (2 * raw0 - 1, 2 * raw1 - 1) if d == Data.OFM else (raw0, raw1)
@@ -210,7 +238,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
 
     def _state(self, x: Combo, triv: bool) -> tuple[int, int, bool]:
         """(F0, F1, kept in the global buffer) of d(loop) under this combo."""
-        d = DATA_OF_LOOP[x.loop]
+        d = self.data_of_loop[x.loop]
         f1 = x.f0 if triv else x.f1
         stored = (f1 > x.f0) if self.problem.env.bypass[d] else True
         return x.f0, f1, stored
@@ -222,12 +250,12 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         env = self.problem.env
         if not env.bypass[d]:
             terms = None
-        elif not self.candidates[0].nld.is_conv:
-            terms = []
+        elif d not in self.unrelated:
+            terms = []                       # fetched once: never worth keeping
         else:
             parts: Terms = []
             for x in self.combos:
-                if x.loop == UNRELATED[d] and x.f1 > x.f0:
+                if x.loop == self.unrelated[d] and x.f1 > x.f0:
                     parts.append((1, x.var))
                     if x.triv_var is not None:
                         parts.append((-1, x.triv_var))
@@ -322,15 +350,16 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         floats: list[tuple[float, Any]] = []
         by_cand = {c.index: c for c in self.candidates}
         for c in self.candidates:
-            const = c.const
-            if not conv:
-                const += sum(c.energy(d, 1, 1, not env.bypass[d]) for d in Data)
+            const = c.const + self._fixed_value(
+                c, lambda c, d, f0, f1, s: c.energy(d, f0, f1, s))
             floats.append((const, self.chosen[c.index]))
         # energy = Σ_j const_j·chosen[j] + Σ_x E(d, F0, F1, s)·x + Σ_v (E(triv) - E(x))·v
         if conv:
             for x in self.combos:
+                if x.loop not in self.data_of_loop:
+                    continue
                 c = by_cand[x.cand]
-                d = DATA_OF_LOOP[x.loop]
+                d = self.data_of_loop[x.loop]
                 e_nt = c.energy(d, *self._state(x, False))
                 floats.append((e_nt, x.var))
                 if x.triv_var is not None:
@@ -358,16 +387,18 @@ class MilpLoopBlocking(LoopBlockingFormulation):
 
     def _per_combo(self, conv: bool, value) -> list[tuple[float, Any]]:
         """Float terms of a per-category quantity value(candidate, d, F0, F1, s)."""
-        env = self.problem.env
         by_cand = {c.index: c for c in self.candidates}
         terms: list[tuple[float, Any]] = []
+        for c in self.candidates:
+            fixed = self._fixed_value(c, value)
+            if fixed or not conv:
+                terms.append((fixed, self.chosen[c.index]))
         if not conv:
-            for c in self.candidates:
-                terms.append((sum(value(c, d, 1, 1, not env.bypass[d]) for d in Data),
-                              self.chosen[c.index]))
             return terms
         for x in self.combos:
-            c, d = by_cand[x.cand], DATA_OF_LOOP[x.loop]
+            if x.loop not in self.data_of_loop:
+                continue
+            c, d = by_cand[x.cand], self.data_of_loop[x.loop]
             base = value(c, d, *self._state(x, False))
             terms.append((base, x.var))
             if x.triv_var is not None:
@@ -455,15 +486,17 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             return (c.index,)
         vid = self.backend.var_id
         key = [c.index]
-        for x in sorted(chosen, key=lambda x: DATA_OF_LOOP[x.loop]):
+        for x in sorted((x for x in chosen if x.loop in self.data_of_loop),
+                        key=lambda x: self.data_of_loop[x.loop]):
             triv = x.triv_var is not None and values.get(vid(x.triv_var), 0) == 1
             key.append(self._state(x, triv))
         return tuple(key)
 
     def key_terms(self, key):
         terms: Terms = [(1, self.chosen[key[0]])]
-        for state, d in zip(key[1:], sorted(Data), strict=False):
-            for x in (x for x in self.combos if x.cand == key[0] and x.loop == UNRELATED[d]):
+        for state, d in zip(key[1:], sorted(self.unrelated), strict=False):
+            for x in (x for x in self.combos
+                      if x.cand == key[0] and x.loop == self.unrelated[d]):
                 if x.triv_var is None:
                     if self._state(x, False) == state:
                         terms.append((1, x.var))

@@ -12,7 +12,8 @@ keeps the best by the goal. This is nn_dataflow 2.1's ``--solve-loopblocking`` (
 except that where nn_dataflow crashes (no feasible DRAM-level factors, or no feasible register
 blocking) nnsolve reports that residency as having no feasible scheme.
 Local-region layers have no closed form; nn_dataflow falls back to its exhaustive search, and
-so does this solver.
+so does this solver. Depthwise layers (an nnsolve extension) have none either (TETRIS derives
+its solver for CONV's data loops): they fall back to the exhaustive search too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.dims import Data, Loop
+from ..model.dims import CONV_DATA_LOOPS, Data, Loop
 from ..model.evaluate import LayerProblem, evaluate_blocking, stats_row
 from ..model.goals import rank_order
 from ..model.mapping import NestedLoopDesc
@@ -128,7 +129,7 @@ class AnalyticalResult:
 
     top: tuple[RankedScheme, ...]
     seconds: float
-    fallback: bool = False          # local-region layer: exhaustive search instead
+    fallback: bool = False          # local-region or depthwise layer: exhaustive search instead
 
     @property
     def best(self) -> RankedScheme | None:
@@ -140,7 +141,7 @@ def search_layer(problem: LayerProblem, goal: str = "energy") -> AnalyticalResul
     start = _time.perf_counter()
     env = problem.env
     candidates = problem.mapping.candidates
-    if candidates and not candidates[0].is_conv:
+    if candidates and candidates[0].data_loops != CONV_DATA_LOOPS:
         found = exhaustive.search_layer(problem, goal)
         return AnalyticalResult(found.top, _time.perf_counter() - start, fallback=True)
     residents = [r for r in Data if all(env.bypass[d] for d in Data if d != r)]

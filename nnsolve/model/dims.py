@@ -42,3 +42,20 @@ LEVEL_NAMES = ("dram", "gbuf", "itcn", "regf")
 CONV_DATA_LOOPS: tuple[tuple[int, ...], ...] = (
     (Loop.I, Loop.O), (Loop.I, Loop.B), (Loop.O, Loop.B))
 LOCAL_DATA_LOOPS: tuple[tuple[int, ...], ...] = ((), (Loop.O, Loop.B), (Loop.O, Loop.B))
+#: Depthwise convolution: I has one iteration (one input channel per group) and O runs over
+#: the channels, which every category depends on: weights (I, O), ifmaps and ofmaps (O, B).
+DWCONV_DATA_LOOPS: tuple[tuple[int, ...], ...] = (
+    (Loop.I, Loop.O), (Loop.O, Loop.B), (Loop.O, Loop.B))
+
+
+def unrelated_loops(data_loops: tuple[tuple[int, ...], ...]) -> tuple[int, int, int]:
+    """The one loop each data category does not depend on, for data loops in which every
+    category depends on two loops (CONV/FC: B, O, I; DWCONV: B, I, I): its re-fetches come
+    from that loop only."""
+    out = []
+    for own in data_loops:
+        free = [lp for lp in Loop if lp not in own]
+        if len(free) != 1:
+            raise ValueError("every data category must depend on exactly two loops")
+        out.append(free[0])
+    return tuple(out)

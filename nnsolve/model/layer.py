@@ -9,6 +9,12 @@ Conventions follow nn_dataflow 2.1: CONV and FC layers compute an output fmap of
 covers the whole input. Pooling and element-wise layers are *local-region* layers: each output
 point merges a region of the input (a ``kernel_h`` x ``kernel_w`` window of one channel for
 pooling, the same point of ``inputs`` channels for element-wise).
+
+DWCONV (depthwise convolution, an extension beyond nn_dataflow) filters each of its
+``in_channels`` == ``out_channels`` channels with a filter of its own: output channel c reads
+input channel c only. Its loops are those of a CONV with one input channel per group: I has
+one iteration, O runs over the channels (the groups), and every data category is indexed by
+O (docs/methods.md, "Depthwise convolution").
 """
 
 from __future__ import annotations
@@ -16,20 +22,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import quote
-from .dims import CONV_DATA_LOOPS, LOCAL_DATA_LOOPS
+from .dims import CONV_DATA_LOOPS, DWCONV_DATA_LOOPS, LOCAL_DATA_LOOPS
 
 CONV = "conv"
 FC = "fc"
 POOL = "pool"
 ELTWISE = "eltwise"
-KINDS = (CONV, FC, POOL, ELTWISE)
+DWCONV = "dwconv"
+KINDS = (CONV, FC, POOL, ELTWISE, DWCONV)
 
 
 @dataclass(frozen=True)
 class Layer:
     """One layer's shape.
 
-    ``kernel_*`` is the filter for CONV/FC and the pooling window for POOL (1 for ELTWISE).
+    ``kernel_*`` is the filter for CONV/FC/DWCONV and the pooling window for POOL (1 for
+    ELTWISE).
     ``inputs`` is the number of merged inputs of an element-wise layer (1 otherwise).
     """
 
@@ -66,7 +74,10 @@ class Layer:
                 raise ValueError("a pooling layer merges one input")
             if self.in_channels != self.out_channels:
                 raise ValueError("a pooling layer keeps the number of channels")
-        if self.kind in (CONV, FC) and self.inputs != 1:
+        if self.kind == DWCONV and self.in_channels != self.out_channels:
+            raise ValueError("a depthwise convolution keeps the number of channels "
+                             "(each output channel reads its own input channel)")
+        if self.kind in (CONV, FC, DWCONV) and self.inputs != 1:
             raise ValueError("inputs applies to element-wise layers only")
 
     # -- constructors -----------------------------------------------------------------------
@@ -93,6 +104,13 @@ class Layer:
         return cls(POOL, channels, channels, oh, ow, kh, kw, sh, sw)
 
     @classmethod
+    def dwconv(cls, channels: int, out_size: int | tuple[int, int],
+               kernel: int | tuple[int, int], stride: int | tuple[int, int] = 1) -> Layer:
+        """A depthwise convolution: each of ``channels`` channels through its own filter."""
+        (oh, ow), (kh, kw), (sh, sw) = _pair(out_size), _pair(kernel), _pair(stride)
+        return cls(DWCONV, channels, channels, oh, ow, kh, kw, sh, sw)
+
+    @classmethod
     def eltwise(cls, channels: int, out_size: int | tuple[int, int], inputs: int) -> Layer:
         """An element-wise layer merging ``inputs`` fmaps of ``channels`` channels each."""
         oh, ow = _pair(out_size)
@@ -102,12 +120,21 @@ class Layer:
 
     @property
     def is_conv(self) -> bool:
-        """CONV or FC (weights, all-to-all channels); otherwise a local-region layer."""
+        """CONV or FC (weights, all-to-all channels); otherwise a local-region layer or a
+        depthwise one (channel c to channel c: it partitions and pipelines as a local-region
+        layer does, but has weights, ``has_weights``)."""
         return self.kind in (CONV, FC)
+
+    @property
+    def has_weights(self) -> bool:
+        """CONV, FC or DWCONV: the layer reads filters."""
+        return self.kind in (CONV, FC, DWCONV)
 
     @property
     def data_loops(self) -> tuple[tuple[int, ...], ...]:
         """The loops that index each data category."""
+        if self.kind == DWCONV:
+            return DWCONV_DATA_LOOPS
         return CONV_DATA_LOOPS if self.is_conv else LOCAL_DATA_LOOPS
 
     @property
@@ -122,9 +149,11 @@ class Layer:
 
     @property
     def ops_per_output(self) -> int:
-        """MACs (CONV/FC) or merge operations (local region) per output point."""
+        """MACs (CONV/FC/DWCONV) or merge operations (local region) per output point."""
         if self.is_conv:
             return self.kernel_h * self.kernel_w * self.in_channels
+        if self.kind == DWCONV:
+            return self.kernel_h * self.kernel_w
         return self.inputs * self.kernel_h * self.kernel_w
 
     def ops(self, batch: int = 1) -> int:
@@ -133,6 +162,8 @@ class Layer:
 
     def weight_words(self) -> int:
         """Words of all filters (0 for local-region layers)."""
+        if self.kind == DWCONV:
+            return self.out_channels * self.kernel_h * self.kernel_w
         if not self.is_conv:
             return 0
         return self.in_channels * self.out_channels * self.kernel_h * self.kernel_w

@@ -16,6 +16,9 @@ operation order), with two deliberate differences (docs/divergences.md):
   the threshold;
 * an element-wise layer's pass reads all of its ``inputs`` input channels (nn_dataflow drops
   them and counts one); ``ModelRules(eltwise_ifmaps="nn_dataflow")`` restores 2.1's count.
+
+A depthwise layer (an extension) has the unit pass of a CONV channel pair and replicates over
+channels as a pooling layer does (docs/methods.md, "Depthwise convolution").
 """
 
 from __future__ import annotations
@@ -92,7 +95,8 @@ class NestedLoopDesc:
 
     @property
     def is_conv(self) -> bool:
-        """Whether the data loops are CONV/FC-shaped (weights indexed by I and O)."""
+        """Whether the data loops are CONV-shaped: every category depends on two loops and
+        loop orders matter (CONV, FC and DWCONV; not pooling or element-wise)."""
         return bool(self.data_loops[Data.FIL])
 
 
@@ -179,7 +183,8 @@ def _unit_pass(layer: Layer, fold_h: int, fold_w: int, pes: int, rules: ModelRul
     hb = kh + (eb - 1) * uh
     wi = kw + (wo - 1) * uw
     ofm = ea * wo
-    if layer.is_conv:
+    if layer.has_weights:
+        # One channel pair (CONV/FC), or one channel through its own filter (DWCONV).
         ops = ofm * (kh * kw)
         time = fold_h * (kw * wo)
         fil = kh * kw
@@ -230,11 +235,13 @@ def _descriptors(layer: Layer, batch: int, occupancy: float, fold_w: int, repl_h
             yield _descriptor(unit, loopcnt, locc, ifms * ofms, (ifms * ofms, ifms, ofms),
                               occupancy, data_loops, rules)
     else:
+        # Local-region and depthwise layers replicate over channels only: every copy reads
+        # its own ifmap channel (and, depthwise, its own filter) and writes its own ofmap.
         ofms = min(repl_h * repl_w, layer.out_channels)
         loopcnt = (1, _cdiv(layer.out_channels, ofms), batch * fold_w)
         locc = (1.0, 1.0 * layer.out_channels / ofms / loopcnt[Loop.O], 1.0)
-        yield _descriptor(unit, loopcnt, locc, ofms, (0, ofms, ofms), occupancy, data_loops,
-                          rules)
+        rcnt = (ofms if layer.has_weights else 0, ofms, ofms)
+        yield _descriptor(unit, loopcnt, locc, ofms, rcnt, occupancy, data_loops, rules)
 
 
 def _descriptor(unit: _UnitPass, loopcnt: tuple[int, int, int], locc: tuple[float, ...],

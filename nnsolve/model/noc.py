@@ -49,9 +49,10 @@ class Parts:
 
     ``nodes`` (N, 2) absolute coordinates; ``ifmaps`` (N, m, 4, 2) the ifmap ranges each part
     reads ([begin, end) per batch, channel, row, col); ``ofmaps`` (N, 4, 2); ``filters``
-    (N, 2, 2) the (input, output) channel ranges of its weights, or None for local-region
-    layers. The ``*_group`` properties number the parts that need the same data, in order of
-    first part (filters: -1 for a part without weights).
+    (N, 2, 2) the (input, output) channel ranges of its weights (depthwise: (0, 1) and its
+    channels), or None for local-region layers. The ``*_group`` properties number the parts
+    that need the same data, in order of first part (filters: -1 for a part without
+    weights).
     """
 
     nodes: np.ndarray
@@ -122,6 +123,11 @@ def scheme_parts(layer: Layer, batch: int, region: NodeRegion, scheme: Partition
     elif eltwise_all and layer.kind == "eltwise":
         m = layer.out_channels
         chans = [np.stack([k * m + n0, k * m + n1], axis=-1) for k in range(layer.inputs)]
+    elif layer.kind == "dwconv":
+        # Channel c reads ifmap channel c through filter c: (0, 1) x its channels.
+        chans = [out[:, 1]]
+        filters = np.stack([np.stack([np.zeros_like(n0), np.ones_like(n0)], axis=-1),
+                            out[:, 1]], axis=1)
     else:
         reach = local_reach(layer)
         chans = [np.stack([np.maximum(0, n0 - reach // 2),

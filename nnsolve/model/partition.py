@@ -235,8 +235,12 @@ def part_layer(layer: Layer, batch: int, scheme: PartitionScheme) -> tuple[Layer
                               (layer.stride_h, layer.stride_w))
     else:
         if scheme.size(INPP) > 1:
-            raise ValueError("input-channel partitioning does not apply to pool/eltwise layers")
-        if layer.kind == "pool":
+            raise ValueError("input-channel partitioning does not apply to pool, eltwise or "
+                             "dwconv layers")
+        if layer.kind == "dwconv":
+            node = Layer.dwconv(p_out, (p_h, p_w), (layer.kernel_h, layer.kernel_w),
+                                (layer.stride_h, layer.stride_w))
+        elif layer.kind == "pool":
             node = Layer.pool(p_out, (p_h, p_w), (layer.kernel_h, layer.kernel_w),
                               (layer.stride_h, layer.stride_w))
         else:
@@ -246,7 +250,9 @@ def part_layer(layer: Layer, batch: int, scheme: PartitionScheme) -> tuple[Layer
 
 
 def local_reach(layer: Layer) -> int:
-    """nn_dataflow's ``nreg``: channels a local-region output reads around its own."""
+    """nn_dataflow's ``nreg``: channels a local-region output reads around its own (its
+    ranges read ``nreg - nreg // 2`` channels past their end: one for pooling, as in
+    nn_dataflow; a depthwise layer reads exactly its own channels)."""
     return layer.inputs if layer.kind == "eltwise" else 1
 
 
@@ -255,8 +261,9 @@ def data_ranges(layer: Layer, batch: int, scheme: PartitionScheme, pidx,
     """(filter range, ifmap ranges, ofmap range) processed by part ``pidx``.
 
     The filter range is ((in_begin, in_end), (out_begin, out_end)), None for local-region
-    layers. Ifmap ranges are a tuple of fmap ranges: one, or with ``eltwise_all`` one per
-    merged input of an element-wise layer (nn_dataflow reads a window of the concatenation).
+    layers; a depthwise layer's is ((0, 1), its channels): one filter per channel. Ifmap
+    ranges are a tuple of fmap ranges: one, or with ``eltwise_all`` one per merged input of
+    an element-wise layer (nn_dataflow reads a window of the concatenation).
     """
     full = ((0, batch), (0, layer.out_channels), (0, layer.out_h), (0, layer.out_w))
     orng = scheme.fmap_range(full, pidx)
@@ -275,6 +282,9 @@ def data_ranges(layer: Layer, batch: int, scheme: PartitionScheme, pidx,
         m = layer.out_channels
         return None, tuple((orng[0], (k * m + n0, k * m + n1), rows, cols)
                            for k in range(layer.inputs)), orng
+    if layer.kind == "dwconv":
+        # Channel c of the output reads channel c of the input, through filter c.
+        return ((0, 1), orng[1]), ((orng[0], orng[1], rows, cols),), orng
     reach = local_reach(layer)
     chans = (max(0, n0 - reach // 2), min(layer.in_channels, n1 + reach - reach // 2))
     return None, ((orng[0], chans, rows, cols),), orng

@@ -62,11 +62,12 @@ def sched_dag(network: Network) -> SchedDag:
 
 def _merge(network: Network) -> list[tuple[str, ...]]:
     """Vertices in layer order: a local-region layer joins the latest vertex whose last
-    layer is among its predecessors, whose other layers are not, and which it alone reads."""
+    layer is among its predecessors, whose other layers are not, and which it alone reads.
+    A depthwise layer has weights and is a vertex of its own, as CONV/FC layers are."""
     vertices: list[tuple[str, ...]] = []
     for name, layer in network.layers.items():
         sources = set(network.prevs[name])
-        if not layer.is_conv:
+        if not layer.has_weights:
             for i in reversed(range(len(vertices))):
                 *head, tail = vertices[i]
                 if tail in sources and sources.isdisjoint(head) \

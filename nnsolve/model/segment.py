@@ -209,10 +209,10 @@ def layer_places(network: Network, seg: Segment, flow: SegmentFlow,
     ``memory`` (or from the sub-region of the entry that fetches shared input for them),
     neighbour sources from the producer's sub-region, local sources from its own; ofmaps go
     to memory when anything outside the segment reads them, else stay in its sub-region.
-    Weights stay on chip when the segment holds the whole network with at most one CONV/FC
-    layer per entry."""
+    Weights stay on chip when the segment holds the whole network with at most one layer
+    with weights (CONV/FC/DWCONV) per entry."""
     no_time_mux = len(network.layers) == sum(len(entry) for entry in seg) and all(
-        sum(network.layers[name].is_conv for name in entry) <= 1 for entry in seg)
+        sum(network.layers[name].has_weights for name in entry) <= 1 for entry in seg)
     fetcher = {index: readers[0] for readers in flow.ifmap_forwarding.values()
                for index in readers[1:]}
     out = []

@@ -72,7 +72,7 @@ def layer_shape(layer: Layer) -> str:
     if layer.kind == "eltwise":
         return f"eltwise of {layer.inputs} inputs {layer.out_channels}x{layer.out_h}x" \
                f"{layer.out_w} -> {fout}"
-    window = "kernel" if layer.kind == "conv" else "window"
+    window = "kernel" if layer.kind in ("conv", "dwconv") else "window"
     return (f"{layer.kind} {fin} -> {fout}, {window} {layer.kernel_h}x{layer.kernel_w}, "
             f"stride {layer.stride_h}x{layer.stride_w}")
 
@@ -111,7 +111,7 @@ def _nodes(ex: LayerExplanation) -> RenderableType:
         if r.remote_gbuf[d]:
             verb = "read from" if d == Data.IFM else "written to"
             lines.append(f"{DATA_NAMES[d]}s {verb} on-chip buffers of the segment")
-    if r.fetch[0][Data.FIL] == 0 and ex.outcome.layer.is_conv:
+    if r.fetch[0][Data.FIL] == 0 and ex.outcome.layer.has_weights:
         lines.append("weights stay on chip for the whole run (no DRAM fetch)")
     if r.sharing is not None:
         groups = ", ".join(f"{n} {g}" for n, g in zip(DATA_NAMES, r.sharing.subgroup,
@@ -136,7 +136,7 @@ def _section(title: str, lines: list[str]) -> Text:
 
 def _array_mapping(ex: LayerExplanation) -> RenderableType:
     m, nld, layer = ex.mapping, ex.nld, ex.node_layer
-    row = "filter row" if layer.is_conv else "window row"
+    row = "filter row" if layer.has_weights else "window row"
     strips = width_to_height(m)
     folded = (f"folded {m.fold[0]}x{m.fold[1]} (rows x cols) to {m.folded_set[0]}x"
               f"{m.folded_set[1]}, replicated {m.repl[0]}x{m.repl[1]}")

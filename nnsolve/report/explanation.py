@@ -123,7 +123,7 @@ class LayerExplanation:
     @property
     def data_names(self) -> tuple[str, ...]:
         """The data categories the layer has (no weights for pooling and element-wise)."""
-        return DATA_NAMES if self.outcome.layer.is_conv else DATA_NAMES[1:]
+        return DATA_NAMES if self.outcome.layer.has_weights else DATA_NAMES[1:]
 
 
 def explain(outcome: LayerOutcome, scenario: Scenario, rules: ModelRules | None = None
@@ -143,7 +143,7 @@ def explain(outcome: LayerOutcome, scenario: Scenario, rules: ModelRules | None 
         raise ValueError(f"layer {outcome.name}: mapping index {sched.mapping_index} is not "
                          f"one of the {len(mapping.candidates)} row-stationary candidates")
     nld = mapping.candidates[sched.mapping_index]
-    data = DATA_NAMES if outcome.layer.is_conv else DATA_NAMES[1:]
+    data = DATA_NAMES if outcome.layer.has_weights else DATA_NAMES[1:]
     loops = _loop_rows(outcome, mapping, nld, data) + _spatial_rows(mapping, nld)
     flows = tuple(_flow(outcome, scenario, d) for d in Data if DATA_NAMES[d] in data)
     return LayerExplanation(outcome, scenario, node_layer, node_batch, occupancy,
@@ -157,13 +157,16 @@ def explain(outcome: LayerOutcome, scenario: Scenario, rules: ModelRules | None 
 def loop_meaning(loop: int, layer: Layer, nld: NestedLoopDesc, mapping: ArrayMapping) -> str:
     """What one blocking loop iterates over, for this layer and mapping candidate."""
     if loop == Loop.I:
+        if layer.kind == "dwconv":
+            return "(one input channel per output channel: depthwise)"
         if not layer.is_conv:
             return "(none in a local-region layer)"
         ifms = nld.repl_counts[Data.IFM]
         return "input channels" + (f", {ifms} at a time" if ifms > 1 else "")
     if loop == Loop.O:
         ofms = nld.repl_counts[Data.OFM]
-        return "output channels" + (f", {ofms} at a time" if ofms > 1 else "")
+        what = "channels" if layer.kind == "dwconv" else "output channels"
+        return what + (f", {ofms} at a time" if ofms > 1 else "")
     fold_w = mapping.fold[1]
     if fold_w > 1:
         return f"batch x {fold_w} slices of the ofmap height"
@@ -225,13 +228,14 @@ def _spatial_rows(mapping: ArrayMapping, nld: NestedLoopDesc) -> tuple[LoopRow, 
         rows.append(LoopRow("PE array", "i", "input channels, side by side",
                             nld.repl_counts[Data.IFM], {}, spatial=True))
     if nld.repl_counts[Data.OFM] > 1:
-        rows.append(LoopRow("PE array", "o", "output channels, side by side",
+        what = "channels" if layer.kind == "dwconv" else "output channels"
+        rows.append(LoopRow("PE array", "o", f"{what}, side by side",
                             nld.repl_counts[Data.OFM], {}, spatial=True))
     fold_h = mapping.fold[0]
     if fold_h > 1:
         rows.append(LoopRow("PE array", "fold", "folds of the filter rows, in turn",
                             fold_h, {}))
-    what = "filter rows" if layer.is_conv else "window rows"
+    what = "filter rows" if layer.has_weights else "window rows"
     rows.append(LoopRow("PE array", "r", f"{what}, one per PE row", mapping.folded_set[0],
                         {}, spatial=True))
     strips = width_to_height(mapping)
@@ -239,7 +243,7 @@ def _spatial_rows(mapping: ArrayMapping, nld: NestedLoopDesc) -> tuple[LoopRow, 
              else "one per PE column")
     rows.append(LoopRow("PE array", "e", f"ofmap rows, {where}", mapping.folded_set[1], {},
                         spatial=True))
-    if layer.is_conv:
+    if layer.has_weights:
         per_pe = f"filter cols {layer.kernel_w} x ofmap cols {layer.out_w}"
         count = layer.kernel_w * layer.out_w
     else:

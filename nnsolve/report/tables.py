@@ -79,7 +79,7 @@ def result_table(result: NetworkResult) -> Fitted:
         return [f"{lo.schedule.segment} {_hw(*lo.schedule.region.dims)}"] if piped else []
 
     def schedule(lo) -> str:
-        return schedule_summary(lo.schedule, lo.result.gbuf_resident, lo.layer.is_conv)
+        return schedule_summary(lo.schedule, lo.result.gbuf_resident, lo.layer.has_weights)
 
     totals = [num(result.energy), *(num(bd[k]) for k in BREAKDOWN_KEYS), num(result.time)]
     number_cols = [Col(c, "right") for c in ("energy", *BREAKDOWN_KEYS, "time")]

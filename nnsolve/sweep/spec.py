@@ -173,7 +173,8 @@ def _run_scenario(source: str, base: Path, base_doc: Any, rid: str, origin: str,
                   overrides: Mapping[str, Any], networks: dict[str, Network]) -> Scenario:
     """The run's scenario (base document + overrides), checked now; an InputError names the
     sweep file, the run and the field. ``networks`` caches the networks read so far."""
-    context = f"{source}: {origin} (run {rid})"
+    # A run id keeps up to ID_TEXT_LIMIT characters of its values: clipped like any value.
+    context = f"{source}: {origin} (run {clip(rid)})"
     doc = set_values(base_doc, overrides)
     ref = doc.get("network") if isinstance(doc, dict) else None
     try:

@@ -287,12 +287,59 @@ def test_a_grouped_conv_on_the_network_input_is_an_error(tmp_path):
     assert "node 'gc' (Conv)" in message and "network input" in message
 
 
-def test_a_depthwise_conv_of_many_channels_is_an_error(tmp_path):
+def test_a_depthwise_conv_imports_as_one_dwconv_layer(tmp_path):
+    """group = channels in = channels out: one depthwise layer, however many channels (the
+    old import split it into one layer per channel and refused more than MAX_PARTS), on
+    the network input too."""
+    g = Graph(2 * MAX_PARTS, 8)
+    y = g.conv("dw1", g.x, 2 * MAX_PARTS, 3, pad=1, group=2 * MAX_PARTS)
+    y = g.conv("dw2", y, 2 * MAX_PARTS, 3, stride=2, pad=1, group=2 * MAX_PARTS)
+    net = load_onnx(g.save(tmp_path / "dw.onnx", g.conv("pw", y, 16, 1)))
+    assert list(net.layers) == ["dw1", "dw2", "pw"]
+    assert net["dw1"] == Layer.dwconv(2 * MAX_PARTS, 8, 3)
+    assert net["dw2"] == Layer.dwconv(2 * MAX_PARTS, 4, 3, 2)
+    assert net["pw"] == Layer.conv(2 * MAX_PARTS, 16, 4, 1)
+
+
+def test_a_depthwise_conv_after_a_group_split_is_split_channel_by_channel(tmp_path):
+    g = Graph(4, 8)
+    y = g.conv("pw", g.x, 8, 1)
+    y = g.conv("gc", y, 8, 3, pad=1, group=2)                    # two groups of 4 channels
+    net = load_onnx(g.save(tmp_path / "s.onnx", g.conv("dw", y, 8, 3, pad=1, group=8)))
+    assert list(net.layers) == ["pw_a", "pw_b", "gc_a", "gc_b", "dw_a", "dw_b"]
+    assert net["dw_a"] == net["dw_b"] == Layer.dwconv(4, 8, 3)
+    assert (net.prevs["dw_a"], net.prevs["dw_b"]) == (("gc_a",), ("gc_b",))
+
+
+def test_a_grouped_conv_of_many_groups_is_an_error(tmp_path):
     g = Graph(3, 8)
-    y = g.conv("dw", g.conv("pw", g.x, 2 * MAX_PARTS, 1), 2 * MAX_PARTS, 3, pad=1,
-               group=2 * MAX_PARTS)
-    message = error_of(g.save(tmp_path / "dw.onnx", y))
-    assert "node 'dw' (Conv)" in message and "depthwise" in message
+    y = g.conv("gc", g.conv("pw", g.x, 4 * MAX_PARTS, 1), 2 * MAX_PARTS, 3, pad=1,
+               group=2 * MAX_PARTS)                              # 2 channels in, 1 out each
+    message = error_of(g.save(tmp_path / "gc.onnx", y))
+    assert "node 'gc' (Conv)" in message and "grouped" in message
+
+
+def mobilenet_v1(g: Graph) -> str:
+    """MobileNet v1 (Howard et al. 2017, Table 1) as a framework exports it: 3x3 convolutions
+    padded by one, depthwise as group = channels, batch norm and ReLU after each."""
+    y = g.conv("conv1", g.x, 32, 3, stride=2, pad=1)
+    blocks = [("conv2_1", 64, 1), ("conv2_2", 128, 2), ("conv3_1", 128, 1),
+              ("conv3_2", 256, 2), ("conv4_1", 256, 1), ("conv4_2", 512, 2),
+              *((f"conv5_{i}", 512, 1) for i in range(1, 6)), ("conv5_6", 1024, 2),
+              ("conv6", 1024, 1)]
+    for name, out, stride in blocks:
+        c = g.channels[y]
+        y = g.conv(f"{name}_dw", y, c, 3, stride=stride, pad=1, group=c)
+        y = g.conv(f"{name}_sep", y, out, 1)
+    y = g.node("AveragePool", [y], "pool6", kernel_shape=[7, 7], strides=[7, 7])
+    y = g.node("Flatten", [y])
+    return g.node("Softmax", [g.gemm("fc7", y, 1024, 1000)])
+
+
+def test_mobilenet_v1_imports_as_the_zoo_mobilenet_v1(tmp_path):
+    g = Graph(3, 224)
+    net = load_onnx(g.save(tmp_path / "mobilenet.onnx", mobilenet_v1(g)))
+    assert_matches(net, load_zoo("mobilenet_v1"))
 
 
 def test_padding_that_the_layer_shape_cannot_express_is_an_error(tmp_path):

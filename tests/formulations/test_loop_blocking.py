@@ -33,8 +33,8 @@ from tests.strategies import (
 
 
 @st.composite
-def problems(draw, pins=True):
-    problem = draw(layer_problems())
+def problems(draw, pins=True, kinds=("conv", "conv", "conv", "fc", "pool", "eltwise")):
+    problem = draw(layer_problems(kinds))
     goal = draw(GOALS)
     pin = Pins()
     if pins and draw(st.booleans()):
@@ -78,6 +78,19 @@ def test_cpsat_milp_exhaustive_agree(case):
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
 def test_cpsat_milp_exhaustive_agree_thorough(case):
+    check_agreement(*case)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(kinds=("dwconv",)))
+def test_cpsat_milp_exhaustive_agree_on_depthwise_layers(case):
+    check_agreement(*case)
+
+
+@pytest.mark.slow
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(kinds=("dwconv",)))
+def test_cpsat_milp_exhaustive_agree_on_depthwise_layers_thorough(case):
     check_agreement(*case)
 
 

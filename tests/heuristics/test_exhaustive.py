@@ -50,7 +50,7 @@ def test_canonical_space_is_nn_dataflows_pruned_space_in_its_order(layer, batch,
 
 @st.composite
 def small_problems(draw):
-    return draw(layer_problems(kinds=("conv", "conv", "fc", "pool"))), draw(GOALS)
+    return draw(layer_problems(kinds=("conv", "conv", "fc", "pool", "dwconv"))), draw(GOALS)
 
 
 @given(small_problems())

@@ -24,7 +24,8 @@ def _zoo_layers():
     seen = {}
     for net_name in zoo_names():
         for name, layer in load_zoo(net_name).layers.items():
-            seen.setdefault(layer, f"{net_name}/{name}")
+            if layer.kind != "dwconv":           # nn_dataflow has no depthwise layer
+                seen.setdefault(layer, f"{net_name}/{name}")
     return seen
 
 

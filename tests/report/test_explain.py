@@ -235,3 +235,21 @@ def test_weights_pinned_on_chip_are_explained_as_such(isca):
     console = Console(width=200, record=True)
     console.print(data_table(ex))
     assert "pinned on chip" in console.export_text()
+
+
+def test_depthwise_layers_explain_their_reuse(tmp_path_factory):
+    """A MobileNet depthwise layer: weights are shown (one filter per channel), its channel
+    loop walks through all three categories, and its energy rows add up."""
+    scenario, result, _ = _solved(str(ROOT / "configs" / "single_node" / "mobilenet_v1.yaml"),
+                                  tmp_path_factory, "mobilenet", ["batch=2"])
+    _check_accounting(scenario, result)
+    ex = explain(result.layers["conv5_1_dw"], scenario)
+    assert ex.data_names == ("weight", "ifmap", "ofmap")
+    for row in ex.loops:
+        if row.loop == "o" and row.factor > 1 and row.level in ("DRAM", "GBUF", "REGF"):
+            assert set(row.effects.values()) == {NEW}
+        if row.loop == "i" and row.level in ("DRAM", "GBUF", "REGF"):
+            assert row.factor == 1 and "depthwise" in row.meaning
+    flows = {f.data: f for f in ex.flows}
+    assert set(flows) == {"weight", "ifmap", "ofmap"}
+    assert layer_shape(ex.node_layer).startswith("dwconv 512x16x16 -> 512x14x14, kernel 3x3")

@@ -72,6 +72,13 @@ def test_milp_choice_equals_brute_force(site, goal):
     check(site, goal, "milp")
 
 
+@settings(max_examples=25, **SETTINGS)
+@given(layer_sites(kinds=("dwconv",)), GOALS,
+       st.sampled_from(["exhaustive", "cpsat", "cpsat", "milp"]))
+def test_depthwise_choice_equals_brute_force(site, goal, method):
+    check(site, goal, method)
+
+
 @pytest.mark.slow
 @settings(max_examples=400, **SETTINGS)
 @given(layer_sites(), GOALS, st.sampled_from(["cpsat", "exhaustive"]))
