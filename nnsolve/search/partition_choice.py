@@ -63,7 +63,8 @@ class Candidate:
 
     ``node_problem`` has no NoC hops; the full ``problem`` needs the ifmap hops from where
     the ifmaps lie, the dearest part to compute, so it is built only when asked for.
-    ``floor_hops`` are the weight and ofmap hops with a layout-free ifmap floor.
+    ``floor_hops`` are the weight and ofmap hops with a layout-free ifmap floor, computed
+    when first asked for too (``hops``, when given, supplies them).
     """
 
     order: int
@@ -71,7 +72,8 @@ class Candidate:
     scheme: PartitionScheme
     node_problem: LayerProblem
     site: LayerSite
-    floor_hops: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    hops: tuple[float, float, float] | None = None
+    sources: tuple | None = field(default=None, repr=False, compare=False)
     _problem: LayerProblem | None = field(default=None, repr=False, compare=False)
 
     def with_problem(self, problem: LayerProblem) -> Candidate:
@@ -79,6 +81,16 @@ class Candidate:
         schedule, whose ifmap hops were computed by the caller)."""
         self._problem = problem
         return self
+
+    @property
+    def floor_hops(self) -> tuple[float, float, float]:
+        if self.hops is None:
+            site = self.site
+            sources = self.sources if self.sources is not None else _ifmap_sources(site)
+            floor = _ifmap_floor(site.placement, self.scheme, site.ifmap_layout.full, sources)
+            fil, ofm = site.fixed_hops(self.scheme)
+            self.hops = (float(fil), float(floor), float(ofm))
+        return self.hops
 
     @property
     def problem(self) -> LayerProblem:
@@ -109,15 +121,14 @@ class PartitionChoice:
 
 
 def candidates_of(sites: list[LayerSite]) -> list[Candidate]:
-    """Every (seed, scheme) of the sites, in nn_dataflow's order."""
+    """Every (seed, scheme) of the sites, in nn_dataflow's order (their NoC hops are
+    computed when a search first needs them)."""
     out = []
     for seed, site in enumerate(sites):
         sources = _ifmap_sources(site)
         for scheme in site.schemes:
-            floor = _ifmap_floor(site.placement, scheme, site.ifmap_layout.full, sources)
-            fil, ofm = site.fixed_hops(scheme)
             out.append(Candidate(len(out), seed, scheme, site.node_problem(scheme), site,
-                                 (float(fil), float(floor), float(ofm))))
+                                 sources=sources))
     return out
 
 
@@ -143,9 +154,12 @@ def _ifmap_floor(placement: LayerSite, scheme: PartitionScheme, stored, sources)
 
 def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins | None = None,
            time_limit: float = math.inf, workers: int = 1, milp_solver: str = "highs",
-           candidates: list[Candidate] | None = None) -> PartitionChoice:
+           candidates: list[Candidate] | None = None, hurry: bool = False) -> PartitionChoice:
     """The best (seed, scheme, blocking) of a layer by ``method`` (see the module doc);
-    ``candidates`` may pass in ``candidates_of(sites)`` computed before."""
+    ``candidates`` may pass in ``candidates_of(sites)`` computed before. With ``hurry`` (a
+    search past its time limit), an enumeration orders the schemes by floors without NoC
+    hops, so that only the schemes it reaches before ``time_limit`` get their hops computed
+    (the best of those, and a weaker bound)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}")     # a programming error here
     start = _time.perf_counter()
@@ -163,7 +177,7 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
         # groups once it has a schedule and the limit has passed.
         limit = math.inf if method == "exhaustive" else start + time_limit
         try:
-            choice = _enumerated(groups, goal, pins, limit)
+            choice = _enumerated(groups, goal, pins, limit, hurry)
         except SpaceTooLarge as exc:
             if method == "exhaustive":
                 raise
@@ -264,10 +278,11 @@ def _below(value: float) -> float:
     return value * (1 - FLOOR_SLACK)
 
 
-def _closed_form_floors(groups: dict[LayerProblem, list[Candidate]], goal: str
-                        ) -> tuple[_Floors, dict[LayerProblem, tuple]]:
+def _closed_form_floors(groups: dict[LayerProblem, list[Candidate]], goal: str,
+                        hops: bool = True) -> tuple[_Floors, dict[LayerProblem, tuple]]:
     """Floors of every candidate from its group's closed-form blocking floor (NoC at the
-    least fetch counts); groups without a mapping are left out. Also each group's F0 floor."""
+    least fetch counts; none without ``hops``); groups without a mapping are left out. Also
+    each group's F0 floor."""
     floors = _Floors()
     fetch0 = {}
     for key, members in groups.items():
@@ -278,7 +293,8 @@ def _closed_form_floors(groups: dict[LayerProblem, list[Candidate]], goal: str
         for c in members:
             # The layout-free hops keep the ifmap hops unbuilt until a scheme may win.
             noc = c.node_problem.env.costs.noc_hop
-            free = _below(floor.energy + noc * float(np.dot(c.floor_hops, floor.fetch0)))
+            noc_floor = float(np.dot(c.floor_hops, floor.fetch0)) if hops else 0.0
+            free = _below(floor.energy + noc * noc_floor)
             floors.goal[c.order] = goal_value(free, floor.time, goal)
             floors.free[c.order] = (free, floor.time)
     return floors, fetch0
@@ -444,8 +460,8 @@ def _score_space(problem: LayerProblem, pins: Pins) -> _Space:
 
 
 def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pins,
-                deadline: float = math.inf) -> PartitionChoice:
-    floors, _ = _closed_form_floors(groups, goal)
+                deadline: float = math.inf, hurry: bool = False) -> PartitionChoice:
+    floors, _ = _closed_form_floors(groups, goal, hops=not hurry)
     best = None   # (key, candidate, row, result, space)
     solved = 0
     cut = False

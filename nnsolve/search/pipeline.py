@@ -177,9 +177,11 @@ class PipelineSearch(Chip):
             solver = self.scenario.solver
             try:
                 limit = self.solve_limit()
+                # Past the beam's deadline, layer solves hurry: the NoC hops of a
+                # layer's schemes are computed only for those searched in its share.
                 choice = choose(sites, self.method, self.goal, pins, limit,
                                 max(1, solver.workers), solver.milp_solver,
-                                self.candidates(sites))
+                                self.candidates(sites), hurry=self.late)
                 if choice.candidate is None and choice.status == "timeout":
                     choice = self._no_schedule_in_time(sites, pins, choice, limit)
                 self.solved[key] = choice
