@@ -173,11 +173,10 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
     if method == "analytical":
         choice = _analytical(cands, goal, pins)
     elif method == "exhaustive" or sharing or pipelined:
-        # A method with a time limit keeps it here too: the enumeration stops between
-        # groups once it has a schedule and the limit has passed.
-        limit = math.inf if method == "exhaustive" else start + time_limit
+        # The time limit holds here too: the enumeration stops between schemes once it
+        # has a schedule and the limit has passed (status timeout, with its bound).
         try:
-            choice = _enumerated(groups, goal, pins, limit, hurry)
+            choice = _enumerated(groups, goal, pins, start + time_limit, hurry)
         except SpaceTooLarge as exc:
             if method == "exhaustive":
                 raise
@@ -482,6 +481,9 @@ def _enumerated(groups: dict[LayerProblem, list[Candidate]], goal: str, pins: Pi
                 floors.drop(c)
             continue
         for c in members:
+            if best is not None and _time.perf_counter() > deadline:
+                cut = True      # (a group's schemes share the space, not their hops)
+                break
             floor = space.energy + _noc_energy(c, space.fetch0, c.floor_hops)
             floors.free[c.order] = (float(floor.min()), float(space.time.min()))
             if best is not None and _below(float(np.min(goal_value(floor, space.time, goal)))) \

@@ -691,9 +691,13 @@ def pipelined_result(scenario: Scenario, method: str, search: PipelineSearch, be
     static = best.sum_static - (best.sum_static * (1 - total_time / best.sum_time)
                                 if best.sum_time else 0.0)
     inp = best.input_scheme or search.seeds[0]
+    cut = [o.name for o in outcomes if o.status != "optimal"]
+    proven = "each layer is optimal for its segment's constraint and ifmap layout" \
+        if not cut else (f"each layer is optimal for its segment's constraint and ifmap "
+                         f"layout but {len(cut)} ({_some(cut)}; see their status)")
     notes = [f"pipelined search (beam width {scenario.solver.beam_width}): "
              f"{len(segments)} segments, {search.layer_solves} distinct layer solves; "
-             "each layer is optimal for its segment's constraint and ifmap layout"]
+             + proven]
     return NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
                          solve_seconds=seconds, notes=notes + search.notes,
                          input_partition=inp.to_partition(), segments=segments,
