@@ -20,6 +20,7 @@ Both sides use nn_dataflow's element-wise rule (nnsolve: ``ModelRules(eltwise_if
     python benchmarks/pipelining.py --before d8f1b83 --no-nnd # against an older revision
     python benchmarks/pipelining.py --limit 600 --no-nnd      # nn_dataflow limit, or none
     python benchmarks/pipelining.py --total-limit 30          # solver.total_time_limit_s
+    python benchmarks/pipelining.py --table rows.json --before d8f1b83   # reprint a table
     python benchmarks/pipelining.py --family tetris --nets mlp_s,mlp_m,lstm_phoneme
 
 ``--family tetris`` takes configs/tetris_4x4/ (4x4 nodes, 3D memory, hybrid partitioning,
@@ -150,11 +151,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="wall-clock limit of each nnsolve solve, seconds")
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--table", metavar="JSON", help="only print the table of rows a "
+                        "run wrote with --json (give the same --before to label it)")
     args = parser.parse_args()
     console = Console(width=220)
-    rows = []
-    with worktree(args.before) as before:
-        for net in args.nets.split(","):
+    rows = json.loads(Path(args.table).read_text()) if args.table else []
+    with worktree(None if args.table else args.before) as before:
+        for net in ([] if args.table else args.nets.split(",")):
             console.print(f"running {net} ...")
             rows.append(run(net.strip(), args.limit, not args.no_nnd, args.total_limit,
                             args.family, before, args.timeout))
@@ -165,14 +168,17 @@ def main() -> None:
     table = Table(title=f"{title} with pipelining, whole network: nnsolve (beam width 1, "
                         "exact layers, segment-selection bound)"
                         + (f", before = {args.before}" if args.before else "")
-                        + " vs nn_dataflow", title_justify="left")
+                        + (" vs nn_dataflow" if any(r["nnd"] for r in rows) else ""),
+                  title_justify="left")
     cols = ["network"]
     if args.before:
         cols += ["before s", "before MB", "before energy", "before gap"]
     cols += ["nnsolve s", "MB", "energy", "time", "bound", "gap", "segments", "skipped"]
     if args.before:
         cols += ["speed-up", "energy / before"]
-    cols += ["nn_dataflow s", "nn_dataflow energy", "energy / nn_dataflow"]
+    show_nnd = any(r["nnd"] is not None for r in rows)
+    if show_nnd:
+        cols += ["nn_dataflow s", "nn_dataflow energy", "energy / nn_dataflow"]
     for col in cols:
         table.add_column(col, justify="left" if col == "network" else "right")
     for r in rows:
@@ -180,25 +186,27 @@ def main() -> None:
         cells = [r["net"]]
         if b is not None:
             cells += ([_seconds(b), "-", "-", "-"] if "error" in b else
-                      [_seconds(b), f"{b['peak_mb']:,.0f}", f"{b['energy']:,.0f}",
+                      [_seconds(b), f"{b['peak_mb']:,.0f}", f"{b['energy']:.6g}",
                        f"{b['gap']:.2%}" if b["gap"] is not None else "-"])
         if "error" in a:
             cells += [_seconds(a)] + ["-"] * 7
         else:
-            cells += [_seconds(a), f"{a['peak_mb']:,.0f}", f"{a['energy']:,.0f}",
-                      f"{a['time']:,.0f}",
-                      f"{a['bound']:,.0f}" if a["bound"] is not None else "none",
+            cells += [_seconds(a), f"{a['peak_mb']:,.0f}", f"{a['energy']:.6g}",
+                      f"{a['time']:.6g}",
+                      f"{a['bound']:.6g}" if a["bound"] is not None else "none",
                       f"{a['gap']:.2%}" if a["gap"] is not None else "-",
                       str(a["segments"]), _skipped(a)]
         if b is not None:
             both = "error" not in a and "error" not in b
             cells += [f"{b['seconds'] / a['seconds']:.1f}x" if both else "-",
                       f"{a['energy'] / b['energy']:.6f}" if both else "-"]
-        if n is None:
+        if not show_nnd:
+            pass
+        elif n is None:
             cells += ["not run", "-", "-"]
         elif n["finished"] and n["energy"] is not None:
             ratio = f"{a['energy'] / n['energy']:.6f}" if "error" not in a else "-"
-            cells += [f"{n['seconds']:.1f}", f"{n['energy']:,.0f}", ratio]
+            cells += [f"{n['seconds']:.1f}", f"{n['energy']:.6g}", ratio]
         else:
             why = "did not finish" if n["error"] == "timeout" else "failed"
             cells += [f"{why} in {n['seconds']:.0f}", "-", "-"]

@@ -152,7 +152,8 @@ FIELDS: tuple[Field, ...] = (
           "pipelining the segment search gets 60% of it (then only single-layer segments "
           "are tried, the time left shared among the layers left, at least 0.1 s a solve) "
           "and the segment-selection bound the rest; a search it cuts reports status "
-          "timeout.",
+          "timeout, with a weaker bound where segments were not priced in time "
+          "(docs/methods.md).",
           "seconds", allow_inf=True, positive=True),
     Field("solver.milp_solver", "choice", "highs", "The MILP solver for method milp: HiGHS or "
           "CBC (bundled with PuLP).", choices=("highs", "cbc")),

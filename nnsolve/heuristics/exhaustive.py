@@ -60,9 +60,10 @@ _CHUNK = 250_000
 #: minutes of scoring; beyond it the exact models (cpsat) are the way.
 MAX_SCHEMES = 30_000_000
 #: Spaces up to this many schemes are built whole and cached; larger ones in pieces.
-CACHE_ROWS = 2_000_000
-#: Bytes the cached spaces (and their fetch counts) may hold together.
-CACHE_BYTES = 2**30
+CACHE_ROWS = 1_500_000
+#: Bytes the cached spaces (and their counts) may hold together: a whole space of
+#: CACHE_ROWS schemes still fits.
+CACHE_BYTES = 3 * 2**27
 #: Bytes one scheme of a built space takes: factors, positions, rank and fetch counts.
 SCHEME_BYTES = 9 * 8 + 6 * 8 + 8 + 6 * 8
 

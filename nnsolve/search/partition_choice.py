@@ -334,9 +334,9 @@ class _Space:
     time: np.ndarray
     fetch0: np.ndarray     # (K, 3)
     rank: np.ndarray
-    index: np.ndarray      # mapping candidate of each row
-    factors: np.ndarray    # (K, 3, 3)
-    positions: np.ndarray  # (K, 2, 3)
+    index: np.ndarray      # mapping candidate of each row (int32)
+    factors: np.ndarray    # (K, 3, 3), int32 where they fit
+    positions: np.ndarray  # (K, 2, 3), int8
 
 
 def _enumerate(problem: LayerProblem, pins: Pins) -> _Space:
@@ -367,10 +367,12 @@ def _unpinned_top(pins: Pins) -> Pins:
 
 
 #: Bytes one valid scheme of a scored space holds (energy, time, F0, rank, candidate,
-#: factors, positions, and the energy at up to two static costs) and the bytes the cached
-#: scored spaces may hold together.
-SPACE_ROW_BYTES = 8 + 8 + 3 * 8 + 8 + 8 + 9 * 8 + 6 * 8 + 2 * 8
+#: factors, positions, and the energy at up to two static costs), the bytes one scored
+#: space may hold (more is refused), and the bytes the cached spaces may hold together
+#: (with the exhaustive search's caches, a zoo CNN's pipelined search peaks near 1.5 GB).
+SPACE_ROW_BYTES = 8 + 8 + 3 * 8 + 8 + 4 + 9 * 4 + 6 + 2 * 8
 SCORED_BYTES = 2**30
+SCORED_CACHE_BYTES = 2**28
 
 
 @dataclass
@@ -401,13 +403,13 @@ def _scored_bytes(scored: _Scored) -> int:
     return _space_bytes(scored.dynamic) + 2 * scored.dynamic.energy.nbytes
 
 
-_SCORED = ByteLRU(SCORED_BYTES, _scored_bytes)
+_SCORED = ByteLRU(SCORED_CACHE_BYTES, _scored_bytes)
 #: Spaces filtered by a top-loop demand (subsets of the scored ones), within a quarter.
-_PINNED = ByteLRU(SCORED_BYTES // 4, _space_bytes)
+_PINNED = ByteLRU(SCORED_CACHE_BYTES // 4, _space_bytes)
 
 
 def _scored_space(problem: LayerProblem, pins: Pins) -> _Space:
-    """The group's valid schemes, scored once and cached (within SCORED_BYTES) for every
+    """The group's valid schemes, scored once and cached (within SCORED_CACHE_BYTES) for every
     problem with the same canonical form: layers on sites that differ only in their static
     energy cost (the exact segment floors price it at zero) or in the shape of their
     buffer-sharing groups share one scoring."""
@@ -446,14 +448,19 @@ def _score_space(problem: LayerProblem, pins: Pins) -> _Space:
             raise SpaceTooLarge(f"hold more than {held:.3g} valid schemes",
                                 f"{SCORED_BYTES / 2**30:g} GiB")
         rows = chunk.lo + ok
+        factors = chunk.space.factors[rows]
+        # Held compactly (a cached space is the search's largest memory): loop positions
+        # are 0-2, and factors fit 32 bits unless a loop count does not.
+        if len(factors) and factors.max() < 2**31:
+            factors = factors.astype(np.int32)
         parts.append((stats.energy[ok], stats.time[ok], stats.fetch[ok, 0, :], chunk.rank(),
-                      np.full(len(ok), chunk.index), chunk.space.factors[rows],
-                      chunk.space.positions[rows]))
+                      np.full(len(ok), chunk.index, dtype=np.int32), factors,
+                      chunk.space.positions[rows].astype(np.int8)))
     if not parts:
         empty = np.zeros(0)
         return _Space(empty, empty, np.zeros((0, 3)), empty.astype(np.int64),
-                      empty.astype(np.int64), np.zeros((0, 3, 3), np.int64),
-                      np.zeros((0, 2, 3), np.int64))
+                      empty.astype(np.int32), np.zeros((0, 3, 3), np.int32),
+                      np.zeros((0, 2, 3), np.int8))
     cols = list(zip(*parts, strict=True))
     return _Space(*(np.concatenate(col) for col in cols))
 
