@@ -334,9 +334,23 @@ def evaluate_blocking(nld: NestedLoopDesc, factors: np.ndarray, positions: np.nd
     if math.isinf(env.array_bus_width):
         bus_time = np.zeros(k, dtype=np.int64)
     else:
-        per_node = _cycles(np.ceil(1.0 * access[:, Level.GBUF, :].max(axis=1) / n), valid,
-                           "its array bus transfers")
-        bus_time = -(-per_node // int(env.array_bus_width))
+        # The words each node moves may pass MAX_CYCLES (even 2^63) while their cycles,
+        # words over the bus width, do not: the cycles are checked, counted in int64 or,
+        # past it, in Python integers (exact for the float counts).
+        width = int(env.array_bus_width)
+        words = np.ceil(1.0 * access[:, Level.GBUF, :].max(axis=1) / n)
+        big = valid & ~(words < 2.0**63)
+        fits = valid & ~big
+        per_node = np.zeros(k, dtype=np.int64)
+        per_node[fits] = words[fits].astype(np.int64)
+        bus_time = -(-per_node // width)
+        if np.any(big):
+            bus_time[big] = [min(-(-int(w) // width), MAX_CYCLES) for w in words[big]]
+        over = valid & (bus_time >= MAX_CYCLES)
+        if np.any(over):
+            most = max(-(-int(w) // width) for w in words[over])
+            raise TooLarge(f"its array bus transfers would take {float(most):.3g} cycles, "
+                           f"beyond the {MAX_CYCLES:.3g} the cost model counts")
     time = np.maximum(np.maximum(proc_time, bus_time), dram_time)
 
     c = env.costs

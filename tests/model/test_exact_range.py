@@ -187,6 +187,28 @@ def test_evaluator_equals_python_integers_or_refuses(case, capacity, dram_bw, bu
     oracle.record("evaluator near the 64-bit range", len(factors))
 
 
+def test_bus_words_past_the_cycle_range_but_cycles_within_it():
+    """A case hypothesis found: a node moves 8.1e18 words over a 4-word bus, 2.0e18 cycles,
+    within the range; the evaluator refused it, as it checked the words, not the cycles.
+    Its bus time now equals nn_dataflow's Python integers."""
+    layer, batch, pe_array = Layer.conv(16, 2**20, (1, 2**20), 1), 1048544, (8, 8)
+    env = oracle.env_for(2**20, 2**40, (True, True, True), COSTS[0], bus=4, dram_bw=math.inf)
+    nld = LayerProblem(layer, batch, pe_array, env, rules=RULES).mapping.candidates[2]
+    factors = ((4, 1, 1048544), (1, 65536, 1), (1, 1, 1))
+    positions = ((0, 1, 2), (0, 1, 2))
+    stats = evaluate_blocking(nld, np.array([factors]), np.array([positions]), env)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(oracle.nd_util, "assert_float_eq_int", _float_eq_int)
+        their_nld = oracle.nlds(layer, batch, pe_array)[1][2]
+    judge = oracle.LayerOracle(layer, batch, oracle.resource(env, pe_array), COSTS[0],
+                               (True, True, True))
+    theirs = judge.score(their_nld, factors, positions)
+    assert stats.valid[0] and theirs is not None
+    assert 4 * int(stats.bus_time[0]) >= MAX_CYCLES > int(stats.bus_time[0])
+    assert int(stats.bus_time[0]) == theirs["bus_time"]
+    assert int(stats.time[0]) == theirs["time"]
+
+
 def test_the_issue_layer_is_refused_not_wrapped():
     """A 1x1 conv of 10^6 channels on a 60,000^2 fmap at batch 3 on 7x9 PEs: 1.7e20 cycles,
     which int64 wrapped to 5.5e18 (and powers of two to 0)."""
