@@ -22,7 +22,8 @@ from ..results import LayerOutcome, NetworkResult, interrupted
 from ..scenario import Scenario
 from .layer_solve import layer_problem, solve_layer, solver_threads
 from .node_array import evaluate_node_array, solve_node_array
-from .pipeline import evaluate_pipelined, solve_pipelined
+from .pipeline import solve_pipelined
+from .pipeline_rescore import evaluate_pipelined
 from .schedule_check import Checker
 
 

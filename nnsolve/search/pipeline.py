@@ -20,17 +20,15 @@ import math
 import time as _time
 from dataclasses import replace
 
-from ..errors import InfeasibleError, NnsolveError, TooLarge, did_you_mean, join
+from ..errors import InfeasibleError, NnsolveError, TooLarge
 from ..heuristics.exhaustive import SpaceTooLarge
 from ..model.dims import Loop
-from ..model.evaluate import FLOOR_SLACK, evaluate_layer
+from ..model.evaluate import FLOOR_SLACK
 from ..model.layout import DataLayout
 from ..model.mapping import DEFAULT_RULES, ModelRules, map_layer
 from ..model.pins import Pins, TopLoops
-from ..model.resources import LayerSite, chip_regions
-from ..model.sched_dag import sched_dag
-from ..model.schedule import LayerSchedule, Region
-from ..model.segment import Segment, candidate_segments
+from ..model.resources import LayerSite
+from ..model.schedule import Region
 from ..model.segment_constraints import LayerConstraint
 from ..model.segment_timing import segment_timing
 from ..results import (
@@ -44,7 +42,6 @@ from ..results import (
 from ..scenario import Scenario
 from .node_array import Chip
 from .partition_choice import Candidate, PartitionChoice, candidates_of, choose
-from .schedule_check import Checker
 from .segment_bound import (
     SegmentFloor,
     TooLargeToBound,
@@ -59,19 +56,7 @@ from .segments import (
     State,
     layer_timing,
     partial_segment,
-    plan_segment,
 )
-
-# -- partial network schedules --------------------------------------------------------------
-
-
-
-
-
-
-
-
-
 
 # -- the search -----------------------------------------------------------------------------
 
@@ -541,121 +526,8 @@ def _bound_and_improve(scenario: Scenario, method: str, search: PipelineSearch, 
     return result
 
 
-def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
-                       segments: list[Segment], input_partition=None,
-                       rules: ModelRules = DEFAULT_RULES, check: Checker | None = None,
-                       partial: bool = False) -> NetworkResult:
-    """Re-score a pipelined schedule: its segments (spatial entries of temporal layers, in
-    order), a schedule per layer and the network input's partition in DRAM; each checked
-    by ``check`` (a ``schedule_check.Checker``) first."""
-    check = check or Checker(scenario)
-    search = PipelineSearch(scenario, "evaluate", rules)
-    proc, memory = chip_regions(scenario.hardware)
-    order = sched_dag(scenario.network).layer_order
-    names = check.layer_names(order, schedules, partial)
-    plans = check_segments(scenario, check, segments, names, proc, memory)
-    state = State(input_scheme=check.input_partition(input_partition, search.seeds))
-    for index, (seg, plan) in enumerate(zip(segments, plans, strict=True)):
-        for sp, entry in enumerate(seg):
-            for tm, name in enumerate(entry):
-                site = search.sites(state, plan, sp, tm)[0]
-                sched = schedules[name]
-                region = Region(site.region.origin, site.region.dims)
-                check.region(name, sched, region, index)
-                scheme = check.partition(name, sched, site.schemes, site.region.dims)
-                problem = site.problem(scheme)
-                check.blocking(name, problem, sched)
-                try:
-                    result = evaluate_layer(problem, sched)
-                except TooLarge as exc:
-                    raise NnsolveError(f"layer {name}: {exc}") from None
-                check.scored(name, problem, sched, result)
-                cand = Candidate(0, 0, scheme, site.node_problem(scheme),
-                                 site).with_problem(problem)
-                choice = PartitionChoice("feasible", cand, sched, result, None, None, None,
-                                         0.0, 1, 0)
-                state = search.extend_state(state, plan, sp, tm, choice, False)
-    return pipelined_result(scenario, "evaluate", search, state, 0.0)
-
-
-def check_segments(scenario: Scenario, check: Checker, segments: list[Segment],
-                   names: list[str], proc, memory) -> list[SegmentPlan]:
-    """The plans of saved segments, if they are segments the scenario's search considers,
-    chained over ``names`` (the scheduled layers, in the scheduling DAG's order) and, where
-    the file gives their regions, on the regions their node allocation gives."""
-    s = scenario.search
-    net = scenario.network
-    allowed = set(candidate_segments(net, sched_dag(net), s.interlayer, s.save_writeback,
-                                     s.pipeline_max_degree))
-    saved = check.saved
-    plans, done = [], 0
-    for i, seg in enumerate(segments):
-        where = check.path("segments", i)
-        shown = [list(e) for e in seg]
-        flat = [name for entry in seg for name in entry]
-        expected = names[done:done + len(flat)]
-        if flat != expected:
-            unknown = [n for n in flat if n not in net.layers]
-            if unknown:
-                raise check.error(join(where, "layers"), f"{net.name} has no layer "
-                                  f"{unknown[0]!r}{did_you_mean(unknown[0], net.layers)}")
-            raise check.error(join(where, "layers"),
-                              f"{shown}: the segments must hold the scheduled layers once "
-                              f"each, in the scheduling order ({_some(names)}); here "
-                              f"{_some(expected) or 'no more layers'} come next")
-        done += len(flat)
-        if seg not in allowed:
-            raise check.error(join(where, "layers"),
-                              f"{shown} is not a segment this scenario allows: segments are "
-                              "ranges of the scheduling DAG's vertices, spatial (one entry "
-                              "per vertex) with search.interlayer, temporal (one entry) with "
-                              f"search.save_writeback, of at most search.pipeline_max_degree "
-                              f"vertices (interlayer {str(s.interlayer).lower()}, "
-                              f"save_writeback {str(s.save_writeback).lower()})")
-        plan = plan_segment(scenario, seg, proc, memory)
-        if isinstance(plan, str):
-            raise check.error(join(where, "layers"), f"{shown} is not a valid segment here: "
-                                                     f"{plan}")
-        stated = None
-        if saved is not None and saved.segment_regions is not None:
-            stated = saved.segment_regions[i]
-        if stated is not None:
-            _check_regions(check, join(where, "regions"), stated, plan, proc)
-        plans.append(plan)
-    if done != len(names):
-        raise check.error(check.path("segments"),
-                          f"hold {done} of the {len(names)} scheduled layers; "
-                          f"{_some(names[done:])} are in no segment")
-    return plans
-
-
-def _check_regions(check: Checker, where: str, stated, plan: SegmentPlan, proc) -> None:
-    """A segment's regions as a file gives them: inside the array, not overlapping, and
-    the ones the segment's node allocation gives (search.region_allocation)."""
-    h, w = proc.dims
-    for k, region in enumerate(stated):
-        r, c = region.origin
-        if not (r < h and c < w) or region.dims[0] * region.dims[1] > h * w:
-            raise check.error(join(where, k), f"origin {list(region.origin)} dims "
-                                              f"{list(region.dims)} lies outside the "
-                                              f"{h}x{w} node array")
-    used = sum(rg.dims[0] * rg.dims[1] for rg in stated)
-    origins = [rg.origin for rg in stated]
-    if used > h * w or len(set(origins)) != len(origins):
-        raise check.error(where, f"the regions overlap: {used} nodes in {len(stated)} "
-                                 f"regions on a {h}x{w} node array")
-    for k, (region, planned) in enumerate(zip(stated, plan.regions, strict=True)):
-        want = Region(planned.origin, planned.dims)
-        if region != want:
-            raise check.error(join(where, k),
-                              f"origin {list(region.origin)} dims {list(region.dims)} is not "
-                              f"this entry's region: the segment's node allocation "
-                              f"(search.region_allocation "
-                              f"{check.scenario.search.region_allocation}) gives origin "
-                              f"{list(want.origin)} dims {list(want.dims)}")
-
-
-def _some(names, most: int = 6) -> str:
+def some_names(names, most: int = 6) -> str:
+    """The first ``most`` names, comma-separated (and \", ...\" when there are more)."""
     names = list(names)
     return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
 
@@ -694,7 +566,7 @@ def pipelined_result(scenario: Scenario, method: str, search: PipelineSearch, be
     cut = [o.name for o in outcomes if o.status != "optimal"]
     proven = "each layer is optimal for its segment's constraint and ifmap layout" \
         if not cut else (f"each layer is optimal for its segment's constraint and ifmap "
-                         f"layout but {len(cut)} ({_some(cut)}; see their status)")
+                         f"layout but {len(cut)} ({some_names(cut)}; see their status)")
     notes = [f"pipelined search (beam width {scenario.solver.beam_width}): "
              f"{len(segments)} segments, {search.layer_solves} distinct layer solves; "
              + proven]
