@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .. import methods as registry
-from ..errors import InfeasibleError, NnsolveError, TooLarge
+from ..errors import InfeasibleError
 from ..formats.result_json import SavedResult
-from ..model.evaluate import evaluate_layer
 from ..model.mapping import ModelRules
 from ..model.partition import PartitionScheme
 from ..model.schedule import LayerSchedule, Region
@@ -145,11 +144,6 @@ def _evaluate(scenario: Scenario, schedules: dict[str, LayerSchedule], rules: Mo
         check.region(name, sched, Region(), 0)
         check.partition(name, sched, [PartitionScheme.trivial()], (1, 1))
         problem = layer_problem(scenario, layer, rules)
-        check.blocking(name, problem, sched)
-        try:
-            result = evaluate_layer(problem, sched)
-        except TooLarge as exc:
-            raise NnsolveError(f"layer {name}: {exc}") from None
-        check.scored(name, problem, sched, result)
+        result = check.score(name, problem, sched)
         outcomes.append(LayerOutcome(name, layer, sched, result, "feasible"))
     return NetworkResult(scenario.name, "evaluate", scenario.search.goal, outcomes)

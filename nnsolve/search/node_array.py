@@ -15,7 +15,6 @@ import time as _time
 from dataclasses import replace
 
 from ..errors import InfeasibleError, NnsolveError, TooLarge
-from ..model.evaluate import evaluate_layer
 from ..model.layout import DataLayout, ifmap_frng
 from ..model.mapping import DEFAULT_RULES, ModelRules
 from ..model.network import INPUT
@@ -187,12 +186,7 @@ def evaluate_node_array(scenario: Scenario, schedules, rules: ModelRules = DEFAU
         site = place.sites(name)[0]
         scheme = check.partition(name, sched, site.schemes, place.proc.dims)
         problem = site.problem(scheme)
-        check.blocking(name, problem, sched)
-        try:
-            result = evaluate_layer(problem, sched)
-        except TooLarge as exc:
-            raise NnsolveError(f"layer {name}: {exc}") from None
-        check.scored(name, problem, sched, result)
+        result = check.score(name, problem, sched)
         place.ofmaps[name] = site.ofmap_layout(scheme)
         outcomes.append(LayerOutcome(name, layer, sched, result, "feasible"))
     return NetworkResult(scenario.name, "evaluate", scenario.search.goal, outcomes,

@@ -4,8 +4,7 @@ against what the scenario's search considers, then scored layer by layer by the 
 
 from __future__ import annotations
 
-from ..errors import NnsolveError, TooLarge, did_you_mean, join
-from ..model.evaluate import evaluate_layer
+from ..errors import did_you_mean, join
 from ..model.mapping import DEFAULT_RULES, ModelRules
 from ..model.resources import chip_regions
 from ..model.sched_dag import sched_dag
@@ -42,12 +41,7 @@ def evaluate_pipelined(scenario: Scenario, schedules: dict[str, LayerSchedule],
                 check.region(name, sched, region, index)
                 scheme = check.partition(name, sched, site.schemes, site.region.dims)
                 problem = site.problem(scheme)
-                check.blocking(name, problem, sched)
-                try:
-                    result = evaluate_layer(problem, sched)
-                except TooLarge as exc:
-                    raise NnsolveError(f"layer {name}: {exc}") from None
-                check.scored(name, problem, sched, result)
+                result = check.score(name, problem, sched)
                 cand = Candidate(0, 0, scheme, site.node_problem(scheme),
                                  site).with_problem(problem)
                 choice = PartitionChoice("feasible", cand, sched, result, None, None, None,

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from ..errors import InputError, did_you_mean, join
+from ..errors import InputError, NnsolveError, TooLarge, did_you_mean, join
 from ..formats.result_json import SavedResult
 from ..model.dims import DATA_NAMES, LOOP_NAMES
-from ..model.evaluate import LayerProblem, LayerResult
+from ..model.evaluate import LayerProblem, LayerResult, evaluate_layer
 from ..model.mapping import NestedLoopDesc
 from ..model.partition import PartitionScheme
 from ..model.schedule import PARTITION_KINDS, LayerSchedule, Partition, Region
@@ -199,6 +199,17 @@ class Checker:
                              f"the global buffer: {_resident_text(result.gbuf_resident)} "
                              "(derived, for reading: give that or leave the key out; pin "
                              "residency with search.pin and re-solve)")
+
+    def score(self, name: str, problem: LayerProblem, schedule: LayerSchedule) -> LayerResult:
+        """A saved layer schedule checked against its problem, scored by the evaluator, and
+        its score checked (``blocking``, then ``scored``)."""
+        self.blocking(name, problem, schedule)
+        try:
+            result = evaluate_layer(problem, schedule)
+        except TooLarge as exc:
+            raise NnsolveError(f"layer {name}: {exc}") from None
+        self.scored(name, problem, schedule, result)
+        return result
 
     # -- the network input --
 
