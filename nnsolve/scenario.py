@@ -66,7 +66,8 @@ class SolverOptions:
     time_limit_s: float = 60.0
     total_time_limit_s: float = INF
     milp_solver: str = "highs"
-    workers: int = 0
+    workers: int = 0              # worker processes of the network search (0: one per core)
+    threads: int = 0              # solver threads per layer model (0: one)
     beam_width: int = 1
 
 

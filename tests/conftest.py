@@ -12,6 +12,13 @@ settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
+def _no_lanes(monkeypatch):
+    """Pipelined solves in tests stay in the test's process (the suite runs on every core
+    already); tests/search/test_pipeline_workers.py starts lanes on purpose."""
+    monkeypatch.setattr("nnsolve.search.parallel.START_AFTER_S", float("inf"))
+
+
+@pytest.fixture(autouse=True)
 def _no_columns(monkeypatch):
     """The CLI draws piped output at COLUMNS when it is set (xdist workers set 80): tests see
     the 200-column output of a pipe unless they set COLUMNS themselves."""

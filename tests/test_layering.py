@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nnsolve"
 #: import nothing from each other.
 LAYERS: dict[str, int] = {
     "errors": 0, "version": 0,
-    "methods": 1,
+    "methods": 1, "executors": 1,
     "hardware": 2,
     "model": 3,
     "formulations": 4, "heuristics": 4,

@@ -98,10 +98,6 @@ def _cmd_sweep(args: argparse.Namespace, out: Console) -> int:
     return cli_sweep(args, out)
 
 
-
-
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -135,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--method", choices=METHOD_NAMES, help="override solver.method")
     p.add_argument("--time-limit", type=float, metavar="S", help="override solver.time_limit_s")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="send a pipelined search's independent solves to the Dask cluster "
+                        "at ADDRESS (tcp://host:port), or 'local' for a LocalCluster of "
+                        "solver.workers processes (needs the dask extra)")
     scenario_args(p)
     p.set_defaults(run=_cmd_solve)
 

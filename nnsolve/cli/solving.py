@@ -59,7 +59,8 @@ def cli_solve(args: argparse.Namespace, out: Console, scenario: Scenario) -> int
     """``nnsolve solve``: ``scenario`` solved with its method."""
     try:
         with ProgressBar() as progress:
-            result = solve(scenario, scenario.solver.method, progress)
+            result = solve(scenario, scenario.solver.method, progress,
+                           dask=args.dask)
     except SolveInterrupted as stop:
         if stop.result is None or not stop.result.layers:
             raise

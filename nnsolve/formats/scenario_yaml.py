@@ -157,8 +157,12 @@ FIELDS: tuple[Field, ...] = (
           "seconds", allow_inf=True, positive=True),
     Field("solver.milp_solver", "choice", "highs", "The MILP solver for method milp: HiGHS or "
           "CBC (bundled with PuLP).", choices=("highs", "cbc")),
-    Field("solver.workers", "int", 0, "Solver threads per model; 0 chooses: one for the "
-          "per-layer models, which more threads slow down.", "threads", minimum=0,
+    Field("solver.workers", "int", 0, "Worker processes for the pipelined network search's "
+          "independent layer solves (its segment floors); 0: one per core. They start once "
+          "such solves have taken a second, and the result is the same with any number.",
+          "processes", minimum=0, maximum=MAX_WORKERS),
+    Field("solver.threads", "int", 0, "Solver threads per layer model; 0 chooses: one, as "
+          "more threads slow the per-layer models down.", "threads", minimum=0,
           maximum=MAX_WORKERS),
     Field("solver.beam_width", "int", 1, "Schedules kept per layer by the network search.",
           minimum=1),

@@ -77,9 +77,12 @@ class SpaceTooLarge(TooLarge):
     count of schemes, or of bytes) against the budget, and ``advice``."""
 
     def __init__(self, what: str, budget: str, advice: str = USE_CPSAT):
-        self.what, self.budget = what, budget
+        self.what, self.budget, self.advice = what, budget, advice
         super().__init__(f"the exhaustive search would {what}, more than its budget of "
                          f"{budget}; {advice}")
+
+    def __reduce__(self):
+        return SpaceTooLarge, (self.what, self.budget, self.advice)
 
     def advise(self, advice: str) -> SpaceTooLarge:
         """The same refusal with other advice."""

@@ -34,13 +34,14 @@ class Progress:
     advance: Callable[[str], None] = lambda name: None
 
 
-
-
 def solve(scenario: Scenario, method: str | None = None, progress: Progress | None = None,
-          rules: ModelRules | None = None, time_limit: float | None = None) -> NetworkResult:
+          rules: ModelRules | None = None, time_limit: float | None = None,
+          dask: str | None = None) -> NetworkResult:
     """Schedule every layer of the scenario's network with ``method`` (default: the scenario's
     solver.method); ``time_limit`` overrides solver.time_limit_s (seconds per layer);
-    ``rules`` override the scenario's model section."""
+    ``rules`` override the scenario's model section. A pipelined search sends its
+    independent solves to ``solver.workers`` local processes, or with ``dask`` to the Dask
+    cluster at that address (``"local"``: a LocalCluster started here)."""
     method = method or scenario.solver.method
     rules = scenario.rules if rules is None else rules
     if time_limit is not None:
@@ -50,7 +51,7 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
         raise InfeasibleError(f"{scenario.source}: method {method}: {why_not}")
     progress = progress or Progress()
     if scenario.search.interlayer or scenario.search.save_writeback:
-        return solve_pipelined(scenario, method, progress, rules)
+        return solve_pipelined(scenario, method, progress, rules, dask=dask)
     if scenario.hardware.num_nodes != 1:
         return solve_node_array(scenario, method, progress, rules)
     solver = scenario.solver
@@ -70,7 +71,7 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
                 problem = layer_problem(scenario, layer, rules)
                 limit = max(0.0, min(solver.time_limit_s, deadline - _time.perf_counter()))
                 solved[key] = solve_layer(name, problem, method, goal, pins, limit,
-                                          solver_threads(solver.workers), solver.milp_solver)
+                                          solver_threads(solver.threads), solver.milp_solver)
                 notes += [f"{name}: {n}" for n in solved[key].notes]
             first = solved[key]
             outcomes.append(LayerOutcome(name, layer, first.schedule, first.result,
@@ -85,16 +86,6 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
     if stopped:
         raise interrupted(result, net.layers)
     return result
-
-
-
-
-
-
-
-
-
-
 
 
 def evaluate_schedules(scenario: Scenario, schedules: dict[str, LayerSchedule],

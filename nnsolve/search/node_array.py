@@ -23,7 +23,7 @@ from ..model.resources import LayerSite, SharingOptions, chip_regions, input_sch
 from ..model.schedule import Region
 from ..results import LayerOutcome, NetworkResult, interrupted, proven_bound
 from ..scenario import Scenario
-from .layer_solve import infeasibility_reason
+from .layer_solve import infeasibility_reason, solver_threads
 from .partition_choice import choose
 from .schedule_check import Checker
 
@@ -136,7 +136,7 @@ def _place_layers(scenario: Scenario, method: str, place: _Placement, deadline: 
             limit = max(0.0, min(solver.time_limit_s, deadline - _time.perf_counter()))
             try:
                 choice = choose(sites, method, scenario.search.goal, pins, limit,
-                                max(1, solver.workers), solver.milp_solver)
+                                solver_threads(solver.threads), solver.milp_solver)
             except TooLarge as exc:
                 raise NnsolveError(f"layer {name}: {exc}") from None
             if choice.candidate is None:

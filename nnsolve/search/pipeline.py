@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import time as _time
-from dataclasses import replace
+import uuid
+import zlib
+from dataclasses import dataclass, replace
 
 from ..errors import InfeasibleError, NnsolveError, TooLarge
 from ..heuristics.exhaustive import SpaceTooLarge
@@ -40,7 +42,9 @@ from ..results import (
     proven_bound,
 )
 from ..scenario import Scenario
+from .layer_solve import solver_threads
 from .node_array import Chip
+from .parallel import Workers, default_workers
 from .partition_choice import Candidate, PartitionChoice, candidates_of, choose
 from .segment_bound import (
     SegmentFloor,
@@ -70,8 +74,9 @@ class PipelineSearch(Chip):
     """nn_dataflow's network search (§4.2) with exact per-layer solves; one per solve."""
 
     def __init__(self, scenario: Scenario, method: str, rules: ModelRules = DEFAULT_RULES,
-                 deadline: float = math.inf) -> None:
+                 deadline: float = math.inf, workers: Workers | None = None) -> None:
         super().__init__(scenario, rules)
+        self.workers = workers or Workers(1)
         self.method = method
         self.net = scenario.network
         self.goal = scenario.search.goal
@@ -88,6 +93,7 @@ class PipelineSearch(Chip):
         self.layers_left = len(self.net.layers)   # (while late) layers still to schedule
         self.prune = True               # skip segments whose floor cannot enter the beam
         self.pruned = 0                 # segments skipped so far
+        self.job = SearchJob(uuid.uuid4().hex, scenario, method, rules)
         self.floors: dict = {}          # segment -> SegmentFloor | None (segment_bound)
         self.unfloored: set = set()     # segments whose floor is beyond the budget
         self.quick_floors: dict = {}    # segment -> closed-form SegmentFloor | None
@@ -151,8 +157,10 @@ class PipelineSearch(Chip):
         bound and least time are the layer's floors (solved once per site tuple)."""
         key = ("floor", tuple(sites))
         if key not in self.solved:
+            start = _time.perf_counter()
             self.solved[key] = choose(sites, "exhaustive", "energy",
                                       candidates=self.candidates(sites))
+            self.workers.busy += _time.perf_counter() - start
             self.layer_solves += 1
         return self.solved[key]
 
@@ -165,13 +173,14 @@ class PipelineSearch(Chip):
                 # Past the beam's deadline, layer solves hurry: the NoC hops of a
                 # layer's schemes are computed only for those searched in its share.
                 choice = choose(sites, self.method, self.goal, pins, limit,
-                                max(1, solver.workers), solver.milp_solver,
+                                solver_threads(solver.threads), solver.milp_solver,
                                 self.candidates(sites), hurry=self.late)
                 if choice.candidate is None and choice.status == "timeout":
                     choice = self._no_schedule_in_time(sites, pins, choice, limit)
                 self.solved[key] = choice
             except TooLarge as exc:
                 raise NnsolveError(f"layer {name}: {exc}") from None
+            self.workers.busy += self.solved[key].seconds
             self.layer_solves += 1
             self.notes += [f"{name}: {n}" for n in self.solved[key].notes
                            if f"{name}: {n}" not in self.notes]
@@ -252,10 +261,22 @@ class PipelineSearch(Chip):
         OutOfTime as ``_segment``)."""
         current = [State()]
         for plan in plans:
-            current = self._segment(plan, current)
+            if self.workers.started:     # on the lane that searched the plan in the beam
+                current = self._segment_in_lane(plan, current)
+            else:
+                current = self._segment(plan, current)
             if not current:
                 return None
         return current[0]
+
+    def _segment_in_lane(self, plan: SegmentPlan, prevs: list[State]) -> list[State]:
+        """``_segment`` on the plan's lane."""
+        lane = self._lane(plan, self.workers.lanes())
+        future = self.workers.submit(lane, lane_segment, self.job, plan, prevs,
+                                     self._left(self.beam_deadline), self._left(self.deadline))
+        self.workers.wait([future])
+        answer = self._merge(self.workers.result(future))
+        return answer.states
 
     # -- pruning by segment floors --
 
@@ -317,8 +338,10 @@ class PipelineSearch(Chip):
         if not self._prunes() or len(found) < self.width:
             return False
         worst = found[self.width - 1][0][0]
+        # The closed-form floor is never above the exact one: once that is known, it alone.
+        ways = (False,) if self.floors.get(plan.segment) is not None else (True, False)
         return any(self._lower(plan, prevs, quick) * (1 - FLOOR_SLACK) > worst
-                   for quick in (True, False))
+                   for quick in ways)
 
     def _why_stuck(self, name: str) -> str:
         """Why no schedule of the network's prefix reaches layer ``name``."""
@@ -354,13 +377,109 @@ class PipelineSearch(Chip):
             self.timed_out = True
             raise BeamCut(prefix_best()) from None
 
-    def _run(self, order, tops, progress) -> State:
+    def _search_here(self, plans: list[tuple]) -> list[tuple]:
+        """The extensions of the (plan, prevs) of one last layer, as (key, plan index, rank,
+        state) sorted (the order of an unpruned search that takes the plans as listed):
+        each segment searched in this process, best floor first."""
         layers = len(self.net.layers)
+        found: list[tuple] = []
+        for index, plan, prevs in self._best_floor_first(plans):
+            if not prevs:
+                continue
+            if self._beaten(plan, prevs, found):
+                self.pruned += 1
+                continue
+            found += [(s.key(self.goal, layers), index, rank, s)
+                      for rank, s in enumerate(self._segment(plan, prevs))]
+            found.sort(key=lambda f: f[:3])
+            if not self.late and self.past(self.beam_deadline) and found:
+                break           # the layer's other segments are not explored
+        return found
+
+    def _search_in_lanes(self, plans: list[tuple]) -> list[tuple]:
+        """``_search_here`` on the workers' lanes: plan ``index`` goes to lane ``index``
+        modulo the lanes, its exact floor first (all plans' floors, for the order), then its
+        segment, so both share that lane's caches. Each lane takes its plans best floor
+        first and skips those its floor shows cannot enter the beam found so far; the
+        answers merge in the same order as here, so the result is ``_search_here``'s."""
+        workers = self.workers
+        lanes = workers.lanes()
+        layers = len(self.net.layers)
+        if self._prunes():
+            floors = {}
+            for plan, prevs in plans:
+                key = plan.segment
+                if prevs and key not in self.floors and key not in self.unfloored:
+                    floors[workers.submit(self._lane(plan, lanes), lane_floor, self.job, plan,
+                                          self._left(self.beam_deadline))] = key
+            while floors:
+                for future in workers.wait(floors):
+                    key = floors.pop(future)
+                    answer = workers.result(future)
+                    self.layer_solves += answer.solves
+                    if answer.unfloored:
+                        self.unfloored.add(key)
+                    elif answer.kept:
+                        self.floors[key] = answer.floor
+        queues: list[list[tuple]] = [[] for _ in range(lanes)]
+        for index, plan, prevs in self._best_floor_first(plans):
+            if prevs:
+                queues[self._lane(plan, lanes)].append((index, plan, prevs))
+        found: list[tuple] = []
+        running: dict = {}              # future -> (lane, plan index)
+        stop = False
+        while True:
+            busy = {lane for lane, _ in running.values()}
+            for lane, queue in enumerate(queues):
+                while queue and not stop and lane not in busy:
+                    index, plan, prevs = queue.pop(0)
+                    if self._beaten(plan, prevs, found):
+                        self.pruned += 1
+                        continue
+                    future = workers.submit(lane, lane_segment, self.job, plan, prevs,
+                                            self._left(self.beam_deadline),
+                                            self._left(self.deadline))
+                    running[future] = (lane, index)
+                    busy.add(lane)
+            if not running:
+                return found
+            for future in workers.wait(running):
+                _, index = running.pop(future)
+                try:
+                    answer = self._merge(workers.result(future))
+                except OutOfTime:
+                    workers.forget(running)
+                    raise
+                found += [(s.key(self.goal, layers), index, rank, s)
+                          for rank, s in enumerate(answer.states)]
+                found.sort(key=lambda f: f[:3])
+            if self.past(self.beam_deadline) and found:
+                stop = True     # the layer's other segments are not explored
+
+    def _merge(self, answer: LaneSegment) -> LaneSegment:
+        """A lane's answer for a segment counted here (OutOfTime when the lane ran out)."""
+        self.layer_solves += answer.solves
+        self.notes += [n for n in answer.notes if n not in self.notes]
+        self.timed_out |= answer.timed_out
+        if answer.out_of_time:
+            raise OutOfTime
+        return answer
+
+    @staticmethod
+    def _lane(plan: SegmentPlan, lanes: int) -> int:
+        """The lane of a plan: by its first layer and that layer's region size, so plans
+        that solve the same layer on equal regions share a lane's caches."""
+        first = plan.places[0][0].region
+        return zlib.crc32(repr((plan.segment[0][0], first.dims)).encode()) % lanes
+
+    @staticmethod
+    def _left(deadline: float) -> float:
+        """Seconds to ``deadline``: what a lane turns into its own clock's deadline."""
+        return deadline - _time.perf_counter()
+
+    def _run(self, order, tops, progress) -> State:
         position = {name: i for i, name in enumerate(order)}
         for i, last in enumerate(order):
-            # (key, plan index, rank in its segment, state): sorted, the order of an
-            # unpruned search that takes the plans as listed.
-            found: list[tuple] = []
             self.layers_left = len(order) - i
             plans = []
             for plan in self.plans.ending_at(last, single=self.late,
@@ -368,17 +487,10 @@ class PipelineSearch(Chip):
                 first = position[plan.segment[0][0]]
                 prevs = tops[None] if first == 0 else tops.get(order[first - 1], [])
                 plans.append((plan, prevs))
-            for index, plan, prevs in self._best_floor_first(plans):
-                if not prevs:
-                    continue
-                if self._beaten(plan, prevs, found):
-                    self.pruned += 1
-                    continue
-                found += [(s.key(self.goal, layers), index, rank, s)
-                          for rank, s in enumerate(self._segment(plan, prevs))]
-                found.sort(key=lambda f: f[:3])
-                if not self.late and self.past(self.beam_deadline) and found:
-                    break           # the layer's other segments are not explored
+            if self.workers.ready and not self.late:
+                found = self._search_in_lanes(plans)
+            else:
+                found = self._search_here(plans)
             if not self.late and (self.plans.stopped or self.past(self.beam_deadline)):
                 self.late = True
                 self.timed_out = True
@@ -395,6 +507,81 @@ class PipelineSearch(Chip):
                                   f"{self.net.name} fits the hardware: "
                                   f"{self._why_stuck(stuck)}")
         return best[0]
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """What a lane needs to hold a copy of a search (``token`` names the solve)."""
+
+    token: str
+    scenario: Scenario
+    method: str
+    rules: ModelRules
+
+
+@dataclass
+class LaneFloor:
+    """A lane's answer for a segment's exact floor: the floor, whether it is beyond the
+    exhaustive search's budget, whether it was kept (not cut by the deadline), and the
+    layer solves it took."""
+
+    floor: SegmentFloor | None
+    unfloored: bool
+    kept: bool
+    solves: int
+
+
+@dataclass
+class LaneSegment:
+    """A lane's answer for a segment: its best extensions of the prefixes, the notes and
+    layer solves it added, whether the beam's deadline cut it, and whether the whole
+    solve's time ran out (OutOfTime)."""
+
+    states: list[State]
+    notes: list[str]
+    solves: int
+    timed_out: bool
+    out_of_time: bool
+
+
+#: The search a worker process holds, by its job's token (one at a time).
+_REPLICA: dict[str, PipelineSearch] = {}
+
+
+def _replica(job: SearchJob) -> PipelineSearch:
+    search = _REPLICA.get(job.token)
+    if search is None:
+        _REPLICA.clear()
+        search = _REPLICA[job.token] = PipelineSearch(job.scenario, job.method, job.rules)
+    return search
+
+
+def lane_floor(job: SearchJob, plan: SegmentPlan, left: float) -> LaneFloor:
+    """A lane's task: the segment's exact floor (``PipelineSearch.floor_of``), with
+    ``left`` seconds to the beam's deadline."""
+    search = _replica(job)
+    search.beam_deadline = _time.perf_counter() + left
+    before = search.layer_solves
+    floor = search.floor_of(plan)
+    return LaneFloor(floor, plan.segment in search.unfloored, plan.segment in search.floors,
+                     search.layer_solves - before)
+
+
+def lane_segment(job: SearchJob, plan: SegmentPlan, prevs: list[State], beam_left: float,
+                 total_left: float) -> LaneSegment:
+    """A lane's task: the best extensions of ``prevs`` by the segment (``_segment``), with
+    the seconds left to the beam's and to the whole solve's deadline."""
+    search = _replica(job)
+    now = _time.perf_counter()
+    search.beam_deadline, search.deadline = now + beam_left, now + total_left
+    notes, before = len(search.notes), search.layer_solves
+    search.timed_out = False
+    try:
+        states, out = search._segment(plan, prevs), False
+    except OutOfTime:
+        states, out = [], True
+    return LaneSegment(states, search.notes[notes:], search.layer_solves - before,
+                       search.timed_out, out)
 
 
 class OutOfTime(Exception):
@@ -419,21 +606,30 @@ class BeamInterrupted(KeyboardInterrupt):
 
 def solve_pipelined(scenario: Scenario, method: str, progress,
                     rules: ModelRules = DEFAULT_RULES, improve: bool = True,
-                    prune: bool = True) -> NetworkResult:
+                    prune: bool = True, dask: str | None = None) -> NetworkResult:
     """Schedule the scenario's network with inter-layer pipelining and/or save-writeback.
 
     After the beam, the segment-selection bound is computed (exact methods); with
     ``improve`` the chain that attains it is solved too and kept when it beats the beam's
     (``improve=False`` returns nn_dataflow's beam result, as the oracle tests compare).
-    ``prune=False`` solves every segment the beam meets (the same result, slower)."""
+    ``prune=False`` solves every segment the beam meets (the same result, slower). The
+    layer floors run on ``solver.workers`` local processes, or on the Dask cluster at
+    ``dask`` (``"local"``: one started here); the result does not depend on either."""
     if method == "analytical" and scenario.search.gbuf_sharing:
         raise NnsolveError(f"{scenario.source}: method analytical does not apply with "
                            "search.gbuf_sharing (nn_dataflow's solver forbids it too); use "
                            "cpsat or exhaustive")
+    count = scenario.solver.workers or default_workers()
+    with Workers(count, dask) as workers:
+        return _solve_pipelined(scenario, method, progress, rules, improve, prune, workers)
+
+
+def _solve_pipelined(scenario: Scenario, method: str, progress, rules: ModelRules,
+                     improve: bool, prune: bool, workers: Workers) -> NetworkResult:
     start = _time.perf_counter()
     total = scenario.solver.total_time_limit_s
     deadline = start + total
-    search = PipelineSearch(scenario, method, rules, deadline)
+    search = PipelineSearch(scenario, method, rules, deadline, workers)
     search.prune = prune
     # Under a time limit the beam gets 60% of it, the bound (and its chain) the rest.
     try:
@@ -570,6 +766,9 @@ def pipelined_result(scenario: Scenario, method: str, search: PipelineSearch, be
     notes = [f"pipelined search (beam width {scenario.solver.beam_width}): "
              f"{len(segments)} segments, {search.layer_solves} distinct layer solves; "
              + proven]
+    if search.workers.tasks:
+        notes.append(f"{search.workers.tasks} segment and floor searches ran on "
+                     f"{search.workers.description}")
     return NetworkResult(scenario.name, method, scenario.search.goal, outcomes,
                          solve_seconds=seconds, notes=notes + search.notes,
                          input_partition=inp.to_partition(), segments=segments,

@@ -16,19 +16,19 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from ..errors import NnsolveError
+from ..executors import Executor, executor_factory
 from ..formats.files import non_finite, write_json
 from ..formats.result_json import result_document
 from ..report.tables import si
 from ..scenario import Scenario
 from ..search.network_search import solve
-from .executors import Executor, executor_factory
 from .results import failure_document, read_result, summary_row, with_run, write_summary
 from .spec import Run, Sweep
 
@@ -54,8 +54,12 @@ def solve_run(run_id: str, overrides: dict[str, Any], scenario: Scenario) -> dic
     """A worker's job: solve one run's scenario and return its result document (a plain
     dict). A user-level failure (nothing fits the hardware, ...) is a document too."""
     start = time.perf_counter()
+    # The sweep runs one solve per worker already: a run's search starts no workers of its
+    # own unless the sweep file asks for them.
+    own = scenario if scenario.solver.workers else \
+        replace(scenario, solver=replace(scenario.solver, workers=1))
     try:
-        result = solve(scenario, scenario.solver.method)
+        result = solve(own, scenario.solver.method)
     except NnsolveError as exc:
         doc = failure_document(exc, scenario, time.perf_counter() - start)
     else:

@@ -159,6 +159,8 @@ def test_network_given_as_a_path_relative_to_the_scenario(tmp_path):
     ("network: alex_net\nsolver: {time_limit_s: 0}\n", "solver.time_limit_s", "positive"),
     ("network: alex_net\nsolver: 5\n", "solver", "must be a mapping"),
     ("network: alex_net\nsolver: {workers: 100000}\n", "solver.workers",
+     "an integer from 0 to 256 (processes), got 100000"),
+    ("network: alex_net\nsolver: {threads: 100000}\n", "solver.threads",
      "an integer from 0 to 256 (threads), got 100000"),
     ("network: alex_net\nsolver: {workers: -1}\n", "solver.workers", "got -1"),
     ("batch: 4\n", "network", "required"),

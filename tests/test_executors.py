@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from nnsolve.sweep.executors import _is_cancel_race
+from nnsolve.executors import _is_cancel_race
 
 
 def _record_from(filename: str, name: str, exc: type[BaseException]) -> logging.LogRecord:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from ..errors import NnsolveError
+from .errors import NnsolveError
 
 
 class Executor(Protocol):
@@ -192,6 +192,17 @@ class DaskCluster:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         future = self._client.submit(fn, *args, pure=False)
+        self._futures.append(future)
+        return future
+
+    def addresses(self) -> list[str]:
+        """The cluster's worker addresses, sorted."""
+        return sorted(self._client.scheduler_info()["workers"])
+
+    def submit_to(self, address: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """``submit`` on the worker at ``address`` only (its state is the task's)."""
+        future = self._client.submit(fn, *args, pure=False, workers=[address],
+                                     allow_other_workers=False)
         self._futures.append(future)
         return future
 
