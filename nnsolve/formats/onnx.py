@@ -741,7 +741,8 @@ class _Importer:
             cuts[tensor] |= fresh
             origin.setdefault(tensor, why or "?")
             if len(cuts[tensor]) + 1 > MAX_PARTS:     # name the node whose cuts overflow
-                raise _SplitFails(why or origin[tensor], self.error(why or origin[tensor], f"nnsolve makes one layer per group "
+                node = why or origin[tensor]
+                raise _SplitFails(node, self.error(node, f"nnsolve makes one layer per group "
                                  f"of a convolution of at most {SPLIT_GROUPS} groups and "
                                  f"splits the layers before it to match; this would split "
                                  f"{quote(tensor)} into {len(cuts[tensor]) + 1} layers, more "
