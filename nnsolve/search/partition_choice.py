@@ -147,7 +147,7 @@ def _ifmap_sources(site: LayerSite) -> tuple:
 
 @lru_cache(maxsize=1 << 16)
 def _ifmap_floor(placement: LayerSite, scheme: PartitionScheme, stored, sources) -> int:
-    return ifmap_hops_floor(placement.layer, placement.batch, placement.region, scheme,
+    return ifmap_hops_floor(placement.unit, placement.batch, placement.region, scheme,
                             sources, stored, placement.sharing.forwards,
                             placement.rules.eltwise_ifmaps == "all")
 
