@@ -13,7 +13,13 @@ from onnx import TensorProto, helper
 
 from nnsolve.cli.main import main
 from nnsolve.errors import InputError, NnsolveError
-from nnsolve.formats.network_yaml import load_network, load_zoo, resolve_network
+from nnsolve.formats.network_yaml import (
+    load_network,
+    load_zoo,
+    network_from_dict,
+    network_to_dict,
+    resolve_network,
+)
 from nnsolve.formats.onnx import MAX_PARTS, load_onnx
 from nnsolve.formats.scenario_yaml import load_scenario
 from nnsolve.model.layer import Layer
@@ -334,6 +340,8 @@ def test_a_grouped_conv_of_many_groups_is_one_grouped_layer_that_solves(tmp_path
     assert net["gc"] == Layer.conv(4 * MAX_PARTS, 2 * MAX_PARTS, 8, 3, groups=2 * MAX_PARTS)
     assert net["gc"].ops() == 2 * MAX_PARTS * 8 * 8 * 2 * 9     # all groups' MACs
     assert net["gc"].weight_words() == 2 * MAX_PARTS * 2 * 9
+    back = network_from_dict(network_to_dict(net), "gc.yaml")        # nnsolve import's YAML
+    assert back.layers == net.layers and back.prevs == net.prevs
     (tmp_path / "s.yaml").write_text("network: gc.onnx\nbatch: 2\n"
                                      "hardware: {pe_array: [12, 14], gbuf_bytes: 65536}\n")
     result = solve(load_scenario(tmp_path / "s.yaml"), "cpsat")
