@@ -37,13 +37,11 @@ def grouped_outcome(outcome: LayerOutcome, layer: Layer, goal: str) -> LayerOutc
     g = layer.groups
     if g == 1:
         return outcome
-    out = LayerOutcome(outcome.name, layer, outcome.schedule, outcome.result.repeated(g),
-                       outcome.status, repeated_goal(outcome.bound, g, goal), outcome.seconds,
-                       None if outcome.min_energy is None else outcome.min_energy * g,
-                       None if outcome.min_time is None else outcome.min_time * g,
-                       list(outcome.notes),
-                       repeated_goal(outcome.free_bound, g, goal))
-    return out
+    return LayerOutcome(outcome.name, layer, outcome.schedule, outcome.result.repeated(g),
+                        outcome.status, repeated_goal(outcome.bound, g, goal), outcome.seconds,
+                        None if outcome.min_energy is None else outcome.min_energy * g,
+                        None if outcome.min_time is None else outcome.min_time * g,
+                        list(outcome.notes), repeated_goal(outcome.free_bound, g, goal))
 
 
 def solver_threads(workers: int) -> int:
