@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ _WINDOWED = ("out_channels", "out_size", "kernel", "stride", "crop")
 
 
 _LAYER_KEYS = {
-    CONV: (*_COMMON, *_WINDOWED),
+    CONV: (*_COMMON, *_WINDOWED, "groups"),
     FC: (*_COMMON, "out_channels", "kernel"),
     POOL: (*_COMMON, *_WINDOWED),
     ELTWISE: (*_COMMON, "out_channels", "out_size", "inputs"),
@@ -150,6 +151,10 @@ def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
     kind = f.choice(entry.get("type"), join(where, "type"), KINDS) if "type" in entry else None
     if kind is None:
         raise f.error(join(where, "type"), f"required key is missing; one of {', '.join(KINDS)}")
+    if "groups" in entry and kind != CONV:
+        raise f.error(join(where, "groups"), f"applies to conv layers only, not {kind}"
+                      + (" (a dwconv is depthwise already: one group per channel)"
+                         if kind == DWCONV else ""))
     spec = f.mapping(entry, where, _LAYER_KEYS[kind], required=("name", "type"))
     name = f.name(spec["name"], join(where, "name"))
 
@@ -188,8 +193,10 @@ def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
     first_size = fmaps[0][1:]
     try:
         if kind == CONV:
-            layer = Layer(CONV, in_channels, get_int("out_channels"), *get_pair("out_size"),
-                          *get_pair("kernel"), *get_pair("stride", (1, 1)))
+            out_channels = get_int("out_channels")
+            groups = _read_groups(f, spec, join(where, "groups"), in_channels, out_channels)
+            layer = Layer(CONV, in_channels, out_channels, *get_pair("out_size"),
+                          *get_pair("kernel"), *get_pair("stride", (1, 1)), groups=groups)
         elif kind == FC:
             layer = Layer(FC, in_channels, get_int("out_channels"), 1, 1,
                           *get_pair("kernel", first_size))
@@ -224,6 +231,22 @@ def _read_layer(f: Fields, net: Network, entry: Any, where: str) -> None:
         raise f.error(where, str(exc)) from None
 
 
+def _read_groups(f: Fields, spec: dict, where: str, in_channels: int, out_channels: int
+                 ) -> int:
+    """A conv layer's ``groups`` (default 1): it must divide both channel counts."""
+    if "groups" not in spec:
+        return 1
+    groups = f.integer(spec["groups"], where, maximum=MAX_DIM)
+    if in_channels % groups or out_channels % groups:
+        common = math.gcd(in_channels, out_channels)
+        shown = [d for d in range(1, common + 1) if common % d == 0]
+        listed = ", ".join(map(str, shown[:12])) + (", ..." if len(shown) > 12 else "")
+        raise f.error(where, f"is {groups}, which does not divide the input channels "
+                             f"({in_channels}, from the predecessors) and out_channels "
+                             f"({out_channels}); allowed: a common divisor ({listed})")
+    return groups
+
+
 def network_to_dict(net: Network) -> dict[str, Any]:
     """The YAML form of a network (the inverse of ``network_from_dict``), compact where implied."""
     def size(h: int, w: int) -> int | list[int]:
@@ -249,6 +272,8 @@ def network_to_dict(net: Network) -> dict[str, Any]:
                 row["kernel"] = size(layer.kernel_h, layer.kernel_w)
         if layer.kind in (CONV, DWCONV) and (layer.stride_h, layer.stride_w) != (1, 1):
             row["stride"] = size(layer.stride_h, layer.stride_w)
+        if layer.groups > 1:
+            row["groups"] = layer.groups
         if layer.kind == POOL and (layer.stride_h, layer.stride_w) != (layer.kernel_h,
                                                                        layer.kernel_w):
             row["stride"] = size(layer.stride_h, layer.stride_w)

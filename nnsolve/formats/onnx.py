@@ -22,13 +22,18 @@ The graph is read node by node, in its (topological) order:
   channels in the permuted order, and group splits follow the channels through it.
 - A depthwise convolution (``group`` = input channels = output channels) becomes one DWCONV
   layer, whatever its number of channels.
-- Any other grouped convolution becomes one layer per group (``conv2`` -> ``conv2_a``,
-  ``conv2_b``), as nn_dataflow's AlexNet writes it. A group reads only its slice of the input
-  channels, but a layer reads whole predecessors, so the layers that produce the input are
-  split at the group boundaries too: a convolution or FC layer by output channels, a pooling,
-  depthwise or element-wise layer channel by channel (a pooling layer after a split is split
-  the same way, again like the zoo's AlexNet). The network input cannot be split: a grouped
-  convolution that reads it, or a split into more than MAX_PARTS layers, is an error.
+- A grouped convolution of at most SPLIT_GROUPS groups becomes one layer per group
+  (``conv2`` -> ``conv2_a``, ``conv2_b``), as nn_dataflow's AlexNet writes it. A group reads
+  only its slice of the input channels, but a layer reads whole predecessors, so the layers
+  that produce the input are split at the group boundaries too: a convolution or FC layer by
+  output channels, a pooling, depthwise or element-wise layer channel by channel (a pooling
+  layer after a split is split the same way, again like the zoo's AlexNet).
+- A grouped convolution of more groups, or one whose split would slice the network input
+  (which cannot be split) or split a tensor into more than MAX_PARTS layers, becomes one
+  CONV layer with ``groups`` (G identical groups run one after another, docs/networks.md):
+  nothing before it is split. If a later layer splits its
+  output, the split falls on group boundaries (each part a grouped layer of fewer groups,
+  reading its groups' input channels); elsewhere it is an error naming the node.
 
 Sizes come from the attributes. Padding only decides the output size (nnsolve does not store
 it), and the result must satisfy the layer's input-size rule (``Layer.accepts_input_size``);
@@ -56,6 +61,10 @@ from .fields import MAX_NAME
 
 MAX_PARTS = 64
 """The most layers one tensor may be split into for grouped convolutions."""
+
+SPLIT_GROUPS = 4
+"""The most groups of a convolution that is split into one layer per group (nn_dataflow's
+habit: its AlexNet's towers); a convolution of more groups is one grouped layer."""
 
 MAX_CYCLE_SHOWN = 8
 """The most nodes of a cycle that its error lists."""
@@ -136,8 +145,18 @@ class _Op:
     kernel: tuple[int, int] = (1, 1)
     stride: tuple[int, int] = (1, 1)
     groups: int = 1
+    split: bool = False        # CONV: one layer per group (else one grouped layer)
     crop: bool = False         # the window leaves trailing input rows/columns unread
     order: tuple[int, ...] = ()   # _SHUFFLE: the input channel that each output channel holds
+
+
+class _SplitFails(Exception):
+    """The group splits cannot be made as they stand: ``label`` names the node they come
+    from; ``error`` is what the user sees if that node's split cannot be dropped."""
+
+    def __init__(self, label: str, error: InputError):
+        super().__init__(label)
+        self.label, self.error = label, error
 
 
 def load_onnx(path: str | Path, name: str | None = None) -> Network:
@@ -206,7 +225,7 @@ class _Importer:
 
     def run(self, name: str, order: list[int]) -> Network:
         """The network, named ``name``; ``order`` is the nodes' topological order."""
-        first = self._network_input()
+        first = self.first = self._network_input()
         for index in order:
             self._node(index, self.graph.node[index])
         if self.unread:
@@ -217,7 +236,16 @@ class _Importer:
         if not self.ops or all(op.kind in (_CONCAT, _SHUFFLE) for op in self.ops):
             raise self.error(None, f"no node that makes a layer reads the network input; "
                                    f"supported: {supported_ops()}")
-        cuts = self._cuts(first)
+        while True:
+            try:
+                cuts = self._cuts(first)
+                break
+            except _SplitFails as exc:
+                # That convolution's split cannot be made: it becomes one grouped layer.
+                splits = [op for op in self.ops if op.split and op.label == exc.label]
+                if not splits:
+                    raise exc.error from None
+                splits[0].split = False
         return self._build(name, first, cuts)
 
     def _network_input(self) -> str:
@@ -435,8 +463,10 @@ class _Importer:
             kind, groups = DWCONV, 1       # depthwise: one layer, each channel its own filter
         layer = _layer(self, where, kind, x.channels, m, *out, kh, kw, *stride)
         crop = self._check_rule(where, layer, x, attrs)
-        self._add(where, node, _Op(where, base, kind, [self.root[node.input[0]]], node.output[0],
-                                   x, _Shape(m, *out), (kh, kw), stride, groups, crop))
+        source = self.root[node.input[0]]
+        split = 1 < groups <= SPLIT_GROUPS and source != self.first
+        self._add(where, node, _Op(where, base, kind, [source], node.output[0], x,
+                                   _Shape(m, *out), (kh, kw), stride, groups, split, crop))
 
     def _fc(self, where: str, base: str, node: Any) -> None:
         if node.op_type == "MatMul" and self._data(where, node).tokens:
@@ -711,15 +741,16 @@ class _Importer:
             cuts[tensor] |= fresh
             origin.setdefault(tensor, why or "?")
             if len(cuts[tensor]) + 1 > MAX_PARTS:     # name the node whose cuts overflow
-                raise self.error(why or origin[tensor], f"nnsolve makes one layer per group "
-                                 f"and splits the layers before it to match; this would split "
+                node = why or origin[tensor]
+                raise _SplitFails(node, self.error(node, f"nnsolve makes one layer per group "
+                                 f"of a convolution of at most {SPLIT_GROUPS} groups and "
+                                 f"splits the layers before it to match; this would split "
                                  f"{quote(tensor)} into {len(cuts[tensor]) + 1} layers, more "
-                                 f"than the {MAX_PARTS} allowed (grouped, not depthwise, "
-                                 f"convolutions of many groups are not supported)")
+                                 f"than the {MAX_PARTS} allowed"))
             return True
 
         for op in self.ops:
-            if op.kind == CONV and op.groups > 1:
+            if op.kind == CONV and op.split:
                 g = op.groups
                 add(op.inputs[0], {i * op.x.channels // g for i in range(1, g)}, op.label)
                 add(op.output, {i * op.out.channels // g for i in range(1, g)}, op.label)
@@ -727,7 +758,21 @@ class _Importer:
         while changed:
             changed = False
             for op in self.ops:
-                if op.kind in (POOL, DWCONV):
+                if op.kind == CONV and op.groups > 1 and not op.split:
+                    # A grouped layer splits only at group boundaries, its input with it.
+                    step_in, step_out = op.x.channels // op.groups, op.out.channels // op.groups
+                    inside = sorted(c for c in cuts[op.output] if c % step_out)
+                    if inside:
+                        why = origin.get(op.output) or op.label
+                        raise _SplitFails(why, self.error(
+                            why, f"splits the output of grouped convolution {op.label} at "
+                                 f"channel {inside[0]}, inside one of its {op.groups} groups "
+                                 f"of {step_out} channels; a grouped layer splits only at "
+                                 f"group boundaries"))
+                    changed |= add(op.inputs[0], {c // step_out * step_in
+                                                  for c in cuts[op.output]},
+                                   origin.get(op.output))
+                elif op.kind in (POOL, DWCONV):
                     (x,) = op.inputs
                     changed |= add(op.output, cuts[x], origin.get(x))
                     changed |= add(x, cuts[op.output], origin.get(op.output))
@@ -752,9 +797,10 @@ class _Importer:
                                        origin.get(op.output))
                         offset += size
         if cuts[first]:
-            raise self.error(origin[first], "its groups would each read a slice of the network "
-                                            "input, which nnsolve cannot express (a layer reads "
-                                            "whole predecessors)")
+            raise _SplitFails(origin[first], self.error(
+                origin[first], "its groups would each read a slice of the network input, "
+                               "which nnsolve cannot express (a layer reads whole "
+                               "predecessors)"))
         return cuts
 
     # -- pass 3: the layers -----------------------------------------------------------------
@@ -804,8 +850,13 @@ class _Importer:
         if op.kind == CONV:
             step_in, step_out = op.x.channels // op.groups, op.out.channels // op.groups
             group = lo // step_out
-            prevs = within(op.inputs[0], group * step_in, (group + 1) * step_in)
-            return Layer(CONV, step_in, hi - lo, oh, ow, kh, kw, sh, sw), tuple(prevs)
+            if op.split or op.groups == 1:
+                prevs = within(op.inputs[0], group * step_in, (group + 1) * step_in)
+                return Layer(CONV, step_in, hi - lo, oh, ow, kh, kw, sh, sw), tuple(prevs)
+            groups = (hi - lo) // step_out      # a grouped layer's parts hold whole groups
+            prevs = within(op.inputs[0], group * step_in, (group + groups) * step_in)
+            return (Layer(CONV, groups * step_in, hi - lo, oh, ow, kh, kw, sh, sw,
+                          groups=groups), tuple(prevs))
         if op.kind == FC:
             prevs = within(op.inputs[0], 0, op.x.channels)
             return Layer(FC, op.x.channels, hi - lo, 1, 1, kh, kw), tuple(prevs)

@@ -29,7 +29,7 @@ they outgrow int64. Accesses and energies are floats, in nn_dataflow's operation
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -495,6 +495,11 @@ class LayerProblem:
     occupancy: float = 1.0
     rules: ModelRules = DEFAULT_RULES
 
+    def __post_init__(self) -> None:
+        if self.layer.groups != 1:
+            raise ValueError("a grouped layer is scheduled one group at a time: give "
+                             "its one_group() and repeat the result (LayerResult.repeated)")
+
     @classmethod
     def single_node(cls, layer: Layer, batch: int, hardware: Hardware, costs: Costs,
                     bypass: tuple[bool, bool, bool] = (False, False, False),
@@ -549,6 +554,24 @@ class LayerResult:
     def access_totals(self) -> dict[str, float]:
         """Accesses per level summed over data categories (gbuf includes remote reads)."""
         return {lvl: sum(per.values()) for lvl, per in self.accesses.items()}
+
+    def repeated(self, groups: int) -> LayerResult:
+        """The score of ``groups`` identical runs one after another (a grouped CONV's groups
+        with one schedule): energy by category, time, operations, accesses, NoC hops and
+        remote reads times ``groups``; the schedule's own fields (fetch counts, residency,
+        buffer use, loop counts, sharing plan) are one group's."""
+        if groups == 1:
+            return self
+        g = groups
+        return replace(
+            self, energy=self.energy * g, time=self.time * g, ops=self.ops * g,
+            breakdown={k: v * g for k, v in self.breakdown.items()},
+            accesses={lvl: {d: v * g for d, v in per.items()}
+                      for lvl, per in self.accesses.items()},
+            proc_time=self.proc_time * g, bus_time=self.bus_time * g,
+            dram_time=self.dram_time * g, access_cost=self.access_cost * g,
+            noc_hops=tuple(h * g for h in self.noc_hops),
+            remote_gbuf=tuple(r * g for r in self.remote_gbuf))
 
 
 def stats_row(stats: BlockingStats, row: int, nld: NestedLoopDesc, costs: Costs) -> LayerResult:

@@ -39,6 +39,15 @@ def goal_value(energy, time, goal: str):
     raise ValueError(f"unknown goal {goal!r}; one of {', '.join(GOALS)}")
 
 
+def repeated_goal(value, groups: int, goal: str):
+    """The goal value (or a bound on it) of ``groups`` identical runs one after another from
+    one run's ``value``: energy and time add up, so energy and delay scale by ``groups`` and
+    their product by its square (None stays None)."""
+    if value is None or groups == 1:
+        return value
+    return value * (groups * groups if goal == "edp" else groups)
+
+
 def rank_order(energy: np.ndarray, time: np.ndarray, rank: np.ndarray, goal: str) -> np.ndarray:
     """Indices that sort schemes best first: by goal value, then the other quantity (energy
     for delay, time otherwise), then ``rank`` (enumeration order; smaller wins ties)."""

@@ -15,6 +15,12 @@ DWCONV (depthwise convolution, an extension beyond nn_dataflow) filters each of 
 input channel c only. Its loops are those of a CONV with one input channel per group: I has
 one iteration, O runs over the channels (the groups), and every data category is indexed by
 O (docs/methods.md, "Depthwise convolution").
+
+A grouped CONV (``groups`` G > 1, an extension beyond nn_dataflow) is G identical independent
+dense convolutions of ``in_channels``/G -> ``out_channels``/G channels; the channel counts
+are the whole layer's. It is scheduled one group at a time (``one_group``): the groups run
+one after another on the layer's hardware with the same schedule, so its cost is G times one
+group's (docs/networks.md, "Grouped convolution").
 """
 
 from __future__ import annotations
@@ -51,13 +57,14 @@ class Layer:
     stride_h: int = 1
     stride_w: int = 1
     inputs: int = 1
+    groups: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown layer kind {quote(self.kind)}; allowed: "
                              f"{', '.join(KINDS)}")
         for name in ("in_channels", "out_channels", "out_h", "out_w", "kernel_h", "kernel_w",
-                     "stride_h", "stride_w", "inputs"):
+                     "stride_h", "stride_w", "inputs", "groups"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {quote(value)}")
@@ -79,15 +86,23 @@ class Layer:
                              "(each output channel reads its own input channel)")
         if self.kind in (CONV, FC, DWCONV) and self.inputs != 1:
             raise ValueError("inputs applies to element-wise layers only")
+        if self.groups != 1:
+            if self.kind != CONV:
+                raise ValueError(f"groups applies to conv layers only, not {self.kind}")
+            if self.in_channels % self.groups or self.out_channels % self.groups:
+                raise ValueError(f"groups {self.groups} must divide the input channels "
+                                 f"({self.in_channels}) and the output channels "
+                                 f"({self.out_channels})")
 
     # -- constructors -----------------------------------------------------------------------
 
     @classmethod
     def conv(cls, in_channels: int, out_channels: int, out_size: int | tuple[int, int],
-             kernel: int | tuple[int, int], stride: int | tuple[int, int] = 1) -> Layer:
-        """A convolution layer."""
+             kernel: int | tuple[int, int], stride: int | tuple[int, int] = 1,
+             groups: int = 1) -> Layer:
+        """A convolution layer (of ``groups`` independent groups)."""
         (oh, ow), (kh, kw), (sh, sw) = _pair(out_size), _pair(kernel), _pair(stride)
-        return cls(CONV, in_channels, out_channels, oh, ow, kh, kw, sh, sw)
+        return cls(CONV, in_channels, out_channels, oh, ow, kh, kw, sh, sw, groups=groups)
 
     @classmethod
     def fc(cls, in_channels: int, out_channels: int, kernel: int | tuple[int, int] = 1) -> Layer:
@@ -117,6 +132,15 @@ class Layer:
         return cls(ELTWISE, channels * inputs, channels, oh, ow, inputs=inputs)
 
     # -- derived shape ----------------------------------------------------------------------
+
+    def one_group(self) -> Layer:
+        """The problem that is scheduled: one group of a grouped CONV (a dense CONV of
+        in_channels/G -> out_channels/G), the layer itself otherwise."""
+        if self.groups == 1:
+            return self
+        g = self.groups
+        return Layer(CONV, self.in_channels // g, self.out_channels // g, self.out_h,
+                     self.out_w, self.kernel_h, self.kernel_w, self.stride_h, self.stride_w)
 
     @property
     def is_conv(self) -> bool:
@@ -151,7 +175,7 @@ class Layer:
     def ops_per_output(self) -> int:
         """MACs (CONV/FC/DWCONV) or merge operations (local region) per output point."""
         if self.is_conv:
-            return self.kernel_h * self.kernel_w * self.in_channels
+            return self.kernel_h * self.kernel_w * self.in_channels // self.groups
         if self.kind == DWCONV:
             return self.kernel_h * self.kernel_w
         return self.inputs * self.kernel_h * self.kernel_w
@@ -166,7 +190,7 @@ class Layer:
             return self.out_channels * self.kernel_h * self.kernel_w
         if not self.is_conv:
             return 0
-        return self.in_channels * self.out_channels * self.kernel_h * self.kernel_w
+        return self.in_channels * self.out_channels * self.kernel_h * self.kernel_w // self.groups
 
     def ifmap_words(self, batch: int = 1) -> int:
         """Words of all input fmaps (unpadded) for ``batch`` samples."""

@@ -131,6 +131,8 @@ def map_layer(layer: Layer, batch: int, pe_array: tuple[int, int], occupancy: fl
     """
     if not 0 < occupancy <= 1:
         raise ValueError(f"occupancy must be in (0, 1], got {occupancy}")
+    if layer.groups != 1:
+        raise ValueError("a grouped layer is mapped one group at a time (its one_group())")
     ah, aw = pe_array
     # One logical PE runs one filter (or region) row against one ofmap row.
     lh, lw = layer.kernel_h, layer.out_h

@@ -308,19 +308,35 @@ def filter_hops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionS
 
 
 def ifmap_hops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,
-               ifmap_layout: DataLayout, forwarding: bool, eltwise_all: bool = False) -> int:
-    """Ifmap word-hops of one top-level fetch from where ``ifmap_layout`` stores them."""
+               ifmap_layout: DataLayout, forwarding: bool, eltwise_all: bool = False,
+               groups: int = 1) -> int | float:
+    """Ifmap word-hops of one top-level fetch from where ``ifmap_layout`` stores them.
+
+    ``groups`` G > 1: ``layer`` is one group of a grouped CONV whose ifmaps are all of
+    ``ifmap_layout``; group g reads its channels g*C/G.. (g+1)*C/G - 1 with the same
+    scheme, and the result is the mean over the groups (their sum / G: the groups run with
+    one schedule, so G times it is every group's hops)."""
     parts = scheme_parts(layer, batch, region, scheme, eltwise_all)
-    per_part = _fetch_hops(parts.ifmaps, parts.nodes, ifmap_layout)      # (N, m)
+    ranges = parts.ifmaps                                              # (N, m, 4, 2)
+    if groups > 1:
+        shifted = []
+        for g in range(groups):
+            r = ranges.copy()
+            r[:, :, 1, :] += g * layer.in_channels
+            shifted.append(r)
+        ranges = np.concatenate(shifted, axis=1)                       # (N, G*m, 4, 2)
+    per_part = _fetch_hops(ranges, parts.nodes, ifmap_layout)          # (N, G*m)
     if not forwarding:
-        return int(per_part.sum())
-    full = _layout_arrays(ifmap_layout)[2]
-    size = overlaps(parts.ifmaps, full[None])[..., 0]                  # (N, m)
-    group = parts.ifmap_group
-    trees = _group_trees(parts, "ifmap")
-    return sum(int((_group_min(per_part[:, j], group)
-                    + _first(size[:, j], group) * trees).sum())
-               for j in range(per_part.shape[1]))
+        total = int(per_part.sum())
+    else:
+        full = _layout_arrays(ifmap_layout)[2]
+        size = overlaps(ranges, full[None])[..., 0]                    # (N, G*m)
+        group = parts.ifmap_group
+        trees = _group_trees(parts, "ifmap")
+        total = sum(int((_group_min(per_part[:, j], group)
+                         + _first(size[:, j], group) * trees).sum())
+                    for j in range(per_part.shape[1]))
+    return total if groups == 1 else total / groups
 
 
 def ofmap_hops(layer: Layer, batch: int, region: NodeRegion, scheme: PartitionScheme,

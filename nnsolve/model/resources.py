@@ -65,6 +65,17 @@ class LayerSite:
     def __post_init__(self) -> None:
         check_hop_range(self.layer, self.batch, self.hardware.nodes)
 
+    @cached_property
+    def unit(self) -> Layer:
+        """The layer that is partitioned and blocked: one group of a grouped CONV (its
+        groups run one after another on the region with the same scheme and blocking, so
+        a choice's score is repeated ``groups`` times), the layer itself otherwise."""
+        return self.layer.one_group()
+
+    @property
+    def groups(self) -> int:
+        return self.layer.groups
+
     @property
     def source_nodes(self):
         """Where ifmaps may come from: the memory channels, or the on-chip source region."""
@@ -73,12 +84,17 @@ class LayerSite:
     @cached_property
     def schemes(self) -> list[PartitionScheme]:
         """The partition schemes to choose from, in nn_dataflow's order."""
-        return gen_partitions(self.layer, self.batch, self.region.dims, self.partitions)
+        return gen_partitions(self.unit, self.batch, self.region.dims, self.partitions)
 
     def ofmap_layout(self, scheme: PartitionScheme) -> DataLayout:
         """Where the layer leaves its ofmaps: its destination, split as its own scheme
-        projected there."""
-        lay = self.layer
+        projected there (a grouped layer: each group's ofmaps so, one after another)."""
+        one = self.group_ofmap_layout(scheme)
+        return one if self.groups == 1 else DataLayout.concat([one] * self.groups)
+
+    def group_ofmap_layout(self, scheme: PartitionScheme) -> DataLayout:
+        """Where one group (the ``unit``) leaves its ofmaps."""
+        lay = self.unit
         return DataLayout.of(ifmap_frng(self.batch, lay.out_channels, lay.out_h, lay.out_w),
                              self.memory if self.dst is None else self.dst, scheme)
 
@@ -99,9 +115,9 @@ class LayerSite:
         return _node_problem(self.placement, scheme)
 
     def _node_problem(self, scheme: PartitionScheme) -> LayerProblem:
-        node_layer, node_batch, occupancy = part_layer(self.layer, self.batch, scheme)
+        node_layer, node_batch, occupancy = part_layer(self.unit, self.batch, scheme)
         hw = self.hardware
-        groups = share_groups(self.region, scheme, self.layer.data_loops) \
+        groups = share_groups(self.region, scheme, self.unit.data_loops) \
             if self.sharing.forwards else None
         accfwd = groups.sizes if groups is not None else (1, 1, 1)
         env = BlockingEnv(hw.regf_words, hw.gbuf_words, tuple(self.bypass), self.costs,
@@ -128,15 +144,18 @@ class LayerSite:
 
     def _fixed_hops(self, scheme: PartitionScheme) -> tuple[int, int]:
         eltwise_all = self.rules.eltwise_ifmaps == "all"
-        return (filter_hops(self.layer, self.batch, self.region, scheme, self.memory.nodes,
+        return (filter_hops(self.unit, self.batch, self.region, scheme, self.memory.nodes,
                             self.sharing.forwards, eltwise_all),
-                ofmap_hops(self.layer, self.batch, self.region, scheme,
-                           self.ofmap_layout(scheme), self.sharing.forwards, eltwise_all))
+                ofmap_hops(self.unit, self.batch, self.region, scheme,
+                           self.group_ofmap_layout(scheme), self.sharing.forwards,
+                           eltwise_all))
 
-    def ifmap_hops(self, scheme: PartitionScheme) -> int:
-        """Ifmap unit hops from where ``ifmap_layout`` stores them."""
-        return ifmap_hops(self.layer, self.batch, self.region, scheme, self.ifmap_layout,
-                          self.sharing.forwards, self.rules.eltwise_ifmaps == "all")
+    def ifmap_hops(self, scheme: PartitionScheme) -> int | float:
+        """Ifmap unit hops from where ``ifmap_layout`` stores them (a grouped layer: the
+        mean over its groups, each reading its own channels of the layout)."""
+        return ifmap_hops(self.unit, self.batch, self.region, scheme, self.ifmap_layout,
+                          self.sharing.forwards, self.rules.eltwise_ifmaps == "all",
+                          self.groups)
 
     @property
     def region_json(self) -> Region:
@@ -158,7 +177,7 @@ def check_layer_range(layer: Layer, batch: int, hardware: Hardware) -> None:
     model's exact range on one node of ``hardware`` (the layer's problem before
     partitioning) or NoC hops beyond it on the chip: what a scenario's loader checks.
     Partitioned per-node problems are checked again when they are built."""
-    _ = LayerProblem.single_node(layer, batch, hardware, Costs()).mapping
+    _ = LayerProblem.single_node(layer.one_group(), batch, hardware, Costs()).mapping
     check_hop_range(layer, batch, hardware.nodes)
 
 

@@ -210,9 +210,11 @@ def layer_places(network: Network, seg: Segment, flow: SegmentFlow,
     neighbour sources from the producer's sub-region, local sources from its own; ofmaps go
     to memory when anything outside the segment reads them, else stay in its sub-region.
     Weights stay on chip when the segment holds the whole network with at most one layer
-    with weights (CONV/FC/DWCONV) per entry."""
+    with weights (CONV/FC/DWCONV) per entry, and no grouped CONV (its groups run one after
+    another, and the blocking of one group does not hold every group's weights)."""
     no_time_mux = len(network.layers) == sum(len(entry) for entry in seg) and all(
-        sum(network.layers[name].has_weights for name in entry) <= 1 for entry in seg)
+        sum(network.layers[name].has_weights for name in entry) <= 1
+        and all(network.layers[name].groups == 1 for name in entry) for entry in seg)
     fetcher = {index: readers[0] for readers in flow.ifmap_forwarding.values()
                for index in readers[1:]}
     out = []

@@ -73,8 +73,9 @@ def layer_shape(layer: Layer) -> str:
         return f"eltwise of {layer.inputs} inputs {layer.out_channels}x{layer.out_h}x" \
                f"{layer.out_w} -> {fout}"
     window = "kernel" if layer.kind in ("conv", "dwconv") else "window"
+    groups = f", {layer.groups} groups" if layer.groups > 1 else ""
     return (f"{layer.kind} {fin} -> {fout}, {window} {layer.kernel_h}x{layer.kernel_w}, "
-            f"stride {layer.stride_h}x{layer.stride_w}")
+            f"stride {layer.stride_h}x{layer.stride_w}{groups}")
 
 
 def _header(ex: LayerExplanation) -> RenderableType:
@@ -87,6 +88,12 @@ def _header(ex: LayerExplanation) -> RenderableType:
                 f"{sc.search.goal}: {bound}\n")
     text.append(f"time {_num(r.time)} cycles, the longest of: processing "
                 f"{_num(r.proc_time)}, array bus {_num(r.bus_time)}, DRAM {_num(r.dram_time)}")
+    g = lo.layer.groups
+    if g > 1:
+        text.append(f"\n{g} groups of {layer_shape(lo.layer.one_group())} run one after "
+                    f"another with this schedule: the loop nest, fetch counts and buffer "
+                    f"use below are one group's; ops, accesses, energy and time are all "
+                    f"{g} groups'")
     return text
 
 

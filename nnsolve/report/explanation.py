@@ -133,11 +133,12 @@ def explain(outcome: LayerOutcome, scenario: Scenario, rules: ModelRules | None 
     rules = scenario.rules if rules is None else rules
     sched = outcome.schedule
     batch = scenario.batch
+    unit = outcome.layer.one_group()          # a grouped layer: one group is scheduled
     if sched.partition.size > 1:
         node_layer, node_batch, occupancy = part_layer(
-            outcome.layer, batch, PartitionScheme.from_partition(sched.partition))
+            unit, batch, PartitionScheme.from_partition(sched.partition))
     else:
-        node_layer, node_batch, occupancy = outcome.layer, batch, 1.0
+        node_layer, node_batch, occupancy = unit, batch, 1.0
     mapping = map_layer(node_layer, node_batch, scenario.hardware.pe_array, occupancy, rules)
     if not 0 <= sched.mapping_index < len(mapping.candidates):
         raise ValueError(f"layer {outcome.name}: mapping index {sched.mapping_index} is not "

@@ -53,6 +53,8 @@ def network_table(net: Network, batch: int = 1) -> Fitted:
     inputs = (f"input {net.input.channels}x{net.input.h}x{net.input.w}"
               + "".join(f"; {n} {e.channels}x{e.h}x{e.w}" for n, e in net.external.items()))
     sizes_note = "Sizes in words (k = 1e3, M = 1e6, G = 1e9); fmaps for the whole batch."
+    if any(layer.groups > 1 for layer in net.layers.values()):
+        sizes_note += " conv gN: N groups (ops and weights count them all)."
     shapes, sizes, prevs = [], [], {}
     previous = INPUT
     for name, layer in net.layers.items():
@@ -60,7 +62,8 @@ def network_table(net: Network, batch: int = 1) -> Fitted:
         stride = "" if layer.kind in ("eltwise", "fc") else _hw(layer.stride_h, layer.stride_w)
         merged = f"{layer.inputs}x{layer.out_channels}" if layer.kind == "eltwise" else \
             str(layer.in_channels)
-        shapes.append((name, layer.kind, f"{merged}x{_hw(layer.in_h, layer.in_w)}",
+        kind = f"{layer.kind} g{layer.groups}" if layer.groups > 1 else layer.kind
+        shapes.append((name, kind, f"{merged}x{_hw(layer.in_h, layer.in_w)}",
                        f"{layer.out_channels}x{_hw(layer.out_h, layer.out_w)}", kernel, stride))
         sizes.append((si(layer.ops(batch)), si(layer.weight_words()),
                       si(layer.ifmap_words(batch)), si(layer.ofmap_words(batch))))

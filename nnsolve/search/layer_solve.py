@@ -10,7 +10,7 @@ from ..formulations.loop_blocking import build_cpsat, build_milp
 from ..heuristics import analytical, exhaustive
 from ..methods import ANALYTICAL_NEEDS_BYPASS
 from ..model.evaluate import LayerProblem
-from ..model.goals import goal_value
+from ..model.goals import goal_value, repeated_goal
 from ..model.layer import Layer
 from ..model.mapping import DEFAULT_RULES, ModelRules
 from ..model.pins import Pins
@@ -20,13 +20,28 @@ from ..scenario import Scenario
 
 def layer_problem(scenario: Scenario, layer: Layer, rules: ModelRules = DEFAULT_RULES
                   ) -> LayerProblem:
-    """One layer of the scenario on its (single) node."""
+    """One layer of the scenario on its (single) node: a grouped layer's one group
+    (``grouped_outcome`` repeats its solve)."""
     hw = scenario.hardware
     if hw.num_nodes != 1:
         raise NnsolveError(f"{scenario.source}: hardware.nodes {list(hw.nodes)}: multi-node "
                            "scheduling is not available yet; use nodes: [1, 1]")
-    return LayerProblem.single_node(layer, scenario.batch, hw, scenario.costs,
+    return LayerProblem.single_node(layer.one_group(), scenario.batch, hw, scenario.costs,
                                     scenario.search.bypass_mask, rules)
+
+
+def grouped_outcome(outcome: LayerOutcome, layer: Layer, goal: str) -> LayerOutcome:
+    """A solve of a grouped layer's one group as the layer's outcome: its groups run one
+    after another with that schedule, so the score and the bounds are ``layer.groups``
+    times one group's (the goal bound: ``repeated_goal``). The layer itself otherwise."""
+    g = layer.groups
+    if g == 1:
+        return outcome
+    return LayerOutcome(outcome.name, layer, outcome.schedule, outcome.result.repeated(g),
+                        outcome.status, repeated_goal(outcome.bound, g, goal), outcome.seconds,
+                        None if outcome.min_energy is None else outcome.min_energy * g,
+                        None if outcome.min_time is None else outcome.min_time * g,
+                        list(outcome.notes), repeated_goal(outcome.free_bound, g, goal))
 
 
 def solver_threads(workers: int) -> int:

@@ -19,7 +19,7 @@ from ..model.partition import PartitionScheme
 from ..model.schedule import LayerSchedule, Region
 from ..results import LayerOutcome, NetworkResult, interrupted
 from ..scenario import Scenario
-from .layer_solve import layer_problem, solve_layer, solver_threads
+from .layer_solve import grouped_outcome, layer_problem, solve_layer, solver_threads
 from .node_array import evaluate_node_array, solve_node_array
 from .pipeline import solve_pipelined
 from .pipeline_rescore import evaluate_pipelined
@@ -70,8 +70,10 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
             if key not in solved:
                 problem = layer_problem(scenario, layer, rules)
                 limit = max(0.0, min(solver.time_limit_s, deadline - _time.perf_counter()))
-                solved[key] = solve_layer(name, problem, method, goal, pins, limit,
-                                          solver_threads(solver.threads), solver.milp_solver)
+                solved[key] = grouped_outcome(
+                    solve_layer(name, problem, method, goal, pins, limit,
+                                solver_threads(solver.threads), solver.milp_solver),
+                    layer, goal)
                 notes += [f"{name}: {n}" for n in solved[key].notes]
             first = solved[key]
             outcomes.append(LayerOutcome(name, layer, first.schedule, first.result,

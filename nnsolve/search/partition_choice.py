@@ -49,7 +49,7 @@ from ..model.evaluate import (
     evaluate_blocking,
     stats_row,
 )
-from ..model.goals import goal_value, rank_order
+from ..model.goals import goal_value, rank_order, repeated_goal
 from ..model.noc import ifmap_hops_floor
 from ..model.partition import PartitionScheme
 from ..model.pins import Pins
@@ -147,7 +147,7 @@ def _ifmap_sources(site: LayerSite) -> tuple:
 
 @lru_cache(maxsize=1 << 16)
 def _ifmap_floor(placement: LayerSite, scheme: PartitionScheme, stored, sources) -> int:
-    return ifmap_hops_floor(placement.layer, placement.batch, placement.region, scheme,
+    return ifmap_hops_floor(placement.unit, placement.batch, placement.region, scheme,
                             sources, stored, placement.sharing.forwards,
                             placement.rules.eltwise_ifmaps == "all")
 
@@ -198,7 +198,21 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
                         milp_solver)
     choice.schemes = len(cands)
     choice.seconds = _time.perf_counter() - start
-    return choice
+    return _repeated(choice, sites[0].groups if sites else 1, goal)
+
+
+def _repeated(choice: PartitionChoice, groups: int, goal: str) -> PartitionChoice:
+    """A grouped layer's choice: its sites partition and block one group (``LayerSite.unit``),
+    and the groups run one after another with that schedule, so the score and the bounds
+    are ``groups`` times one group's (the goal bound: ``repeated_goal``)."""
+    if groups == 1:
+        return choice
+    return replace(choice, result=None if choice.result is None
+                   else choice.result.repeated(groups),
+                   bound=repeated_goal(choice.bound, groups, goal),
+                   min_energy=None if choice.min_energy is None
+                   else choice.min_energy * groups,
+                   min_time=None if choice.min_time is None else choice.min_time * groups)
 
 
 # -- shared helpers -------------------------------------------------------------------------

@@ -346,8 +346,8 @@ class PipelineSearch(Chip):
     def _why_stuck(self, name: str) -> str:
         """Why no schedule of the network's prefix reaches layer ``name``."""
         sc = self.scenario
-        mapping = map_layer(self.net.layers[name], sc.batch, sc.hardware.pe_array,
-                            rules=self.rules)
+        mapping = map_layer(self.net.layers[name].one_group(), sc.batch,
+                            sc.hardware.pe_array, rules=self.rules)
         if not mapping.candidates:
             return f"layer {name} has no valid mapping on the PE array: {mapping.reason}"
         return (f"no segment ending at layer {name} fits (its data and the schedules of the "

@@ -202,14 +202,15 @@ class Checker:
 
     def score(self, name: str, problem: LayerProblem, schedule: LayerSchedule) -> LayerResult:
         """A saved layer schedule checked against its problem, scored by the evaluator, and
-        its score checked (``blocking``, then ``scored``)."""
+        its score checked (``blocking``, then ``scored``). A grouped layer's ``problem`` is
+        one group's; the score is then its groups' (``LayerResult.repeated``)."""
         self.blocking(name, problem, schedule)
         try:
             result = evaluate_layer(problem, schedule)
         except TooLarge as exc:
             raise NnsolveError(f"layer {name}: {exc}") from None
         self.scored(name, problem, schedule, result)
-        return result
+        return result.repeated(self.scenario.network.layers[name].groups)
 
     # -- the network input --
 

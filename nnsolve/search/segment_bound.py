@@ -143,7 +143,8 @@ def any_floor(search, name: str) -> SegmentFloor:
     if name not in cache:
         sc = search.scenario
         layer = search.net.layers[name]
-        mapping = map_layer(layer, sc.batch, sc.hardware.pe_array, rules=search.rules)
+        mapping = map_layer(layer.one_group(), sc.batch, sc.hardware.pe_array,
+                            rules=search.rules)
         per_op = [sum(nld.unit_access[Level.REGF][d] * (2 if d == Data.OFM else 1)
                       for d in Data) / nld.unit_ops
                   for nld in mapping.candidates if nld.unit_ops > 0]

@@ -47,11 +47,20 @@ class SegmentPlan:
         return tuple(name for entry in self.segment for name in entry)
 
 
+#: Why a segment of several layers with a grouped CONV is not valid: its groups run one
+#: after another on its region, one group's schedule repeated, and a pipeline's fine-grained
+#: forwarding and on-chip hand-overs would interleave the groups with the other layers.
+GROUPED_ALONE = "a grouped convolution forms a segment of its own (its groups run in turn)"
+
+
 def plan_segment(scenario: Scenario, seg: Segment, region: NodeRegion, memory: NodeRegion
                  ) -> SegmentPlan | str:
     """The plan of one candidate segment, or why it is not valid."""
     net = scenario.network
     s = scenario.search
+    names = [name for entry in seg for name in entry]
+    if len(names) > 1 and any(net.layers[name].groups > 1 for name in names):
+        return GROUPED_ALONE
     flow = segment_flow(net, seg, s.interlayer_opt)
     if isinstance(flow, str):
         return flow

@@ -13,11 +13,18 @@ from onnx import TensorProto, helper
 
 from nnsolve.cli.main import main
 from nnsolve.errors import InputError, NnsolveError
-from nnsolve.formats.network_yaml import load_network, load_zoo, resolve_network
+from nnsolve.formats.network_yaml import (
+    load_network,
+    load_zoo,
+    network_from_dict,
+    network_to_dict,
+    resolve_network,
+)
 from nnsolve.formats.onnx import MAX_PARTS, load_onnx
 from nnsolve.formats.scenario_yaml import load_scenario
 from nnsolve.model.layer import Layer
 from nnsolve.model.network import INPUT
+from nnsolve.search.network_search import solve
 
 F = TensorProto.FLOAT
 
@@ -280,11 +287,20 @@ def test_cli_errors_exit_with_code_2_and_one_line(tmp_path, capsys):
     assert not (tmp_path / "o.yaml").exists()
 
 
-def test_a_grouped_conv_on_the_network_input_is_an_error(tmp_path):
+def test_a_grouped_conv_whose_split_would_slice_the_network_input_is_one_grouped_layer(
+        tmp_path):
+    """Splitting gc would split the pool before it and so the network input, which a layer
+    reads whole: gc becomes one grouped layer instead (on the input itself too)."""
     g = Graph(4, 8)
-    y = g.conv("gc", g.node("MaxPool", [g.x], kernel_shape=[1, 1]), 4, 3, pad=1, group=2)
-    message = error_of(g.save(tmp_path / "g.onnx", y))
-    assert "node 'gc' (Conv)" in message and "network input" in message
+    net = load_onnx(g.save(tmp_path / "g.onnx", g.conv("gi", g.x, 4, 3, pad=1, group=2)))
+    assert list(net.layers) == ["gi"]
+    assert net["gi"] == Layer.conv(4, 4, 8, 3, groups=2)
+    g = Graph(4, 8)
+    pool = g.node("MaxPool", [g.x], "pool", kernel_shape=[1, 1])
+    y = g.conv("gc", pool, 4, 3, pad=1, group=2)
+    net = load_onnx(g.save(tmp_path / "h.onnx", y))
+    assert list(net.layers) == ["pool", "gc"]
+    assert net["gc"] == Layer.conv(4, 4, 8, 3, groups=2) and net.prevs["gc"] == ("pool",)
 
 
 def test_a_depthwise_conv_imports_as_one_dwconv_layer(tmp_path):
@@ -311,12 +327,43 @@ def test_a_depthwise_conv_after_a_group_split_is_split_channel_by_channel(tmp_pa
     assert (net.prevs["dw_a"], net.prevs["dw_b"]) == (("gc_a",), ("gc_b",))
 
 
-def test_a_grouped_conv_of_many_groups_is_an_error(tmp_path):
+def test_a_grouped_conv_of_many_groups_is_one_grouped_layer_that_solves(tmp_path):
+    """128 groups (beyond MAX_PARTS, which once made this an error): one conv layer with
+    groups, nothing before it split; it solves on one node, and costs 128 times one group
+    of 2 -> 1 channels (tests/search/test_grouped.py checks that)."""
     g = Graph(3, 8)
     y = g.conv("gc", g.conv("pw", g.x, 4 * MAX_PARTS, 1), 2 * MAX_PARTS, 3, pad=1,
                group=2 * MAX_PARTS)                              # 2 channels in, 1 out each
-    message = error_of(g.save(tmp_path / "gc.onnx", y))
-    assert "node 'gc' (Conv)" in message and "grouped" in message
+    path = g.save(tmp_path / "gc.onnx", y)
+    net = load_onnx(path)
+    assert list(net.layers) == ["pw", "gc"]
+    assert net["gc"] == Layer.conv(4 * MAX_PARTS, 2 * MAX_PARTS, 8, 3, groups=2 * MAX_PARTS)
+    assert net["gc"].ops() == 2 * MAX_PARTS * 8 * 8 * 2 * 9     # all groups' MACs
+    assert net["gc"].weight_words() == 2 * MAX_PARTS * 2 * 9
+    back = network_from_dict(network_to_dict(net), "gc.yaml")        # nnsolve import's YAML
+    assert back.layers == net.layers and back.prevs == net.prevs
+    (tmp_path / "s.yaml").write_text("network: gc.onnx\nbatch: 2\n"
+                                     "hardware: {pe_array: [12, 14], gbuf_bytes: 65536}\n")
+    result = solve(load_scenario(tmp_path / "s.yaml"), "cpsat")
+    assert result.layers["gc"].status == "optimal"
+    assert result.layers["gc"].result.ops == 2 * net["gc"].ops()
+
+
+def test_a_grouped_layer_splits_at_its_group_boundaries(tmp_path):
+    """A 2-group conv after an 8-group one splits it in two grouped layers of 4 groups
+    (and the layer before with it); a 4-group conv whose cuts fall inside the 6 groups of
+    the layer before it becomes a grouped layer too."""
+    g = Graph(3, 8)
+    y = g.conv("gc", g.conv("pw", g.x, 16, 1), 8, 3, pad=1, group=8)   # 2 in, 1 out each
+    net = load_onnx(g.save(tmp_path / "a.onnx", g.conv("h", y, 4, 1, group=2)))
+    assert list(net.layers) == ["pw_a", "pw_b", "gc_a", "gc_b", "h_a", "h_b"]
+    assert net["gc_a"] == net["gc_b"] == Layer.conv(8, 4, 8, 3, groups=4)
+    assert (net.prevs["gc_a"], net.prevs["gc_b"]) == (("pw_a",), ("pw_b",))
+    g = Graph(3, 8)
+    y = g.conv("gc", g.conv("pw", g.x, 12, 1), 12, 3, pad=1, group=6)  # groups of 2
+    net = load_onnx(g.save(tmp_path / "b.onnx", g.conv("h", y, 8, 1, group=4)))
+    assert list(net.layers) == ["pw", "gc", "h"]
+    assert net["h"] == Layer.conv(12, 8, 8, 1, groups=4)
 
 
 def mobilenet_v1(g: Graph) -> str:

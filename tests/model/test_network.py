@@ -86,6 +86,16 @@ CONV = {"name": "c", "type": "conv", "out_channels": 4, "out_size": 8, "kernel":
       {"name": "e", "type": "eltwise", "prevs": ["a", "b"]}], "layers[2] (e)",
      "merges 2 inputs of 6 channels each, but its predecessors 'a' (8 channels), 'b' "
      "(4 channels) do not split into them"),
+    ([{**CONV, "out_channels": 6, "groups": 2}], "layers[0] (c).groups",
+     "does not divide the input channels (3, from the predecessors) and out_channels (6); "
+     "allowed: a common divisor (1, 3)"),
+    ([{**CONV, "groups": 0}], "layers[0] (c).groups", "positive integer"),
+    ([{"name": "p", "type": "pool", "out_size": 8, "kernel": 1, "groups": 3}],
+     "layers[0] (p).groups", "applies to conv layers only, not pool"),
+    ([{"name": "d", "type": "dwconv", "out_size": 8, "kernel": 1, "groups": 3}],
+     "layers[0] (d).groups", "a dwconv is depthwise already"),
+    ([{"name": "f", "type": "fc", "out_channels": 3, "groups": 3}], "layers[0] (f).groups",
+     "applies to conv layers only, not fc"),
     ([], "layers", "at least one layer"),
     ("conv", "layers", "must be a list"),
 ])

@@ -253,3 +253,27 @@ def test_depthwise_layers_explain_their_reuse(tmp_path_factory):
     flows = {f.data: f for f in ex.flows}
     assert set(flows) == {"weight", "ifmap", "ofmap"}
     assert layer_shape(ex.node_layer).startswith("dwconv 512x16x16 -> 512x14x14, kernel 3x3")
+
+
+def test_grouped_layers_explain_one_group_and_count_all(tmp_path_factory, capsys):
+    """A grouped conv on 2x2 nodes: the loop nest and fetch counts are one group's, the
+    energy rows (the layer's, all groups) add up, and the header says which is which."""
+    root = tmp_path_factory.mktemp("grouped")
+    (root / "net.yaml").write_text(
+        "input: {channels: 8, size: 8}\n"
+        "layers:\n"
+        "  - {name: gc, type: conv, out_channels: 16, out_size: 8, kernel: 3, groups: 4}\n"
+        "  - {name: fc, type: fc, out_channels: 10}\n")
+    (root / "s.yaml").write_text("network: net.yaml\nbatch: 4\n"
+                                 "hardware: {nodes: [2, 2], pe_array: [12, 14]}\n"
+                                 "costs: {noc_hop: 2}\n")
+    scenario, result, path = _solved(str(root / "s.yaml"), tmp_path_factory, "grouped")
+    _check_accounting(scenario, result)
+    lo = result.layers["gc"]
+    ex = explain(lo, scenario)
+    assert ex.nld.loopcnt == lo.result.loopcnt
+    assert ex.node_layer.in_channels <= 2 and ex.node_layer.groups == 1
+    assert layer_shape(lo.layer).endswith("4 groups")
+    code, out, _ = _run(capsys, path, "--layer", "gc")
+    assert code == 0
+    assert "4 groups of conv 2x10x10 -> 4x8x8" in " ".join(out.split())
