@@ -612,9 +612,10 @@ def solve_pipelined(scenario: Scenario, method: str, progress,
     After the beam, the segment-selection bound is computed (exact methods); with
     ``improve`` the chain that attains it is solved too and kept when it beats the beam's
     (``improve=False`` returns nn_dataflow's beam result, as the oracle tests compare).
-    ``prune=False`` solves every segment the beam meets (the same result, slower). The
-    layer floors run on ``solver.workers`` local processes, or on the Dask cluster at
-    ``dask`` (``"local"``: one started here); the result does not depend on either."""
+    ``prune=False`` solves every segment the beam meets (the same result, slower). Its
+    segment and floor searches run on ``solver.workers`` local processes, or on the Dask
+    cluster at ``dask`` (``"local"``: one started here); the result does not depend on
+    either."""
     if method == "analytical" and scenario.search.gbuf_sharing:
         raise NnsolveError(f"{scenario.source}: method analytical does not apply with "
                            "search.gbuf_sharing (nn_dataflow's solver forbids it too); use "
