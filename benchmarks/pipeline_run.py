@@ -3,8 +3,9 @@
 Run with the nnsolve tree to measure first on PYTHONPATH (this file only uses the API that
 every revision since the layout issue has: ``load_scenario``, ``network_search.solve`` and
 ``ModelRules``), so the same runner times the current tree and an older revision's worktree.
-Prints one JSON object: wall seconds of the solve, peak resident memory of the process, and
-the result's energy, time, bound, gap, segments and notes.
+Prints one JSON object: wall seconds of the solve, peak resident memory of the process and
+of its largest worker process (if any), CPU seconds of all of them, and the result's energy,
+time, bound, gap, segments and notes.
 
     PYTHONPATH=TREE python benchmarks/pipeline_run.py CONFIG [--set KEY=VALUE ...]
         [--total-limit S] [--nnd-rules]
@@ -41,8 +42,11 @@ def main() -> None:
     start = time.perf_counter()
     res = solve(sc, rules=rules)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    json.dump({"seconds": seconds, "peak_mb": peak_kb / 1024, "energy": res.energy,
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    lanes = resource.getrusage(resource.RUSAGE_CHILDREN)    # worker processes, if any
+    cpu = me.ru_utime + me.ru_stime + lanes.ru_utime + lanes.ru_stime
+    json.dump({"seconds": seconds, "peak_mb": me.ru_maxrss / 1024,
+               "lane_peak_mb": lanes.ru_maxrss / 1024, "cpu_s": cpu, "energy": res.energy,
                "time": res.time, "bound": res.bound, "gap": res.gap,
                "segments": len(res.segments or []), "notes": list(res.notes),
                "tree": str(nnsolve.__file__)}, sys.stdout)

@@ -8,8 +8,8 @@ segment-selection bound, each solve in a fresh process (benchmarks/pipeline_run.
 peak memory is the network's own and no cache carries over); with ``--before REV`` the same
 solve by revision REV (checked out in a temporary git worktree) beside it; and nn_dataflow's
 own search in a child process under a time limit (benchmarks/nnd_runner.py, killed at the
-limit). Columns: wall seconds of the solve, peak resident memory, total energy (cost
-units), total time (cycles), nnsolve's proven bound and gap, segments, and energy /
+limit). Columns: wall seconds of the solve, CPU seconds (worker processes included),
+peak resident memory (and the largest worker process's), total energy (cost units), total time (cycles), nnsolve's proven bound and gap, segments, and energy /
 nn_dataflow's.
 
 Both sides use nn_dataflow's element-wise rule (nnsolve: ``ModelRules(eltwise_ifmaps=
@@ -20,6 +20,7 @@ Both sides use nn_dataflow's element-wise rule (nnsolve: ``ModelRules(eltwise_if
     python benchmarks/pipelining.py --before d8f1b83 --no-nnd # against an older revision
     python benchmarks/pipelining.py --limit 600 --no-nnd      # nn_dataflow limit, or none
     python benchmarks/pipelining.py --total-limit 30          # solver.total_time_limit_s
+    python benchmarks/pipelining.py --nets alex_net --workers 1,2   # worker processes
     python benchmarks/pipelining.py --table rows.json --before d8f1b83   # reprint a table
     python benchmarks/pipelining.py --family tetris --nets mlp_s,mlp_m,lstm_phoneme
 
@@ -97,10 +98,12 @@ def worktree(rev: str | None):
 
 
 def run(net: str, limit: float, nnd: bool, total_limit: float | None, family: str,
-        before: Path | None, timeout: float) -> dict:
+        before: Path | None, timeout: float, workers: int | None = None) -> dict:
     pattern, overrides = FAMILIES[family]
     config = ROOT / pattern.format(net=net)
-    row = {"net": net, "after": solve_in(ROOT, config, overrides, total_limit, timeout),
+    mine = overrides + ([f"solver.workers={workers}"] if workers is not None else [])
+    row = {"net": net, "workers": workers,
+           "after": solve_in(ROOT, config, mine, total_limit, timeout),
            "before": None, "nnd": None}
     if before is not None:
         row["before"] = solve_in(before, config, overrides, total_limit, timeout)
@@ -150,6 +153,9 @@ def main() -> None:
                              "parent), side by side")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="wall-clock limit of each nnsolve solve, seconds")
+    parser.add_argument("--workers", metavar="N,N,...",
+                        help="solve each network once per solver.workers count (this tree "
+                             "only; default: the config's)")
     parser.add_argument("--json", help="also write the rows here")
     parser.add_argument("--table", metavar="JSON", help="only print the table of rows a "
                         "run wrote with --json (give the same --before to label it)")
@@ -157,12 +163,15 @@ def main() -> None:
     console = Console(width=220)
     rows = json.loads(Path(args.table).read_text()) if args.table else []
     with worktree(None if args.table else args.before) as before:
+        counts = [int(c) for c in args.workers.split(",")] if args.workers else [None]
         for net in ([] if args.table else args.nets.split(",")):
-            console.print(f"running {net} ...")
-            rows.append(run(net.strip(), args.limit, not args.no_nnd, args.total_limit,
-                            args.family, before, args.timeout))
-            if args.json:
-                Path(args.json).write_text(json.dumps(rows, indent=1))
+            for count in counts:
+                console.print(f"running {net}" + (f", {count} workers" if count else "")
+                              + " ...")
+                rows.append(run(net.strip(), args.limit, not args.no_nnd, args.total_limit,
+                                args.family, before, args.timeout, count))
+                if args.json:
+                    Path(args.json).write_text(json.dumps(rows, indent=1))
 
     title = {"tangram": "TANGRAM 16x16", "tetris": "TETRIS 4x4"}[args.family]
     table = Table(title=f"{title} with pipelining, whole network: nnsolve (beam width 1, "
@@ -173,7 +182,11 @@ def main() -> None:
     cols = ["network"]
     if args.before:
         cols += ["before s", "before MB", "before energy", "before gap"]
-    cols += ["nnsolve s", "MB", "energy", "time", "bound", "gap", "segments", "skipped"]
+    lanes = any(r.get("workers") for r in rows)
+    if lanes:
+        cols += ["workers"]
+    cols += ["nnsolve s", "CPU s", "MB", "energy", "time", "bound", "gap", "segments",
+             "skipped"]
     if args.before:
         cols += ["speed-up", "energy / before"]
     show_nnd = any(r["nnd"] is not None for r in rows)
@@ -188,10 +201,16 @@ def main() -> None:
             cells += ([_seconds(b), "-", "-", "-"] if "error" in b else
                       [_seconds(b), f"{b['peak_mb']:,.0f}", f"{b['energy']:.6g}",
                        f"{b['gap']:.2%}" if b["gap"] is not None else "-"])
+        if lanes:
+            cells += [str(r.get("workers") or "-")]
         if "error" in a:
-            cells += [_seconds(a)] + ["-"] * 7
+            cells += [_seconds(a)] + ["-"] * 8
         else:
-            cells += [_seconds(a), f"{a['peak_mb']:,.0f}", f"{a['energy']:.6g}",
+            memory = f"{a['peak_mb']:,.0f}"
+            if a.get("lane_peak_mb"):
+                memory += f" + {a['lane_peak_mb']:,.0f}/lane"
+            cells += [_seconds(a), f"{a['cpu_s']:.0f}" if "cpu_s" in a else "-", memory,
+                      f"{a['energy']:.6g}",
                       f"{a['time']:.6g}",
                       f"{a['bound']:.6g}" if a["bound"] is not None else "none",
                       f"{a['gap']:.2%}" if a["gap"] is not None else "-",
