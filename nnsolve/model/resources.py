@@ -24,6 +24,9 @@ from .noc import check_hop_range, filter_hops, ifmap_hops, ofmap_hops
 from .partition import PartitionOptions, PartitionScheme, gen_partitions, part_layer
 from .schedule import Region
 
+#: The costs of ``LayerSite.geometry`` (NoC hops do not depend on costs).
+NO_COSTS = Costs()
+
 
 @dataclass(frozen=True)
 class SharingOptions:
@@ -109,6 +112,13 @@ class LayerSite:
         the key they are cached on across sites)."""
         return replace(self, ifmap_layout=None)
 
+    @cached_property
+    def geometry(self) -> LayerSite:
+        """This site without its ifmap layout and costs: what NoC hops depend on (the key
+        they are cached on, shared by sites that price energy differently, such as the
+        floors' static-free sites and the search's own)."""
+        return replace(self, ifmap_layout=None, costs=NO_COSTS)
+
     def node_problem(self, scheme: PartitionScheme) -> LayerProblem:
         """``problem`` without NoC unit hops (all zero): what schemes with the same per-node
         layer and data groups share."""
@@ -140,7 +150,7 @@ class LayerSite:
 
     def fixed_hops(self, scheme: PartitionScheme) -> tuple[int, int]:
         """(weight, ofmap) unit hops: they do not depend on where the ifmaps lie."""
-        return _fixed_hops(self.placement, scheme)
+        return _fixed_hops(self.geometry, scheme)
 
     def _fixed_hops(self, scheme: PartitionScheme) -> tuple[int, int]:
         eltwise_all = self.rules.eltwise_ifmaps == "all"

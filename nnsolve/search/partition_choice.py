@@ -87,7 +87,7 @@ class Candidate:
         if self.hops is None:
             site = self.site
             sources = self.sources if self.sources is not None else _ifmap_sources(site)
-            floor = _ifmap_floor(site.placement, self.scheme, site.ifmap_layout.full, sources)
+            floor = _ifmap_floor(site.geometry, self.scheme, site.ifmap_layout.full, sources)
             fil, ofm = site.fixed_hops(self.scheme)
             self.hops = (float(fil), float(floor), float(ofm))
         return self.hops

@@ -465,12 +465,11 @@ class PipelineSearch(Chip):
             raise OutOfTime
         return answer
 
-    @staticmethod
-    def _lane(plan: SegmentPlan, lanes: int) -> int:
-        """The lane of a plan: by its first layer and that layer's region size, so plans
-        that solve the same layer on equal regions share a lane's caches."""
-        first = plan.places[0][0].region
-        return zlib.crc32(repr((plan.segment[0][0], first.dims)).encode()) % lanes
+    def _lane(self, plan: SegmentPlan, lanes: int) -> int:
+        """The lane of a plan: by its first layer's shape and region size, so plans that
+        solve equal layers on equal regions (AlexNet's twin halves) share a lane's caches."""
+        first = (self.net.layers[plan.segment[0][0]], plan.places[0][0].region.dims)
+        return zlib.crc32(repr(first).encode()) % lanes
 
     @staticmethod
     def _left(deadline: float) -> float:
