@@ -23,6 +23,11 @@ from ..executors import DaskCluster, LocalProcesses
 START_AFTER_S = 1.0
 
 
+class LanesFailed(Exception):
+    """A task failed on its lane, or the lane died (say, a script without the
+    ``if __name__ == "__main__":`` guard that starting processes needs)."""
+
+
 def default_workers() -> int:
     """The worker count of ``solver.workers: 0``: one per core."""
     return os.cpu_count() or 1
@@ -89,9 +94,20 @@ class Workers:
             raise
 
     def result(self, future: Any) -> Any:
-        """The answer of a finished task."""
+        """The answer of a finished task; LanesFailed when it raised or its lane died (the
+        search then goes on in its own process, where a real error raises again)."""
+        try:
+            answer = future.result()
+        except Exception as exc:      # the search redoes the task itself
+            raise LanesFailed(f"{type(exc).__name__}: {exc}" if str(exc)
+                              else type(exc).__name__) from exc
         self.tasks += 1
-        return future.result()
+        return answer
+
+    def disable(self) -> None:
+        """No more lanes for this search (after LanesFailed)."""
+        self.abort()
+        self.count, self.dask = 1, None
 
     def forget(self, futures: Iterable[Any]) -> None:
         """Tasks whose answers are not wanted: cancelled, or the lanes stop at the end."""

@@ -44,7 +44,7 @@ from ..results import (
 from ..scenario import Scenario
 from .layer_solve import solver_threads
 from .node_array import Chip
-from .parallel import Workers, default_workers
+from .parallel import LanesFailed, Workers, default_workers
 from .partition_choice import Candidate, PartitionChoice, candidates_of, choose
 from .segment_bound import (
     SegmentFloor,
@@ -261,10 +261,13 @@ class PipelineSearch(Chip):
         OutOfTime as ``_segment``)."""
         current = [State()]
         for plan in plans:
+            lanes = None
             if self.workers.started:     # on the lane that searched the plan in the beam
-                current = self._segment_in_lane(plan, current)
-            else:
-                current = self._segment(plan, current)
+                try:
+                    lanes = self._segment_in_lane(plan, current)
+                except LanesFailed as exc:
+                    self._lanes_failed(exc)
+            current = lanes if lanes is not None else self._segment(plan, current)
             if not current:
                 return None
         return current[0]
@@ -456,6 +459,14 @@ class PipelineSearch(Chip):
             if self.past(self.beam_deadline) and found:
                 stop = True     # the layer's other segments are not explored
 
+    def _lanes_failed(self, exc: LanesFailed) -> None:
+        """The search goes on in this process (answers already merged are right: every
+        task is a pure function of its arguments)."""
+        self.workers.disable()
+        self.notes.append(f"the worker processes failed ({exc}); the search went on in "
+                          "this process (a script that solves with solver.workers above 1 "
+                          "needs the if __name__ == '__main__': guard)")
+
     def _merge(self, answer: LaneSegment) -> LaneSegment:
         """A lane's answer for a segment counted here (OutOfTime when the lane ran out)."""
         self.layer_solves += answer.solves
@@ -486,9 +497,13 @@ class PipelineSearch(Chip):
                 first = position[plan.segment[0][0]]
                 prevs = tops[None] if first == 0 else tops.get(order[first - 1], [])
                 plans.append((plan, prevs))
+            found = None
             if self.workers.ready and not self.late:
-                found = self._search_in_lanes(plans)
-            else:
+                try:
+                    found = self._search_in_lanes(plans)
+                except LanesFailed as exc:
+                    self._lanes_failed(exc)
+            if found is None:
                 found = self._search_here(plans)
             if not self.late and (self.plans.stopped or self.past(self.beam_deadline)):
                 self.late = True

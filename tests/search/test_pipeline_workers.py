@@ -4,7 +4,11 @@ schedule that the search in one process returns, whatever the number of lanes.""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +70,30 @@ def test_a_refusal_travels_between_processes():
     back = pickle.loads(pickle.dumps(exc))
     assert isinstance(back, SpaceTooLarge) and str(back) == str(exc)
     assert (back.what, back.budget) == (exc.what, exc.budget)
+
+
+def test_a_script_without_the_main_guard_still_solves(tmp_path):
+    """Worker processes cannot start from a script without the ``__main__`` guard (each
+    would run the script again); the search goes on in its own process and says why."""
+    script = tmp_path / "no_guard.py"
+    script.write_text(textwrap.dedent("""
+        from dataclasses import replace
+        from nnsolve.search import parallel
+        from nnsolve.search.network_search import Progress
+        from nnsolve.search.pipeline import solve_pipelined
+        from tests.search.test_pipeline_oracle import scenario
+        parallel.START_AFTER_S = 0.0
+        sc = scenario("mlp_s", nodes=(2, 2))
+        sc = replace(sc, solver=replace(sc.solver, workers=2))
+        result = solve_pipelined(sc, "exhaustive", Progress())
+        print(repr(result.energy))
+        print([n for n in result.notes if "worker processes failed" in n])
+    """))
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          cwd=root, env={"PYTHONPATH": str(root), "PATH": ""}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    energy, notes = done.stdout.strip().splitlines()[-2:]
+    alone = solve_pipelined(scenario("mlp_s", nodes=(2, 2)), "exhaustive", Progress())
+    assert float(energy) == alone.energy
+    assert "__main__" in notes
