@@ -400,11 +400,12 @@ class PipelineSearch(Chip):
         return found
 
     def _search_in_lanes(self, plans: list[tuple]) -> list[tuple]:
-        """``_search_here`` on the workers' lanes: plan ``index`` goes to lane ``index``
-        modulo the lanes, its exact floor first (all plans' floors, for the order), then its
-        segment, so both share that lane's caches. Each lane takes its plans best floor
-        first and skips those its floor shows cannot enter the beam found so far; the
-        answers merge in the same order as here, so the result is ``_search_here``'s."""
+        """``_search_here`` on the workers' lanes: each plan goes to the lane ``_lane``
+        picks, its exact floor first (every plan's floor, for the order), then its segment,
+        so both share that lane's caches. Each lane takes its plans best floor first and
+        skips those whose floor shows they cannot enter the beam found so far (exact, as
+        here); the answers merge by the same key and tie-break as here, so without a time
+        limit the result is ``_search_here``'s."""
         workers = self.workers
         lanes = workers.lanes()
         layers = len(self.net.layers)
