@@ -122,17 +122,19 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
         for c in self.candidates:
             nld = c.nld
             dims = nld.data_loops
-
-            def least(sizes, value_loop, value, which, dims=dims):
-                return sum(sizes[d] * (value if value_loop in dims[d] else 1)
-                           for d in Data if which[d])
-
             for lp in Loop:
+                # The least use is linear in the loop's factor: sizes of the data it indexes
+                # times the factor, plus the sizes of the others (whole numbers of words).
+                regf_in = sum(nld.usize_regf[d] for d in Data if lp in dims[d])
+                regf_out = sum(nld.usize_regf[d] for d in Data if lp not in dims[d])
+                gbuf_in = sum(nld.usize_gbuf[d] for d in Data if kept_always[d] and
+                              lp in dims[d])
+                gbuf_out = sum(nld.usize_gbuf[d] for d in Data if kept_always[d] and
+                               lp not in dims[d])
                 c.triples[lp] = [
                     tau for tau in c.triples[lp]
-                    if least(nld.usize_regf, lp, tau[2], [True] * 3) <= env.regf_words
-                    and least(nld.usize_gbuf, lp, tau[1] * tau[2], kept_always)
-                    <= env.gbuf_words]
+                    if regf_in * tau[2] + regf_out <= env.regf_words
+                    and gbuf_in * tau[1] * tau[2] + gbuf_out <= env.gbuf_words]
             if all(c.triples[lp] for lp in Loop):
                 survivors.append(c)
         self.candidates = survivors
