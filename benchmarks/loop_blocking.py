@@ -224,6 +224,15 @@ def threshold_main(console) -> None:
         table.add_row(f"{lo:,}-{hi:,}", str(len(group)), *(f"{x:.1f} ms" for x in med),
                       f"{sum(r[3] < r[1] for r in group)}/{len(group)}")
     console.print(table)
+    # The rule: enumerate up to T schemes, else CP-SAT; its total over the layers.
+    cpsat_all = sum(r[3] for r in rows)
+    console.print(f"{len(rows)} layers; all CP-SAT {cpsat_all:.2f} s, all enumerated cold "
+                  f"{sum(r[1] for r in rows):.2f} s / warm {sum(r[2] for r in rows):.2f} s; "
+                  "auto with threshold T (cold / warm):")
+    for threshold in (10_000, 20_000, 40_000, 50_000, 60_000, 80_000, 100_000, 200_000):
+        cold_sum, warm_sum = (sum(r[k] if r[0] <= threshold else r[3] for r in rows)
+                              for k in (1, 2))
+        console.print(f"  T = {threshold:>7,}: {cold_sum:.2f} s / {warm_sum:.2f} s")
 
 
 def main() -> None:
