@@ -4,6 +4,7 @@ one."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from unittest.mock import patch
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnsolve.errors import NnsolveError
+from nnsolve.formats.scenario_yaml import load_scenario
 from nnsolve.formulations import loop_blocking_cpsat
 from nnsolve.formulations.backend import ModelTooLarge
 from nnsolve.hardware.spec import Hardware
@@ -18,8 +20,10 @@ from nnsolve.heuristics.exhaustive import search_size
 from nnsolve.model.evaluate import LayerProblem
 from nnsolve.model.layer import Layer
 from nnsolve.model.pins import Pins
+from nnsolve.report.tables import status_line
 from nnsolve.search import portfolio
 from nnsolve.search.layer_solve import solve_layer
+from nnsolve.search.network_search import solve
 from nnsolve.search.partition_choice import choose
 from tests.formulations.test_loop_blocking import problems
 from tests.strategies import GOALS, UNIT, layer_sites
@@ -74,6 +78,7 @@ def test_auto_partition_choice_equals_the_exact_ones(site, goal, threshold):
         assert other.schedule == auto.schedule
 
 
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 ISCA16 = Hardware((1, 1), (16, 16), 256, 65536)
 
 
@@ -102,3 +107,20 @@ def test_auto_falls_back_to_the_enumeration_when_cpsat_cannot_represent_a_layer(
         auto = solve_layer("l", problem, "auto")
     assert auto.engine == "exhaustive"
     _same(auto, solve_layer("l", problem, "exhaustive"))
+
+
+def test_an_auto_result_names_each_layers_engine(tmp_path):
+    sc = load_scenario(CONFIGS / "single_node" / "mlp_s.yaml", ["batch=1"])
+    result = solve(sc, "auto")
+    engines = [lo.engine for lo in result.layers]
+    assert set(engines) <= {"exhaustive", "cpsat"} and None not in engines
+    assert [lo["engine"] for lo in result.to_json()["layers"]] == engines
+    assert "; engines: " in status_line(result)
+    assert "engine" not in solve(sc, "cpsat").to_json()["layers"][0]
+    # On a node array too.
+    path = tmp_path / "array.yaml"
+    path.write_text("network: mlp_s\nbatch: 1\nhardware: {nodes: [2, 2], pe_array: [8, 8], "
+                    "regf_bytes: 512, gbuf_bytes: 65536}\n")
+    array = solve(load_scenario(path), "auto")
+    assert all(lo.engine in ("exhaustive", "cpsat") for lo in array.layers)
+    assert array.energy == solve(load_scenario(path), "exhaustive").energy
