@@ -71,7 +71,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 
 #: Method names in registry order (the scenario's choices, the CLI's, compare's default).
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
-DEFAULT_METHOD = "cpsat"
+DEFAULT_METHOD = AUTO
 #: The methods ``compare`` runs when none are named: every registered one, in registry order.
 COMPARE_METHODS: tuple[str, ...] = METHOD_NAMES
 
