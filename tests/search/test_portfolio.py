@@ -90,10 +90,13 @@ def test_the_rule_is_a_threshold_on_the_counted_space():
     assert portfolio.engine_for(problem) == "exhaustive"
     with patch.object(portfolio, "AUTO_EXHAUSTIVE_MAX", size - 1):
         assert portfolio.engine_for(problem) == "cpsat"
-        # A node array's layer: its largest partition group decides.
-        small = LayerProblem.single_node(Layer.fc(16, 10), 1, ISCA16, UNIT, (True,) * 3)
-        assert portfolio.engine_for([small]) == "exhaustive"
-        assert portfolio.engine_for([small, problem]) == "cpsat"
+    # A node array's layer: the mean space of its partition groups decides.
+    small = LayerProblem.single_node(Layer.fc(16, 10), 1, ISCA16, UNIT, (True,) * 3)
+    total = size + search_size(small, Pins())
+    for threshold, engine in ((-(-total // 2)), "exhaustive"), (total // 2 - 1, "cpsat"):
+        with patch.object(portfolio, "AUTO_EXHAUSTIVE_MAX", threshold):
+            assert portfolio.engine_for([small, problem]) == engine
+            assert portfolio.engine_for([small]) == "exhaustive"
 
 
 def test_auto_falls_back_to_the_enumeration_when_cpsat_cannot_represent_a_layer():
