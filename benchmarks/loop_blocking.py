@@ -24,8 +24,9 @@ process); the fast engines take the least of three runs a round, MILP one run in
 round only.
 
     python benchmarks/loop_blocking.py --engines --before dcfdece
-    python benchmarks/loop_blocking.py --engines --methods cpsat,exhaustive,auto --quick
-    python benchmarks/loop_blocking.py --threshold  # the data behind auto's rule
+    python benchmarks/loop_blocking.py --engines --before dcfdece --methods cpsat,exhaustive,auto \
+        --clock cpu --rounds 3                      # CPU time: steadier on a shared machine
+    python benchmarks/loop_blocking.py --threshold --clock cpu   # the data behind auto's rule
 """
 
 from __future__ import annotations
