@@ -56,7 +56,9 @@ def engine_for(problems: LayerProblem | Iterable[LayerProblem], pins: Pins | Non
     pins = pins or Pins()
     sizes = [search_size(p, pins) for p in problems]
     # CP-SAT solves at least one model per group, the enumeration scores every group's space
-    # once: the mean space decides.
+    # once: the mean space decides (a group past the enumeration's budget: CP-SAT).
+    if any(size > MAX_SCHEMES for size in sizes):
+        return "cpsat"
     return "exhaustive" if sum(sizes) <= AUTO_EXHAUSTIVE_MAX * max(1, len(sizes)) \
         else "cpsat"
 

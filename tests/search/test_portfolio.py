@@ -97,6 +97,9 @@ def test_the_rule_is_a_threshold_on_the_counted_space():
         with patch.object(portfolio, "AUTO_EXHAUSTIVE_MAX", threshold):
             assert portfolio.engine_for([small, problem]) == engine
             assert portfolio.engine_for([small]) == "exhaustive"
+    # A group past the enumeration's budget goes to CP-SAT whatever the mean.
+    with patch.object(portfolio, "MAX_SCHEMES", size - 1):
+        assert portfolio.engine_for([small] * 10**4 + [problem]) == "cpsat"
 
 
 def test_auto_falls_back_to_the_enumeration_when_cpsat_cannot_represent_a_layer():
