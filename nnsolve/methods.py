@@ -51,7 +51,14 @@ class Method:
     applies: Callable[[Any], str | None] = _always
 
 
+#: The exact portfolio: per layer, the exact engine expected to prove the optimum fastest.
+AUTO = "auto"
+#: The engines ``auto`` chooses among (search/portfolio.py holds the rule).
+AUTO_ENGINES = ("exhaustive", "cpsat")
+
 METHODS: dict[str, Method] = {m.name: m for m in (
+    Method(AUTO, Promise.EXACT, "exact portfolio: per layer, the exhaustive search when its "
+           "scheme space is small, else CP-SAT (the same optimum; the result names the engine)"),
     Method("cpsat", Promise.EXACT, "exact CP-SAT model, proven optimal with bound and gap"),
     Method("milp", Promise.EXACT,
            "exact MILP model (HiGHS or CBC), proven optimal with bound and gap"),
@@ -64,7 +71,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 
 #: Method names in registry order (the scenario's choices, the CLI's, compare's default).
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
-DEFAULT_METHOD = "cpsat"
+DEFAULT_METHOD = AUTO
 #: The methods ``compare`` runs when none are named: every registered one, in registry order.
 COMPARE_METHODS: tuple[str, ...] = METHOD_NAMES
 

@@ -67,6 +67,7 @@ class LayerOutcome:
     min_time: float | None = None
     notes: list[str] = field(default_factory=list)
     free_bound: float | None = None     # a bound for any context (None: ``bound``)
+    engine: str | None = None           # the method that solved it (method auto: its pick)
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -79,6 +80,7 @@ class LayerOutcome:
             "breakdown": {k: r.breakdown[k] for k in BREAKDOWN_KEYS},
             "accesses": r.access_totals,
             "status": self.status, "bound": self.bound, "solve_seconds": self.seconds,
+            **({"engine": self.engine} if self.engine else {}),
             "schedule": self.schedule.to_json(r.loopcnt, r.gbuf_resident),
         }
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .hardware.spec import Costs, Hardware
+from .methods import DEFAULT_METHOD
 from .model.goals import GOALS, Goal
 from .model.mapping import DEFAULT_RULES, ModelRules
 from .model.network import Network
@@ -62,7 +63,7 @@ class SearchOptions:
 class SolverOptions:
     """Which solver, and its limits."""
 
-    method: str = "cpsat"
+    method: str = DEFAULT_METHOD
     time_limit_s: float = 60.0
     total_time_limit_s: float = INF
     milp_solver: str = "highs"

@@ -87,7 +87,7 @@ def _seconds_free(text: str) -> str:
 
 
 @pytest.mark.parametrize("marker, argv", [
-    ("eyeriss-isca16-alexnet: cpsat", ["solve", "configs/eyeriss_isca16_alexnet.yaml",
+    ("eyeriss-isca16-alexnet: auto", ["solve", "configs/eyeriss_isca16_alexnet.yaml",
                                        "--json", "alexnet.json"]),
     ("Totals", ["compare", "configs/single_node/alex_net.yaml", "--methods",
                 "cpsat,analytical"]),

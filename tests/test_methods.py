@@ -34,7 +34,8 @@ def test_every_reader_offers_the_registry():
 
 def test_promises():
     assert METHODS["analytical"].promise is Promise.HEURISTIC
-    assert set(exact_methods()) == {"cpsat", "milp", "exhaustive"}
+    assert set(exact_methods()) == {"auto", "cpsat", "milp", "exhaustive"}
+    assert DEFAULT_METHOD == "auto" and METHODS[DEFAULT_METHOD].promise is Promise.EXACT
 
 
 def test_unknown_and_removed_names_are_clear():

@@ -68,6 +68,9 @@ class CpSatBackend:
     """Models for OR-Tools CP-SAT."""
 
     name = "cpsat"
+    #: Largest objective value an exact solve may combine two objectives into (exact.py:
+    #: energy x (rank span + 1) + rank); well inside CP-SAT's 64-bit integers.
+    objective_limit = 2 ** 61
 
     def __init__(self, name: str = "nnsolve") -> None:
         from ortools.sat.python import cp_model
@@ -78,10 +81,14 @@ class CpSatBackend:
         self._vars: list[Any] = []
         self._active_guards: dict[int, Any] = {}
         self._hint: dict[int, int] = {}
-        #: CP-SAT parameters for every solve (the exact solve's models are small: presolve
-        #: and the LP relaxation cost more than they save; benchmarks/loop_blocking.py).
+        self._magnitude: dict[int, int] = {}    # integer variable -> largest |value|
+        #: CP-SAT parameters for every solve (the exact solve's models are small: presolve,
+        #: probing and the LP relaxation cost more than they save; measured on the zoo
+        #: layers of benchmarks/loop_blocking.py: presolve +40%, linearization level 1
+        #: +60%, probing level 2 (the default) +10% of CPU time).
         self.parameters: dict[str, Any] = {"cp_model_presolve": False,
-                                           "linearization_level": 0}
+                                           "linearization_level": 0,
+                                           "cp_model_probing_level": 0}
 
     def bool_var(self, name: str):
         v = self.model.new_bool_var(name)
@@ -95,10 +102,32 @@ class CpSatBackend:
                                 "method exhaustive handles them")
         v = self.model.new_int_var(int(lo), int(hi), name)
         self._vars.append(v)
+        self._magnitude[v.index] = max(abs(int(lo)), abs(int(hi)))
         return v
+
+    def int_var_in(self, values, name: str):
+        """An integer variable taking only ``values`` (a tighter domain than an interval
+        propagates better; the values must be within 64 bits)."""
+        values = sorted({int(x) for x in values})
+        if max(abs(values[0]), abs(values[-1])) > CPSAT_INT_MAX:
+            return self.int_var(values[0], values[-1], name)       # refuses clearly
+        v = self.model.new_int_var_from_domain(self._cp.Domain.from_values(values), name)
+        self._vars.append(v)
+        self._magnitude[v.index] = max(abs(values[0]), abs(values[-1]))
+        return v
+
+    def magnitude(self, terms: Terms) -> int:
+        """The sum of |coefficient| x the largest |value| of its variable over the terms
+        (what CP-SAT checks against 64 bits); a term's variable may be a negated Boolean."""
+        return sum(abs(int(k)) * self._magnitude.get(getattr(v, "index", -1), 1)
+                   for k, v in terms)
 
     def var_id(self, var) -> int:
         return var.index
+
+    def linear(self, terms: Terms):
+        """sum(terms) as a native linear expression (built in one call: fast)."""
+        return self._expr(terms)
 
     def _expr(self, terms: Terms, constant: int = 0):
         if not terms:

@@ -127,6 +127,20 @@ class LoopBlockingFormulation:
                         terms.append((w, self.y[c.index, lp, tau]))
         return terms
 
+    def rank_span(self, index: int) -> int | None:
+        """At least how much the enumeration rank can vary among candidate ``index``'s
+        schedules (its largest split rank per loop plus every order-rank term), or None when
+        a rank term is negative (then no such bound is offered)."""
+        cand = next(c for c in self.candidates if c.index == index)
+        own = {id(self.chosen[c.index]) for c in self.candidates}
+        own.update(id(v) for v in self.y.values())
+        order = [k for k, v in self.rank if id(v) not in own]
+        if any(k < 0 for k in order):
+            return None
+        splits = sum(max(cand.triple_rank[lp][tau] * cand.rank_mult[lp]
+                         for tau in cand.triples[lp]) for lp in Loop)
+        return splits + sum(order)
+
     def exclude_key(self, key: tuple, temporary: bool = True):
         """Forbid every solution with this key; returns the constraint's handle."""
         return self.backend.add(self.key_terms(key), "<=", len(key) - 1, temporary=temporary)

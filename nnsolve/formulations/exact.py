@@ -106,6 +106,7 @@ class _Run:
         self.deadline = self.start + time_limit
         self.workers, self.seed = workers, seed
         self.solves = 0
+        self.candidate: int | None = None      # the candidate fixed now
         self.scores: dict[tuple, tuple[float, float, LayerResult, LayerSchedule]] = {}
 
     def left(self) -> float:
@@ -180,6 +181,7 @@ def solve_exact(form, time_limit: float = math.inf, workers: int = 1,
     timed_out = False
     best_primary = None       # (model value, window, time) of the best candidate so far
     for cand in form.candidates:
+        run.candidate = cand.index
         handle = form.fix_candidate(cand.index)
         cutoff = None
         if best_primary is not None and form.goal != "edp":
@@ -286,6 +288,9 @@ def _candidate_lexicographic(run: _Run, notes: list[str]):
     by_energy = form.goal == "energy"
     primary = form.energy if by_energy else form.time
     secondary = form.time if by_energy else form.energy
+    merged = _merged_objective(run)
+    if merged is not None:
+        return _candidate_merged(run, *merged)
     first = run.solve(primary)
     if first.status == INFEASIBLE:
         return "infeasible", None
@@ -346,6 +351,48 @@ def _candidate_lexicographic(run: _Run, notes: list[str]):
     energy, time, _, _ = run.score(values)
     _certify(run, values, energy, time)
     return "found", _Found(values, energy, time, run.value(values, form.rank), "optimal",
+                           goal_value(energy, time, form.goal))
+
+
+def _merged_objective(run: _Run) -> tuple[list, int] | None:
+    """(terms, weight) of one objective equal to energy x weight + rank, whose least value
+    is stages 1 and 3 at once, when that is exact: goal energy, fixed times (stage 2 cannot
+    vary), exact arithmetic (no window: stage 4 has nothing to settle), a rank that varies
+    by less than the weight, and values within the backend's integers. None otherwise."""
+    form, be = run.form, run.be
+    limit = getattr(be, "objective_limit", 0)
+    if not limit or form.goal != "energy" or not form.time_fixed or _windows(run, 0)[0]:
+        return None
+    span = form.rank_span(run.candidate)
+    if span is None:
+        return None
+    weight = span + 1
+    terms = [(k * weight, v) for k, v in form.energy] + list(form.rank)
+    if be.magnitude(terms) >= limit:
+        return None
+    return terms, weight
+
+
+def _candidate_merged(run: _Run, terms: list, weight: int):
+    """The fixed candidate's best schedule by one solve of the merged objective (energy,
+    then rank: ``_merged_objective``); the same schedule as the stages, certified alike."""
+    form = run.form
+    out = run.solve(terms)
+    if out.status == INFEASIBLE:
+        return "infeasible", None
+    # The candidate's ranks lie in [its first rank, that + weight): a bound on the merged
+    # objective floors to one on the energy.
+    offset = next(c.rank_offset for c in form.candidates if c.index == run.candidate)
+    bound = None if out.bound is None or not math.isfinite(out.bound) else \
+        _primary_bound(run, math.floor((out.bound - offset) / weight))
+    if out.status not in (OPTIMAL, FEASIBLE):
+        return "unknown", bound
+    energy, time, _, _ = run.score(out.values)
+    _certify(run, out.values, energy, time)
+    rank = run.value(out.values, form.rank)
+    if out.status == FEASIBLE:
+        return "found", _Found(out.values, energy, time, rank, "timeout", bound)
+    return "found", _Found(out.values, energy, time, rank, "optimal",
                            goal_value(energy, time, form.goal))
 
 

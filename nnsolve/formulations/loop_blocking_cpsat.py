@@ -69,22 +69,34 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
                     v = be.bool_var(f"y{c.index}_{'iob'[lp]}_{tau[0]}_{tau[1]}_{tau[2]}")
                     self.y[c.index, lp, tau] = v
                     ys.append(v)
-                m.add(sum(ys) == self.chosen[c.index])
+                m.add(be.linear([(1, v) for v in ys]) == self.chosen[c.index])
 
         def linear(lp, value):
-            return sum(value(tau) * self.y[c.index, lp, tau] for c in cands
-                       for tau in c.triples[lp])
+            pairs = [(value(tau), self.y[c.index, lp, tau]) for c in cands
+                     for tau in c.triples[lp]]
+            return be.linear([(k, v) for k, v in pairs if k])
 
+        def values(lp, value):
+            return {value(tau) for c in cands for tau in c.triples[lp]}
+
+        # Each factor's domain is the values its splits give (not 1..max): tighter domains
+        # propagate through the products and fetch counts below.
         t = {}
         for k in range(3):
             for lp in Loop:
-                t[k, lp] = be.int_var(1, lmax[lp], f"t{k}_{'iob'[lp]}")
+                t[k, lp] = be.int_var_in(values(lp, lambda tau, k=k: tau[k]),
+                                         f"t{k}_{'iob'[lp]}")
                 m.add(t[k, lp] == linear(lp, lambda tau, k=k: tau[k]))
         t01, big_p = {}, {}
+        self._values = {}
         for lp in Loop:
-            t01[lp] = be.int_var(1, lmax[lp], f"t01_{'iob'[lp]}")
+            self._values["t0", lp] = values(lp, lambda tau: tau[0])
+            self._values["t01", lp] = values(lp, lambda tau: tau[0] * tau[1])
+            self._values["t2", lp] = values(lp, lambda tau: tau[2])
+            self._values["P", lp] = values(lp, lambda tau: tau[1] * tau[2])
+            t01[lp] = be.int_var_in(self._values["t01", lp], f"t01_{'iob'[lp]}")
             m.add(t01[lp] == linear(lp, lambda tau: tau[0] * tau[1]))
-            big_p[lp] = be.int_var(1, lmax[lp], f"P_{'iob'[lp]}")
+            big_p[lp] = be.int_var_in(self._values["P", lp], f"P_{'iob'[lp]}")
             m.add(big_p[lp] == linear(lp, lambda tau: tau[1] * tau[2]))
         self.vars = {"candidate": self.chosen, "split": self.y, "factor": t,
                      "t0t1": t01, "gbuf_block": big_p}
@@ -110,17 +122,19 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
         for c in self.candidates:
             nld = c.nld
             dims = nld.data_loops
-
-            def least(sizes, value_loop, value, which, dims=dims):
-                return sum(sizes[d] * (value if value_loop in dims[d] else 1)
-                           for d in Data if which[d])
-
             for lp in Loop:
+                # The least use is linear in the loop's factor: sizes of the data it indexes
+                # times the factor, plus the sizes of the others (whole numbers of words).
+                regf_in = sum(nld.usize_regf[d] for d in Data if lp in dims[d])
+                regf_out = sum(nld.usize_regf[d] for d in Data if lp not in dims[d])
+                gbuf_in = sum(nld.usize_gbuf[d] for d in Data if kept_always[d] and
+                              lp in dims[d])
+                gbuf_out = sum(nld.usize_gbuf[d] for d in Data if kept_always[d] and
+                               lp not in dims[d])
                 c.triples[lp] = [
                     tau for tau in c.triples[lp]
-                    if least(nld.usize_regf, lp, tau[2], [True] * 3) <= env.regf_words
-                    and least(nld.usize_gbuf, lp, tau[1] * tau[2], kept_always)
-                    <= env.gbuf_words]
+                    if regf_in * tau[2] + regf_out <= env.regf_words
+                    and gbuf_in * tau[1] * tau[2] + gbuf_out <= env.gbuf_words]
             if all(c.triples[lp] for lp in Loop):
                 survivors.append(c)
         self.candidates = survivors
@@ -160,9 +174,11 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
             m.add_bool_or([nt[1, own[0]], nt[1, own[1]]]).only_enforce_if(~triv)
             self.triv[d] = triv
             ofm = d == Data.OFM
-            top = fetch_max(lmax[u], ofm)
-            f0 = be.int_var(1, top, f"F0_{'wio'[d]}")
-            f1 = be.int_var(1, top, f"F1_{'wio'[d]}")
+            # F0 is 1 or t0(u), F1 one of those or t0·t1(u) (ofmaps 2f - 1).
+            counts0 = {2 * x - 1 if ofm else x for x in {1} | self._values["t0", u]}
+            counts1 = counts0 | {2 * x - 1 if ofm else x for x in self._values["t01", u]}
+            f0 = be.int_var_in(counts0, f"F0_{'wio'[d]}")
+            f1 = be.int_var_in(counts1, f"F1_{'wio'[d]}")
             lam0, lam1 = self.lam[0, u], self.lam[1, u]
             raw0 = 2 * t[0, u] - 1 if ofm else t[0, u]
             raw01 = 2 * t01[u] - 1 if ofm else t01[u]
@@ -175,8 +191,8 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
             if env.bypass[d]:
                 m.add(f1 >= f0 + 1).only_enforce_if(s)
                 m.add(f1 <= f0).only_enforce_if(~s)
-                g1 = be.int_var(0, top, f"sF1_{'wio'[d]}")
-                h0 = be.int_var(0, top, f"sF0_{'wio'[d]}")
+                g1 = be.int_var_in({0} | counts1, f"sF1_{'wio'[d]}")
+                h0 = be.int_var_in({0} | counts0, f"sF0_{'wio'[d]}")
                 m.add(g1 == f1).only_enforce_if(s)
                 m.add(g1 == 0).only_enforce_if(~s)
                 m.add(h0 == f0).only_enforce_if(s)
@@ -195,6 +211,10 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
             return self.s[d]
         return not self.problem.env.bypass[d]
 
+    def _products(self, what: str, a: int, b: int) -> set[int]:
+        """Every product of a value of ``what`` (a factor's domain) of loops a and b."""
+        return {x * y for x in self._values[what, a] for y in self._values[what, b]}
+
     def _capacity(self, t, big_p) -> None:
         """Register-file and global-buffer capacity."""
         be, m, env = self.backend, self.backend.model, self.problem.env
@@ -207,7 +227,7 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
             if not dims[d] or usize[d] == 0:
                 continue
             a, b = dims[d]
-            prod = be.int_var(1, self._lmax[a] * self._lmax[b], f"regf_units_{'wio'[d]}")
+            prod = be.int_var_in(self._products("t2", a, b), f"regf_units_{'wio'[d]}")
             m.add_multiplication_equality(prod, [t[2, a], t[2, b]])
             terms.append(int(usize[d]) * prod)
         if terms:
@@ -219,8 +239,9 @@ class CpSatLoopBlocking(LoopBlockingFormulation):
             if not dims[d] or stored is False:
                 continue
             a, b = dims[d]
-            hi = self._lmax[a] * self._lmax[b]
-            prod = be.int_var(1, hi, f"gbuf_units_{'wio'[d]}")
+            products = self._products("P", a, b)
+            hi = max(products)
+            prod = be.int_var_in(products, f"gbuf_units_{'wio'[d]}")
             m.add_multiplication_equality(prod, [big_p[a], big_p[b]])
             if stored is True:
                 kept_units[d] = prod

@@ -84,7 +84,8 @@ def _header(ex: LayerExplanation) -> RenderableType:
     text.append(f"{lo.name}", style="bold")
     text.append(f": {layer_shape(lo.layer)}; batch {sc.batch}; {_num(r.ops)} ops\n")
     bound = "none proven" if lo.bound is None else _num(lo.bound)
-    text.append(f"energy {_num(r.energy)} {ENERGY_UNIT}; status {lo.status}; bound on "
+    engine = f" (engine {lo.engine})" if lo.engine else ""
+    text.append(f"energy {_num(r.energy)} {ENERGY_UNIT}; status {lo.status}{engine}; bound on "
                 f"{sc.search.goal}: {bound}\n")
     text.append(f"time {_num(r.time)} cycles, the longest of: processing "
                 f"{_num(r.proc_time)}, array bus {_num(r.bus_time)}, DRAM {_num(r.dram_time)}")

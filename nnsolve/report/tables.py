@@ -3,6 +3,8 @@ The tables of networks (the zoo, one network's layers) are in ``networks.py``.""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from ..model.dims import LOOP_NAMES
 from ..model.goals import goal_value
 from ..model.schedule import LayerSchedule
@@ -42,7 +44,8 @@ def schedule_summary(schedule: LayerSchedule, resident: tuple[bool, bool, bool],
 
 def status_line(result: NetworkResult) -> str:
     """The result's status, goal value, bound and gap, and solve time in one line; a result
-    that holds only some of the network's layers (Ctrl-C) says which share its totals cover."""
+    that holds only some of the network's layers (Ctrl-C) says which share its totals cover,
+    and one of method auto how many layers each engine proved."""
     done, layers = result.coverage
     line = f"status {result.status}"
     if done < layers:
@@ -50,7 +53,13 @@ def status_line(result: NetworkResult) -> str:
     line += f"; goal {result.goal} = {num(result.value)}"
     if result.bound is not None:
         line += f"; bound {num(result.bound)}; gap {result.gap:.2%}"
-    return line + f"; solved in {result.solve_seconds:.2f} s"
+    line += f"; solved in {result.solve_seconds:.2f} s"
+    engines = Counter(lo.engine for lo in result.layers if lo.engine)
+    if engines:
+        # Method auto: which exact engine proved how many layers.
+        line += "; engines: " + ", ".join(f"{e} {n} layer{'s' * (n != 1)}"
+                                          for e, n in engines.most_common())
+    return line
 
 
 UNITS_NOTE = "energy in cost units, time in cycles"

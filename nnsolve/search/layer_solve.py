@@ -8,7 +8,7 @@ import time as _time
 from ..errors import InfeasibleError, NnsolveError, TooLarge
 from ..formulations.loop_blocking import build_cpsat, build_milp
 from ..heuristics import analytical, exhaustive
-from ..methods import ANALYTICAL_NEEDS_BYPASS
+from ..methods import ANALYTICAL_NEEDS_BYPASS, AUTO
 from ..model.evaluate import LayerProblem
 from ..model.goals import goal_value, repeated_goal
 from ..model.layer import Layer
@@ -16,6 +16,7 @@ from ..model.mapping import DEFAULT_RULES, ModelRules
 from ..model.pins import Pins
 from ..results import LayerOutcome
 from ..scenario import Scenario
+from .portfolio import engine_for, enumerable
 
 
 def layer_problem(scenario: Scenario, layer: Layer, rules: ModelRules = DEFAULT_RULES
@@ -54,12 +55,25 @@ def solve_layer(name: str, problem: LayerProblem, method: str, goal: str = "ener
                 pins: Pins | None = None, time_limit: float = math.inf, workers: int = 1,
                 milp_solver: str = "highs") -> LayerOutcome:
     """One layer with one method; raises InfeasibleError when nothing fits, and an
-    NnsolveError naming the layer when it is too large for the model or the method."""
+    NnsolveError naming the layer when it is too large for the model or the method. Method
+    ``auto`` runs the engine ``portfolio.engine_for`` picks (the outcome's ``engine``)."""
+    pins = pins or Pins()
+    engine = engine_for(problem, pins) if method == AUTO else method
     try:
-        return _solve_layer(name, problem, method, goal, pins or Pins(), time_limit, workers,
-                            milp_solver)
+        try:
+            outcome = _solve_layer(name, problem, engine, goal, pins, time_limit, workers,
+                                   milp_solver)
+        except TooLarge:
+            if method != AUTO or engine == "exhaustive" or not enumerable(problem, pins):
+                raise
+            # Integers beyond CP-SAT's 64 bits: the enumeration is exact at any size.
+            engine = "exhaustive"
+            outcome = _exhaustive(name, problem, goal, pins)
     except TooLarge as exc:
         raise NnsolveError(f"layer {name}: {exc}") from None
+    if method == AUTO:
+        outcome.engine = engine
+    return outcome
 
 
 def _solve_layer(name: str, problem: LayerProblem, method: str, goal: str, pins: Pins,

@@ -78,7 +78,8 @@ def solve(scenario: Scenario, method: str | None = None, progress: Progress | No
             first = solved[key]
             outcomes.append(LayerOutcome(name, layer, first.schedule, first.result,
                                          first.status, first.bound, first.seconds,
-                                         first.min_energy, first.min_time))
+                                         first.min_energy, first.min_time,
+                                         engine=first.engine))
             progress.advance(name)
         stopped = False
     except KeyboardInterrupt:

@@ -153,7 +153,8 @@ def _place_layers(scenario: Scenario, method: str, place: _Placement, deadline: 
         shown = proven_bound(choice.status, choice.result, scenario.search.goal, choice.bound)
         outcomes.append(LayerOutcome(name, layer, choice.schedule, choice.result, choice.status,
                                      shown, choice.seconds, choice.min_energy,
-                                     choice.min_time, free_bound=choice.bound))
+                                     choice.min_time, free_bound=choice.bound,
+                                     engine=choice.engine))
         progress.advance(name)
 
 

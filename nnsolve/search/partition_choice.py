@@ -36,10 +36,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..errors import TooLarge
 from ..formulations.loop_blocking import build_cpsat, build_milp
 from ..heuristics import analytical
 from ..heuristics.exhaustive import ByteLRU, SpaceTooLarge, scored_chunks, top_filter
-from ..methods import METHODS
+from ..methods import AUTO, METHODS
 from ..model.evaluate import (
     FLOOR_SLACK,
     LayerProblem,
@@ -55,6 +56,7 @@ from ..model.partition import PartitionScheme
 from ..model.pins import Pins
 from ..model.resources import LayerSite
 from ..model.schedule import Blocking, LayerSchedule
+from .portfolio import engine_for, enumerable
 
 
 @dataclass
@@ -118,6 +120,7 @@ class PartitionChoice:
     schemes: int
     solved: int
     notes: list[str] = field(default_factory=list)
+    engine: str | None = None     # method auto: the engine it ran (portfolio.engine_for)
 
 
 def candidates_of(sites: list[LayerSite]) -> list[Candidate]:
@@ -170,6 +173,9 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
         groups.setdefault(c.node_problem, []).append(c)
     sharing = cands[0].node_problem.env.sharing is not None if cands else False
     pipelined = _pipelined(cands, pins)
+    portfolio = method == AUTO
+    if portfolio:
+        method = "exhaustive" if sharing or pipelined else engine_for(groups, pins)
     if method == "analytical":
         choice = _analytical(cands, goal, pins)
     elif method == "exhaustive" or sharing or pipelined:
@@ -178,7 +184,7 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
         try:
             choice = _enumerated(groups, goal, pins, start + time_limit, hurry)
         except SpaceTooLarge as exc:
-            if method == "exhaustive":
+            if method == "exhaustive" and not portfolio:
                 raise
             why = "buffer sharing" if sharing else "a pipeline segment"
             off = "search.gbuf_sharing" if sharing else "search.interlayer and " \
@@ -194,8 +200,17 @@ def choose(sites: list[LayerSite], method: str, goal: str = "energy", pins: Pins
                                 "enumeration (the loop-blocking models do not encode "
                                 "on-chip data, pinned weights or top-loop demands)")
     else:
-        choice = _exact(groups, cands, method, goal, pins, start + time_limit, workers,
-                        milp_solver)
+        try:
+            choice = _exact(groups, cands, method, goal, pins, start + time_limit, workers,
+                            milp_solver)
+        except TooLarge:
+            if not portfolio or not all(enumerable(p, pins) for p in groups):
+                raise
+            # Integers beyond CP-SAT's 64 bits: the enumeration is exact at any size.
+            method = "exhaustive"
+            choice = _enumerated(groups, goal, pins, start + time_limit, hurry)
+    if portfolio:
+        choice.engine = method
     choice.schemes = len(cands)
     choice.seconds = _time.perf_counter() - start
     return _repeated(choice, sites[0].groups if sites else 1, goal)

@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import InputError, NnsolveError
 from ..formats.result_json import SavedResult, read_result, scenario_differences
 from ..formats.scenario_yaml import load_scenario, parse_override
+from ..methods import METHODS
 from ..model.mapping import ModelRules
 from ..results import STATUSES, NetworkResult
 from ..scenario import Scenario
@@ -153,8 +154,9 @@ def _listing(diffs: list[tuple[str, str, str]]) -> str:
 
 
 def rescored_status(rescored: Rescored) -> NetworkResult:
-    """The re-scored result with the statuses and bounds the solve proved, when the problem
-    is the one solved (nothing changed): what was proven about it still holds."""
+    """The re-scored result with the statuses and bounds the solve proved (and, from method
+    auto, the engine that proved each layer), when the problem is the one solved (nothing
+    changed): what was proven about it still holds."""
     result = rescored.result
     if rescored.changes or rescored.saved.inputs is None:
         return result
@@ -163,10 +165,12 @@ def rescored_status(rescored: Rescored) -> NetworkResult:
     for i, lo in enumerate(result.layers):
         entry = saved.get(lo.name, {})
         status, bound = entry.get("status"), entry.get("bound")
+        engine = entry.get("engine")
         result.layers[i] = replace(
             lo, status=status if _is_status(status) else lo.status,
             bound=float(bound) if isinstance(bound, (int, float))
-            and not isinstance(bound, bool) else None)
+            and not isinstance(bound, bool) else None,
+            engine=engine if isinstance(engine, str) and engine in METHODS else None)
     return result
 
 

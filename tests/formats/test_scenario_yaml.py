@@ -49,7 +49,7 @@ search:
   pipeline_time_overhead: inf
   pipeline_max_degree: inf
 solver:
-  method: cpsat
+  method: auto
   time_limit_s: 60
   workers: 0
   beam_width: 1

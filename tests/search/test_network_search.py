@@ -145,13 +145,14 @@ def test_evaluate_names_missing_layers(tmp_path, capsys):
 
 def test_every_exact_method_agrees_on_a_network():
     sc = load_scenario(CONFIGS / "single_node" / "mlp_s.yaml", ["batch=1"])
-    results = {m: solve(sc, m) for m in ("cpsat", "milp", "exhaustive")}
+    results = {m: solve(sc, m) for m in ("cpsat", "milp", "exhaustive", "auto")}
     energies = {m: r.energy for m, r in results.items()}
     assert len(set(energies.values())) == 1, energies
     for r in results.values():
         assert r.status == "optimal" and r.gap == 0.0 and r.bound == pytest.approx(r.energy)
     schedules = {m: [lo.schedule for lo in r.layers] for m, r in results.items()}
-    assert schedules["cpsat"] == schedules["milp"] == schedules["exhaustive"]
+    assert schedules["cpsat"] == schedules["milp"] == schedules["exhaustive"] == \
+        schedules["auto"]
 
 
 def test_analytical_needs_bypass_and_says_so():
