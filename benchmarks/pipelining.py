@@ -9,8 +9,8 @@ peak memory is the network's own and no cache carries over); with ``--before REV
 solve by revision REV (checked out in a temporary git worktree) beside it; and nn_dataflow's
 own search in a child process under a time limit (benchmarks/nnd_runner.py, killed at the
 limit). Columns: wall seconds of the solve, CPU seconds (worker processes included),
-peak resident memory (and the largest worker process's), total energy (cost units), total time (cycles), nnsolve's proven bound and gap, segments, and energy /
-nn_dataflow's.
+peak resident memory (and the largest worker process's), total energy (cost units), total
+time (cycles), nnsolve's proven bound and gap, segments, and energy / nn_dataflow's.
 
 Both sides use nn_dataflow's element-wise rule (nnsolve: ``ModelRules(eltwise_ifmaps=
 "nn_dataflow")``, docs/divergences.md section 2), so the energies are comparable.

@@ -763,7 +763,8 @@ def pipelined_result(scenario: Scenario, method: str, search: PipelineSearch, be
         # value (what was proven); the choice's bound holds for any layout.
         shown = proven_bound(c.status, c.result, scenario.search.goal, c.bound)
         outcomes.append(LayerOutcome(name, layer, schedule, c.result, c.status, shown,
-                                     c.seconds, c.min_energy, c.min_time, free_bound=c.bound))
+                                     c.seconds, c.min_energy, c.min_time, free_bound=c.bound,
+                                     engine=c.engine))
     segments = []
     for plan, timing in zip(best.plans, best.timings, strict=True):
         segments.append(SegmentOutcome(
