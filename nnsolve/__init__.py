@@ -68,8 +68,8 @@ _PUBLIC: dict[str, tuple[str, str]] = {
 }
 
 #: The package's rooms, reachable as attributes (``nnsolve.formulations``) once imported here.
-_ROOMS = ("cli", "errors", "formats", "formulations", "hardware", "heuristics", "methods",
-          "model", "report", "results", "scenario", "search", "sweep")
+_ROOMS = ("cli", "errors", "executors", "formats", "formulations", "hardware", "heuristics",
+          "methods", "model", "report", "results", "scenario", "search", "sweep")
 
 __all__ = [
     "Blocking", "Comparison", "Costs", "Hardware", "InfeasibleError", "InputError", "Layer",
