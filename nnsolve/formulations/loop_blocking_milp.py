@@ -41,6 +41,7 @@ Rows, one family each (the comment above each ``be.add`` states its row):
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -121,6 +122,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         if conv:
             self._orders()
             self._fetch()
+            self._modes()
         self._capacity()
         self._objective(conv)
 
@@ -236,6 +238,58 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             # pin: s_d = 1 (kept in the global buffer) or 0 (bypassed)
             be.add(terms, "==", 1 if kept else 0)
 
+    def _modes(self) -> None:
+        """The order mode m = (λ0, λ1, nt1 of each loop) as one-hot z_m: λ_k(l), nt1(l),
+        triv1(d) and s_d are each the sum of the z_m that imply them (exact: each is a
+        function of the mode), which holds their joint values to the modes' convex hull."""
+        be = self.backend
+        env = self.problem.env
+        options = list(Loop) + [NONE]
+        rows: dict[tuple, list] = {}
+        zs = []
+        for l0, l1 in itertools.product(options, options):
+            for nu in itertools.product((False, True), repeat=3):
+                if (l1 == NONE) != (not any(nu)) or (l1 != NONE and not nu[l1]):
+                    continue
+                if l0 != NONE and nu[l0] and l1 != l0:
+                    continue             # λ0(l) ∧ nt1(l) ⇒ λ1(l)
+                if any(k in self.pins.innermost and self.pins.innermost[k] != want
+                       for k, want in ((0, l0), (1, l1))):
+                    continue
+                z = be.bool_var(f"mode_{'iobn'[l0]}{'iobn'[l1]}_{''.join(map(str, map(int, nu)))}")
+                zs.append(z)
+                for lp in Loop:
+                    if l0 == lp:
+                        rows.setdefault(("lam", 0, lp), []).append(z)
+                    if l1 == lp:
+                        rows.setdefault(("lam", 1, lp), []).append(z)
+                    if nu[lp]:
+                        rows.setdefault(("nt1", lp), []).append(z)
+                for d, u in self.unrelated.items():
+                    triv = not any(nu[lp] for lp in Loop if lp != u)
+                    if triv:
+                        rows.setdefault(("triv", d), []).append(z)
+                    if env.bypass[d] and not triv and (l0 == u or (l1 != u and nu[u])):
+                        rows.setdefault(("kept", d), []).append(z)
+        # Σ_m z_m = 1: one mode
+        be.add([(1, z) for z in zs], "==", 1)
+        for lp in Loop:
+            for k in (0, 1):
+                # λ_k(l) = Σ_{m: λ_k = l} z_m
+                be.add(self.lam[k, lp] + [(-1, z) for z in rows.get(("lam", k, lp), [])],
+                       "==", 0)
+            # nt1(l) = Σ_{m: nt1(l)} z_m
+            be.add(self.nt[1, lp] + [(-1, z) for z in rows.get(("nt1", lp), [])], "==", 0)
+        for d in self.unrelated:
+            # triv1(d) = Σ_{m: d's own loops trivial at level 1} z_m
+            be.add([(1, self.vars["trivial1"][d])] +
+                   [(-1, z) for z in rows.get(("triv", d), [])], "==", 0)
+            terms = self._stored_terms(d)
+            if terms:
+                # s_d = Σ_{m: kept} z_m
+                be.add(terms + [(-1, z) for z in rows.get(("kept", d), [])], "==", 0)
+        self.vars["mode"] = zs
+
     def _state(self, x: Combo, triv: bool) -> tuple[int, int, bool]:
         """(F0, F1, kept in the global buffer) of d(loop) under this combo."""
         d = self.data_of_loop[x.loop]
@@ -284,64 +338,92 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         usize_regf = self.candidates[0].nld.usize_regf
         t2 = {lp: self._values(self.candidates, lp, lambda tau: tau[2], f"t2_{'iob'[lp]}")
               for lp in Loop}
-        self._pair_capacity([(usize_regf[d], dims[d], t2, d) for d in Data],
-                            env.regf_words, "regf", stored=None)
-        groups = []
+        self._joint_capacity(t2, usize_regf, dims, env.regf_words, "regf", None)
+        stored = {d: self._stored_terms(d) for d in Data}
         for c in self.candidates:
             p = {lp: self._values([c], lp, lambda tau: tau[1] * tau[2],
                                   f"p{c.index}_{'iob'[lp]}") for lp in Loop}
-            groups += [(c.nld.usize_gbuf[d], dims[d], p, d) for d in Data]
-        self._pair_capacity(groups, env.gbuf_words, "gbuf",
-                            stored={d: self._stored_terms(d) for d in Data})
+            self._joint_capacity(p, c.nld.usize_gbuf, dims, env.gbuf_words, f"gbuf{c.index}_",
+                                 stored, c)
 
-    def _pair_capacity(self, groups, capacity: int, tag: str, stored) -> None:
-        """Σ_groups usize · [kept] · value(a) · value(b) ≤ capacity, via joint indicators."""
+    def _kept_terms(self, c, lp: int, kept: bool, value=None) -> Terms:
+        """Terms equal to [s_d = kept] ∧ chosen[c] (and P(lp) = value, when given), for
+        d = d(lp) whose residency lp's combos decide: s_d = Σ_{x: F1 > F0} (x - v)."""
+        terms: Terms = []
+        for x in self.combos:
+            if x.cand != c.index or x.loop != lp or \
+                    (value is not None and x.tau[1] * x.tau[2] != value):
+                continue
+            if x.f1 > x.f0:
+                if kept:
+                    terms.append((1, x.var))
+                    if x.triv_var is not None:
+                        terms.append((-1, x.triv_var))
+                elif x.triv_var is not None:
+                    terms.append((1, x.triv_var))
+            elif not kept:
+                terms.append((1, x.var))
+        return terms
+
+    def _joint_capacity(self, ind, usize, dims, capacity: int, tag: str, stored,
+                        cand=None) -> None:
+        """Σ_d usize_d · [kept_d] · value(a_d) · value(b_d) ≤ capacity, as one joint
+        indicator w over the tuples that fit (a value per loop, a residency per data that may
+        bypass), whose marginals are the value indicators, or in the buffer the pairs (value
+        of loop l, residency of d(l)): the convex hull of the capacity's feasible set."""
         be = self.backend
         active = []
-        worst = 0
-        for usize, own, ind, d in groups:
+        free = []
+        for d in Data:
             kept = None if stored is None else stored[d]
-            if usize == 0 or kept == [] or not own:
+            if usize[d] == 0 or kept == [] or not dims[d]:
                 continue
-            a, b = own
-            active.append((usize, a, b, ind, d, kept))
-            worst += usize * max(ind[a]) * max(ind[b])
+            active.append(d)
+            if kept is not None:
+                free.append(d)
+        loops = sorted({lp for d in active for lp in dims[d]})
+        worst = sum(usize[d] * max(ind[dims[d][0]]) * max(ind[dims[d][1]]) for d in active)
         if worst <= capacity:
             return
-        terms: Terms = []
-        kept_parts: dict[int, list] = {}
-        for g, (usize, a, b, ind, d, kept) in enumerate(active):
-            if kept is not None:
-                kept_parts.setdefault(d, [])     # s_d = 0 when no kept pair fits at all
-            rows_a = {va: [] for va in ind[a]}
-            rows_b = {vb: [] for vb in ind[b]}
-            for va in ind[a]:
-                for vb in ind[b]:
-                    size = usize * va * vb
-                    parts = []
-                    if size <= capacity:
-                        w = be.bool_var(f"{tag}{g}_{va}_{vb}")
-                        terms.append((int(size), w))
-                        parts.append(w)
-                        if kept is not None:
-                            kept_parts.setdefault(d, []).append(w)
-                    if kept is not None:
-                        parts.append(be.bool_var(f"{tag}{g}_{va}_{vb}_bypassed"))
-                    for w in parts:
-                        rows_a[va].append(w)
-                        rows_b[vb].append(w)
-            for va, ws in rows_a.items():
-                # Σ_vb w[va,vb] = [value(a) = va]: the joint's marginal over loop a
-                be.add([(1, w) for w in ws] + [(-1, ind[a][va])], "==", 0)
-            for vb, ws in rows_b.items():
-                # Σ_va w[va,vb] = [value(b) = vb]: the joint's marginal over loop b
-                be.add([(1, w) for w in ws] + [(-1, ind[b][vb])], "==", 0)
+        # A free d whose unrelated loop is one of the joint's loops: its residency is
+        # decided by that loop's combos, so the marginal goes over (value, residency).
+        paired = {self.unrelated[d]: d for d in free
+                  if d in self.unrelated and self.unrelated[d] in loops}
+        values = [sorted(ind[lp]) for lp in loops]
+        pos = {lp: i for i, lp in enumerate(loops)}
+        marg: dict[tuple, list] = {}
+        kept_parts: dict[int, list] = {d: [] for d in free if d not in paired.values()}
+        for vals in itertools.product(*values):
+            sizes = {d: usize[d] * vals[pos[dims[d][0]]] * vals[pos[dims[d][1]]] for d in active}
+            base = sum(sizes[d] for d in active if d not in free)
+            if base > capacity:
+                continue
+            for pattern in itertools.product((0, 1), repeat=len(free)):
+                if base + sum(sizes[d] for d, k in zip(free, pattern, strict=True) if k) \
+                        > capacity:
+                    continue
+                w = be.bool_var(f"{tag}" + "_".join(map(str, vals)) + "_" +
+                                "".join(map(str, pattern)))
+                keep = dict(zip(free, pattern, strict=True))
+                for lp, v in zip(loops, vals, strict=True):
+                    marg.setdefault((lp, v, keep.get(paired.get(lp))), []).append(w)
+                for d, k in keep.items():
+                    if k and d in kept_parts:
+                        kept_parts[d].append(w)
+        for lp in loops:
+            for v in ind[lp]:
+                for k in ((0, 1) if lp in paired else (None,)):
+                    ws = marg.get((lp, v, k), [])
+                    # Σ_{w: value(l) = v} w = [value(l) = v]: the marginal over loop l, or
+                    # Σ_{w: value(l) = v, s_d = k} w = [value(l) = v ∧ s_d = k] (d = d(l))
+                    rhs = [(1, ind[lp][v])] if k is None else \
+                        self._kept_terms(cand, lp, bool(k), v)
+                    be.add([(1, w) for w in ws] + [(-c, x) for c, x in rhs], "==", 0)
         for d, ws in kept_parts.items():
-            # Σ kept w (all pairs and candidates) = s_d: d takes buffer room only when kept
-            be.add([(1, w) for w in ws] + [(-c, v) for c, v in stored[d]], "==", 0)
-        if terms:
-            # Σ usize·va·vb·w ≤ capacity words, over the (kept) joint indicators
-            be.add(terms, "<=", capacity)
+            # Σ_{w: s_d = 1} w = [s_d = 1] ∧ chosen[c]: d takes room only when kept
+            be.add([(1, w) for w in ws] + [(-c, v) for c, v in
+                                           self._kept_terms(cand, self.unrelated[d], True)],
+                   "==", 0)
 
     def _objective(self, conv: bool) -> None:
         """Scaled energy, time (cycles) and enumeration rank as linear terms."""
