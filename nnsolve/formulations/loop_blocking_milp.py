@@ -46,6 +46,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..model.dims import Data, Loop
 from ..model.loop_order import canonical_positions
 from ..model.pins import NONE
@@ -88,8 +90,12 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         self.combos: list[Combo] = []
         self.y: dict[tuple, Any] = {}
         self._stored: dict[int, Terms | None] = {}
+        self._own: dict[int, list] = {}      # candidate -> its split, order and w variables
+        self._modes_of: list[tuple] = []     # (z_m, λ0, λ1, nt1, kept per data)
+        self._w_keep: list[tuple] = []       # (w, candidate, residency per free data)
         for c in self.candidates:
             self.chosen[c.index] = be.bool_var(f"candidate_{c.index}")
+            self._own[c.index] = [self.chosen[c.index]]
             for lp in Loop:
                 for tau in c.triples[lp]:
                     y = be.bool_var(f"y{c.index}_{'iob'[lp]}_{'_'.join(map(str, tau))}")
@@ -104,6 +110,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                             f"x{c.index}_{'iob'[lp]}_{'_'.join(map(str, tau))}_{int(a)}{int(b)}")
                         self.combos.append(Combo(x, c.index, lp, tau, a, b))
                         xs.append(x)
+                    self._own[c.index] += [y] + (xs if len(xs) > 1 else [])
                     if len(options) > 1:
                         # Σ_{a,b} x[j,l,τ,a,b] = y[j,l,τ]: the order choices of one split
                         be.add([(1, x) for x in xs] + [(-1, y)], "==", 0)
@@ -125,6 +132,8 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             self._modes()
         self._capacity()
         self._objective(conv)
+        if conv and hasattr(be, "partition"):
+            self._partition()
 
     def _categories(self, conv: bool) -> None:
         """Which loop's splits fix which category's fetch counts. A category whose unrelated
@@ -258,6 +267,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                     continue
                 z = be.bool_var(f"mode_{'iobn'[l0]}{'iobn'[l1]}_{''.join(map(str, map(int, nu)))}")
                 zs.append(z)
+                kept = {}
                 for lp in Loop:
                     if l0 == lp:
                         rows.setdefault(("lam", 0, lp), []).append(z)
@@ -269,8 +279,11 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                     triv = not any(nu[lp] for lp in Loop if lp != u)
                     if triv:
                         rows.setdefault(("triv", d), []).append(z)
-                    if env.bypass[d] and not triv and (l0 == u or (l1 != u and nu[u])):
+                    kept[d] = not env.bypass[d] or (not triv and (l0 == u or
+                                                                  (l1 != u and nu[u])))
+                    if env.bypass[d] and kept[d]:
                         rows.setdefault(("kept", d), []).append(z)
+                self._modes_of.append((z, l0, l1, nu, kept))
         # Σ_m z_m = 1: one mode
         be.add([(1, z) for z in zs], "==", 1)
         for lp in Loop:
@@ -289,6 +302,61 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                 # s_d = Σ_{m: kept} z_m
                 be.add(terms + [(-1, z) for z in rows.get(("kept", d), [])], "==", 0)
         self.vars["mode"] = zs
+
+    def _partition(self) -> None:
+        """Hand the modes to a backend that solves mode by mode (highs_parts.py), each with
+        the variables its rows force to 0: the other modes, the combos (and their v) whose
+        orders or level-1 triviality differ from the mode's, the v of a category that is
+        not trivial at level 1 in it, and the buffer joints' w with another residency."""
+        vid = self.backend.var_id
+        xs = self.combos
+        loop = np.asarray([x.loop for x in xs])
+        a = np.asarray([x.a for x in xs])
+        b = np.asarray([x.b for x in xs])
+        nt1 = np.asarray([x.tau[1] > 1 for x in xs])
+        x_id = np.asarray([vid(x.var) for x in xs])
+        v_id = np.asarray([vid(x.triv_var) if x.triv_var is not None else -1 for x in xs])
+        d_of = np.asarray([self.data_of_loop.get(x.loop, -1) for x in xs])
+        y_of = {}
+        for (_, lp, tau), y in self.y.items():
+            y_of.setdefault((lp, tau[1] > 1), []).append(vid(y))
+        z_ids = np.asarray([vid(z) for z, *_ in self._modes_of], dtype=np.int64)
+        w_id = np.asarray([vid(w) for w, _, _ in self._w_keep], dtype=np.int64)
+        # residency of each w per data: 1 kept, 0 bypassed, -1 not in its pattern
+        w_pat = np.full((len(self._w_keep), len(Data)), -1, dtype=np.int8)
+        for i, (_, _, keep) in enumerate(self._w_keep):
+            for d, k in keep.items():
+                w_pat[i, d] = k
+        y_arr = {key: np.asarray(ids, dtype=np.int64) for key, ids in y_of.items()}
+        parts = []
+        for z, l0, l1, nu, kept in self._modes_of:
+            nu_x = np.asarray(nu)[loop]
+            off = (a != (loop == l0)) | (b != (loop == l1)) | (nt1 != nu_x)
+            triv = {d: not any(nu[lp] for lp in Loop if lp != u)
+                    for d, u in self.unrelated.items()}
+            no_v = np.asarray([d >= 0 and not triv.get(d, True) for d in d_of], dtype=bool)
+            zero = [x_id[off], v_id[(off | no_v) & (v_id >= 0)], z_ids[z_ids != vid(z)]]
+            zero += [y_arr[lp, not nu[lp]] for lp in Loop if (lp, not nu[lp]) in y_arr]
+            if len(w_id):
+                want = np.asarray([int(kept.get(d, -1)) for d in Data], dtype=np.int8)
+                clash = (w_pat >= 0) & (want >= 0) & (w_pat != want)
+                zero.append(w_id[clash.any(axis=1)])
+            parts.append((vid(z), np.unique(np.concatenate(zero))))
+        self.backend.partition = parts
+
+    def fix_candidate(self, index: int):
+        """Admit only candidate ``index``; a backend that takes them learns that the other
+        candidates' variables are 0 while the row holds."""
+        handle = super().fix_candidate(index)
+        imply = getattr(self.backend, "imply_zero", None)
+        if imply is not None:
+            vid = self.backend.var_id
+            others = [vid(v) for j, vs in self._own.items() if j != index for v in vs]
+            others += [vid(x.triv_var) for x in self.combos
+                       if x.cand != index and x.triv_var is not None]
+            others += [vid(w) for w, j, _ in self._w_keep if j != index]
+            imply(handle, np.asarray(others, dtype=np.int64))
+        return handle
 
     def _state(self, x: Combo, triv: bool) -> tuple[int, int, bool]:
         """(F0, F1, kept in the global buffer) of d(loop) under this combo."""
@@ -405,6 +473,8 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                 w = be.bool_var(f"{tag}" + "_".join(map(str, vals)) + "_" +
                                 "".join(map(str, pattern)))
                 keep = dict(zip(free, pattern, strict=True))
+                if cand is not None:
+                    self._w_keep.append((w, cand.index, keep))
                 for lp, v in zip(loops, vals, strict=True):
                     marg.setdefault((lp, v, keep.get(paired.get(lp))), []).append(w)
                 for d, k in keep.items():
