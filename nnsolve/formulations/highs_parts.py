@@ -39,10 +39,28 @@ from .backend import (
     PulpBackend,
 )
 
+#: Live parts above which the whole LP and the groups' LPs are tried first.
+GROUPING_FROM = 8
 #: Relative slack by which a part's LP bound must exceed the best solution to be skipped.
 PRUNE_SLACK = 1e-6
 #: Largest distance from an integer of an LP value taken as that integer.
 INTEGRAL_TOL = 1e-9
+#: The same for HiGHS' MIP solutions (its integrality tolerance is 1e-6); the rounded point
+#: is checked against every row in any case.
+MIP_INTEGRAL_TOL = 1e-5
+
+
+def settle_slack(value: float) -> float:
+    """How far an integral LP optimum's exact value may lie above the LP bound for it to be
+    taken as its part's optimum: objective values are integers here, so any better solution
+    is at least 1 below; the relative term is the simplex's own accuracy."""
+    return max(0.5, 1e-9 * abs(value))
+
+
+def _terms_key(items) -> bytes:
+    """A key for a linear expression: its (column, coefficient) pairs, sorted."""
+    pairs = sorted((int(i), float(a)) for i, a in items if a)
+    return np.asarray(pairs, dtype=float).tobytes()
 
 
 class _Numerical(Exception):
@@ -60,6 +78,11 @@ class HighsPartsBackend(PulpBackend):
         #: (part's variable id, ids of the variables its rows force to 0 when it is 1)
         self.partition: list[tuple[int, np.ndarray]] = []
         self._zero_while: dict[str, np.ndarray] = {}   # temporary row -> ids it forces to 0
+        #: What earlier solves proved, per part: (objective key or None for infeasible,
+        #: the temporary rows then active, least value of the objective's terms). Rows are
+        #: only ever added or withdrawn, so a fact holds while its rows are all active.
+        self._facts: dict[Any, list[tuple]] = {}
+        self._row_key: dict[str, bytes] = {}   # temporary row Σ terms <= U -> key of terms
         self._highs = None
         self._rows: dict[str, int] = {}          # PuLP constraint name -> HiGHS row
         self._withdrawn: list[str] = []
@@ -99,6 +122,8 @@ class HighsPartsBackend(PulpBackend):
                 index += [i for i, _ in items]
                 value += [a for _, a in items]
                 lo, hi = c.getLb(), c.getUb()
+                if name in self._temporary and lo is None and hi is not None:
+                    self._row_key[name] = _terms_key(items)
                 lower.append(-hs.kHighsInf if lo is None else float(lo))
                 upper.append(hs.kHighsInf if hi is None else float(hi))
                 self._add_check_row(items, lo, hi)
@@ -117,6 +142,9 @@ class HighsPartsBackend(PulpBackend):
         for v, a in (obj.items() if obj is not None else ()):
             cost[col[id(v)]] = float(a)
         h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
+        nz = np.flatnonzero(cost)
+        self._obj_key = _terms_key(zip(nz.tolist(), cost[nz].tolist(), strict=True))
+        self._obj_const = float(obj.constant or 0) if obj is not None else 0.0
         # A power of two (exact) that brings the largest cost near 2^10: costs near 1e10
         # slow the simplex down by an order of magnitude (fc2: 16834 iterations for 647).
         top = float(np.abs(cost).max()) if len(cost) else 0.0
@@ -144,6 +172,8 @@ class HighsPartsBackend(PulpBackend):
         self._highs = h
         self._rows = {}
         self._withdrawn = []
+        self._facts = {}
+        self._row_key = {}
         self._csr = [[0], [], [], [], [], []]
         self._freed = 0
 
@@ -184,12 +214,12 @@ class HighsPartsBackend(PulpBackend):
 
     # -- checking solutions ---------------------------------------------------------------
 
-    def _rounded(self, x) -> np.ndarray | None:
-        """x with its integer columns rounded, or None when one is not integral."""
+    def _rounded(self, x, tol: float) -> np.ndarray | None:
+        """x with its integer columns rounded, or None when one is farther than ``tol``."""
         x = np.asarray(x, dtype=float)
         r = x.copy()
         r[self._integer] = np.round(x[self._integer])
-        if np.any(np.abs(x[self._integer] - r[self._integer]) > INTEGRAL_TOL):
+        if np.any(np.abs(x[self._integer] - r[self._integer]) > tol):
             return None
         return r
 
@@ -282,7 +312,10 @@ class HighsPartsBackend(PulpBackend):
             if self._feasible(x):
                 best = (self._objective(x), x)
         cutoff, relaxed = self._cutoff_rows()
-        parts = {i: zero for i, zero in self.partition} or {None: np.zeros(0, np.int64)}
+        parts = {entry[0]: entry[1] for entry in self.partition} or \
+            {None: np.zeros(0, np.int64)}
+        group_of = {entry[0]: (entry[2] if len(entry) > 2 else None)
+                    for entry in self.partition}
         lower, upper = self._bounds
         base = upper.copy()
         for zero in self._zero_while.values():
@@ -298,13 +331,31 @@ class HighsPartsBackend(PulpBackend):
         open_bounds: dict[Any, float] = {}      # part -> LP bound, still to be settled
         complete = True
 
-        fixed = [None, np.zeros(0, np.int64)]      # the part fixed now, its zeroed columns
+        # What each fixing sets: the column fixed to 1 and the columns fixed to 0. A group
+        # of parts is fixed by zeroing the other parts (Σ parts = 1 does the rest) and the
+        # columns every part of the group zeroes.
+        fixings: dict[Any, tuple] = {None: (None, np.zeros(0, np.int64))}
+        for part, zero in parts.items():
+            if part is not None:
+                fixings[part] = (part, zero)
+        groups: dict[Any, list] = {}
+        for part, label in group_of.items():
+            if label is not None:
+                groups.setdefault(label, []).append(part)
+        if len(groups) > 1:
+            for label, members in groups.items():
+                zero = parts[members[0]]
+                for m in members[1:]:
+                    zero = np.intersect1d(zero, parts[m], assume_unique=True)
+                others = np.asarray([p for p in parts if p not in members], dtype=np.int64)
+                fixings["group", label] = (None, np.union1d(zero, others))
+        fixed = [None, np.zeros(0, np.int64)]      # the fixing now: its 1 column, its zeros
 
-        def fix(part) -> None:
-            """Fix ``part`` to 1 and its zeros to 0 (None: release all), changing only the
-            columns that differ from the part fixed before."""
+        def fix(key) -> None:
+            """Apply fixing ``key`` (a part, ("group", label), or None: nothing), changing
+            only the columns that differ from the fixing before."""
             old, old_zero = fixed
-            zero = parts[part] if part is not None else np.zeros(0, np.int64)
+            one, zero = fixings[key]
             if old is not None:
                 h.changeColBounds(old, lower[old], base[old])
             release = np.setdiff1d(old_zero, zero, assume_unique=True).astype(np.int32)
@@ -314,12 +365,56 @@ class HighsPartsBackend(PulpBackend):
             if len(clamp):
                 h.changeColsBounds(len(clamp), clamp, lower[clamp],
                                    np.minimum(base[clamp], 0.0))
-            if part is not None:
-                h.changeColBounds(part, 1.0, base[part])
-            fixed[:] = [part, zero]
+            if one is not None:
+                h.changeColBounds(one, 1.0, base[one])
+            fixed[:] = [one, zero]
+
+        def lp_bound(key) -> float | None:
+            """The LP bound under a fixing (None: infeasible; -inf: not known)."""
+            fix(key)
+            ran = self._run(deadline, workers, seed)
+            if ran is None or ran[0] not in (status_of.kOptimal, status_of.kInfeasible):
+                return -math.inf
+            return None if ran[0] == status_of.kInfeasible else \
+                ran[1].objective_function_value
 
         def better(value: float) -> bool:
             return best is None or value < best[0]
+
+        def nonlocal_best(found) -> None:
+            nonlocal best
+            best = found
+
+        active = frozenset(self._temporary)
+        relaxed_names = frozenset(n for n, r in self._rows.items() if r in relaxed)
+        limits: dict[bytes, float] = {}
+        for name in active:
+            k = self._row_key.get(name)
+            if k is not None:
+                ub = self._constraints()[name].getUb()
+                limits[k] = min(limits.get(k, math.inf), float(ub))
+        const = self._obj_const
+
+        def known(part) -> float | None:
+            """None when earlier facts prove the part infeasible now, else the best known
+            lower bound on the current objective over it (-inf: none)."""
+            bound = -math.inf
+            for k, rows, b in self._facts.get(part, ()):
+                if not rows <= active:
+                    continue
+                if k is None:
+                    return None
+                u = limits.get(k)
+                if u is not None and b > u + PRUNE_SLACK * max(1.0, abs(u)):
+                    return None
+                if k == self._obj_key:
+                    bound = max(bound, b + const)
+            return bound
+
+        def learn(part, rows, bound: float | None) -> None:
+            fact = (None, rows, math.inf) if bound is None else \
+                (self._obj_key, rows, bound - const)
+            self._facts.setdefault(part, []).append(fact)
 
         def prunable(bound: float) -> bool:
             limit = min(cutoff, best[0]) if best is not None else cutoff
@@ -330,7 +425,10 @@ class HighsPartsBackend(PulpBackend):
         self._set_integrality(False)
         for r in relaxed:
             h.changeRowBounds(r, -hs.kHighsInf, hs.kHighsInf)
-        for part in parts:
+        state = {"complete": True}
+
+        def settle(part) -> None:
+            """The LP of one part: its bound, or its optimum when the LP's is integral."""
             fix(part)
             ran = self._run(deadline, workers, seed)
             if ran is not None and ran[0] not in (status_of.kOptimal, status_of.kInfeasible,
@@ -339,24 +437,64 @@ class HighsPartsBackend(PulpBackend):
                 ran = self._run(deadline, workers, seed)
             status, info, col_value = ran if ran is not None else (None, None, None)
             if status is None or status == status_of.kTimeLimit:
-                complete = False
+                state["complete"] = False
                 open_bounds[part] = -math.inf
-                continue
+                return
             if status == status_of.kInfeasible:
-                continue
+                learn(part, active - relaxed_names, None)
+                return
             if status != status_of.kOptimal:
                 open_bounds[part] = -math.inf       # settle it with the MIP
-                continue
+                return
             bound = info.objective_function_value
+            learn(part, active - relaxed_names, bound)
             if prunable(bound):
+                return
+            x = self._rounded(col_value, INTEGRAL_TOL)
+            value = self._objective(x) if x is not None and self._feasible(x) else None
+            if value is not None and better(value):
+                nonlocal_best((value, x))
+            if value is None or value - bound > settle_slack(value):
+                open_bounds[part] = bound       # not settled: the part's MIP decides
+
+        prior = {part: known(part) for part in parts}
+        live = [p for p in parts if prior[p] is not None and not prunable(prior[p])]
+        rank = {p: -math.inf for p in live}
+        done: set = set()
+        if len(live) > GROUPING_FROM and len(groups) > 1:
+            # The whole LP, then each group's, may settle many parts at once; without a
+            # bound to beat yet, the part the whole LP leans to most goes first.
+            fix(None)
+            ran = self._run(deadline, workers, seed)
+            if ran is not None and ran[0] == status_of.kInfeasible:
+                for p in live:
+                    learn(p, active - relaxed_names, None)
+                live = []
+            elif ran is not None and ran[0] == status_of.kOptimal:
+                for p in live:
+                    learn(p, active - relaxed_names, ran[1].objective_function_value)
+                if prunable(ran[1].objective_function_value):
+                    live = []
+                elif best is None:
+                    first = max(live, key=lambda p: ran[2][p])
+                    settle(first)
+                    done.add(first)
+            for label, members in groups.items():
+                if not any(m in live and m not in done for m in members):
+                    continue
+                b = lp_bound(("group", label))
+                for m in members:
+                    if b is None or b > -math.inf:
+                        learn(m, active - relaxed_names, b)
+                if b is None or prunable(b):
+                    live = [p for p in live if p not in members]
+                for m in members:
+                    rank[m] = b if b is not None else math.inf
+        for part in sorted(live, key=lambda p: (rank[p], prior[p])):
+            if part in done or prunable(max(prior[part], rank[part])):
                 continue
-            x = self._rounded(col_value)
-            if x is not None and self._feasible(x):
-                value = self._objective(x)
-                if better(value):
-                    best = (value, x)
-            else:
-                open_bounds[part] = bound
+            settle(part)
+        complete = state["complete"]
         # HiGHS' MIP on the parts whose bound could still beat the best.
         self._set_integrality(True)
         for r in relaxed:
@@ -373,16 +511,19 @@ class HighsPartsBackend(PulpBackend):
                 continue
             status, info, col_value = ran
             if status == status_of.kInfeasible:
+                learn(part, active, None)
                 open_bounds[part] = math.inf
                 continue
             if info.primal_solution_status == 2:     # kSolutionStatusFeasible
-                x = self._rounded(col_value)
+                x = self._rounded(col_value, MIP_INTEGRAL_TOL)
                 if x is None or not self._feasible(x):
                     raise _Numerical
                 value = self._objective(x)
                 if better(value):
                     best = (value, x)
             if status == status_of.kOptimal:
+                if info.primal_solution_status == 2:
+                    learn(part, active, self._objective(x))
                 open_bounds[part] = math.inf
             else:
                 complete = False

@@ -341,7 +341,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                 want = np.asarray([int(kept.get(d, -1)) for d in Data], dtype=np.int8)
                 clash = (w_pat >= 0) & (want >= 0) & (w_pat != want)
                 zero.append(w_id[clash.any(axis=1)])
-            parts.append((vid(z), np.unique(np.concatenate(zero))))
+            parts.append((vid(z), np.unique(np.concatenate(zero)), l0))
         self.backend.partition = parts
 
     def fix_candidate(self, index: int):
