@@ -240,7 +240,10 @@ class PulpBackend:
         self.add([(1, v) for v in variables], "==", 1)
 
     def minimize(self, terms: Terms, constant: int = 0) -> None:
-        self.model.setObjective(self._pulp.lpSum(c * v for c, v in terms) + constant)
+        coefs: dict = {}
+        for c, v in terms:
+            coefs[v] = coefs.get(v, 0) + c
+        self.model.setObjective(self._pulp.LpAffineExpression(coefs, constant))
 
     def hint(self, values: dict[int, int]) -> None:
         self._hint = dict(values)

@@ -332,9 +332,9 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         for z, l0, l1, nu, kept in self._modes_of:
             nu_x = np.asarray(nu)[loop]
             off = (a != (loop == l0)) | (b != (loop == l1)) | (nt1 != nu_x)
-            triv = {d: not any(nu[lp] for lp in Loop if lp != u)
-                    for d, u in self.unrelated.items()}
-            no_v = np.asarray([d >= 0 and not triv.get(d, True) for d in d_of], dtype=bool)
+            not_triv = [d for d, u in self.unrelated.items()
+                        if any(nu[lp] for lp in Loop if lp != u)]
+            no_v = np.isin(d_of, not_triv)
             zero = [x_id[off], v_id[(off | no_v) & (v_id >= 0)], z_ids[z_ids != vid(z)]]
             zero += [y_arr[lp, not nu[lp]] for lp in Loop if (lp, not nu[lp]) in y_arr]
             if len(w_id):
