@@ -10,9 +10,18 @@ t0, F1 = t0 if b else t0·t1 (ofmaps 2f - 1), or F1 = F0 when v = 1. (A depthwis
 ifmaps and ofmaps share the unrelated loop I, which runs once: they are fetched once and
 enter the objective as constants, as every category of a local-region layer does.)
 So F0, F1, the residency s_d = Σ_{x: F1 > F0} (x - v) (bypass permitted) and the energy
-are linear in x and v with integer coefficients. Capacities multiply two loops' factors:
-they are linear in a joint indicator over the two factor values whose marginals are the
-value indicators (tight and exact), split by residency for the global buffer.
+are linear in x and v with integer coefficients. Capacities multiply two loops' factors: each
+buffer gets one joint indicator w over the tuples (a value of every loop, and in the global
+buffer a residency of every category that may bypass) that fit, whose marginals are the value
+indicators: the convex hull of the capacity row, exact and no weaker than any linearisation.
+
+The order mode m = (λ0, λ1, which loops are non-trivial at level 1) decides each category's
+level-1 triviality and residency (s_d = ¬triv1(d) ∧ (λ0 = u ∨ (λ1 ≠ u ∧ nt1(u)))), so a
+one-hot z over the valid modes (≤ 40) holds them exactly: each is the sum of the z that imply
+it. Measured on the benchmark layers, the LP relaxation of the whole model is no stronger
+than the optimum without capacities (5-7 % below the optimum), while with one mode fixed it
+is integral; highs_parts.py therefore solves mode by mode (``backend.partition``, each mode
+with the variables its rows force to 0), and CBC solves the same model whole.
 
 Rows, one family each (the comment above each ``be.add`` states its row):
 
@@ -26,11 +35,15 @@ Rows, one family each (the comment above each ``be.add`` states its row):
                  ¬nt1(a) ∧ ¬nt1(b) (a, b: d's own loops) and the AND v ≤ x, v ≤ triv1(d),
                  v ≥ x + triv1(d) - 1, which switches F1 to F0
     residency    s_d = Σ_{x: F1 > F0} (x - v) when d may bypass (else s_d ≡ 1); pins fix s_d
-    capacity     per data d with loops a, b: joint w[va,vb] with Σ_vb w = [a = va] and
-                 Σ_va w = [b = vb] over the value indicators of t2 (regf) or P = t1·t2 (gbuf,
-                 per candidate); in the buffer w is split into kept and bypassed, Σ kept w = s_d;
-                 only pairs that fit get a (kept) w; Σ usize·va·vb·w ≤ words (no rows at all
-                 when even the largest values fit)
+    capacity     per buffer: w over the fitting tuples (values of t2 for the register files,
+                 of P = t1·t2 per candidate for the buffer, with a residency per category that
+                 may bypass); Σ_{w: value(l) = v} w = [value(l) = v], in the buffer over
+                 (value of l, s_{d(l)}) (= Σ of l's x (- v) with that P and residency), and
+                 Σ_{w: s_d = 1} w = s_d ∧ chosen[j] for a category whose own loop is not in
+                 the tuple; no rows at all when even the largest values fit
+    modes        Σ_m z_m = 1; λ_k(l), nt1(l), triv1(d), s_d = Σ of the z_m that imply them
+                 (valid modes only: λ1 = none iff nothing is non-trivial at level 1, λ1 is
+                 non-trivial, λ0(l) ∧ nt1(l) ⇒ λ1(l); pins on λ drop modes)
     time         time ≥ Σ_j proc_j·chosen[j], dram_time, bus_time_d, with dram_time ≥
                  ⌈DRAM words / bandwidth⌉ and bus_time_d ≥ ⌈s_d·F1·buffer words / bus width⌉
                  (integer rows from ceil_row; each only when its rate is finite)
