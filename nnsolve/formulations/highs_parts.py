@@ -192,6 +192,38 @@ class HighsPartsBackend(PulpBackend):
         integral.append(all(float(a).is_integer() for _, a in items)
                         and all(b is None or float(b).is_integer() for b in (lo, hi)))
 
+    def _fixings(self, parts: dict, group_of: dict) -> tuple[dict, dict]:
+        """What each fixing sets, as (column fixed to 1, mask of columns fixed to 0), for
+        each part, each group of parts (fixed by zeroing the other parts, Σ parts = 1 doing
+        the rest, and the columns every part of the group zeroes) and None (nothing);
+        computed once per partition."""
+        key = (id(self.partition), len(self._cols))
+        if getattr(self, "_fixings_key", None) == key:
+            return self._fixings_cache
+        n = len(self._cols)
+
+        def mask(ids) -> np.ndarray:
+            m = np.zeros(n, dtype=bool)
+            m[np.asarray(ids, dtype=np.int64)] = True
+            return m
+
+        fixings: dict[Any, tuple] = {None: (None, np.zeros(n, dtype=bool))}
+        for part, zero in parts.items():
+            if part is not None:
+                fixings[part] = (part, mask(zero))
+        groups: dict[Any, list] = {}
+        for part, label in group_of.items():
+            if label is not None:
+                groups.setdefault(label, []).append(part)
+        if len(groups) > 1:
+            for label, members in groups.items():
+                zero = np.logical_and.reduce([fixings[m][1] for m in members])
+                others = [p for p in parts if p not in members]
+                zero[np.asarray(others, dtype=np.int64)] = True
+                fixings["group", label] = (None, zero)
+        self._fixings_key, self._fixings_cache = key, (fixings, groups)
+        return fixings, groups
+
     def _cutoff_rows(self) -> tuple[float, list[int]]:
         """(least cutoff, rows): the temporary rows  objective terms <= U  (exact.py's
         cut-offs against earlier candidates), as a bound on the objective value."""
@@ -336,25 +368,8 @@ class HighsPartsBackend(PulpBackend):
         open_bounds: dict[Any, float] = {}      # part -> LP bound, still to be settled
         complete = True
 
-        # What each fixing sets: the column fixed to 1 and the columns fixed to 0. A group
-        # of parts is fixed by zeroing the other parts (Σ parts = 1 does the rest) and the
-        # columns every part of the group zeroes.
-        fixings: dict[Any, tuple] = {None: (None, np.zeros(0, np.int64))}
-        for part, zero in parts.items():
-            if part is not None:
-                fixings[part] = (part, zero)
-        groups: dict[Any, list] = {}
-        for part, label in group_of.items():
-            if label is not None:
-                groups.setdefault(label, []).append(part)
-        if len(groups) > 1:
-            for label, members in groups.items():
-                zero = parts[members[0]]
-                for m in members[1:]:
-                    zero = np.intersect1d(zero, parts[m], assume_unique=True)
-                others = np.asarray([p for p in parts if p not in members], dtype=np.int64)
-                fixings["group", label] = (None, np.union1d(zero, others))
-        fixed = [None, np.zeros(0, np.int64)]      # the fixing now: its 1 column, its zeros
+        fixings, groups = self._fixings(parts, group_of)
+        fixed = [None, fixings[None][1]]      # the fixing now: its 1 column, its zero mask
 
         def fix(key) -> None:
             """Apply fixing ``key`` (a part, ("group", label), or None: nothing), changing
@@ -363,10 +378,10 @@ class HighsPartsBackend(PulpBackend):
             one, zero = fixings[key]
             if old is not None:
                 h.changeColBounds(old, lower[old], base[old])
-            release = np.setdiff1d(old_zero, zero, assume_unique=True).astype(np.int32)
+            release = np.flatnonzero(old_zero & ~zero).astype(np.int32)
             if len(release):
                 h.changeColsBounds(len(release), release, lower[release], base[release])
-            clamp = np.setdiff1d(zero, old_zero, assume_unique=True).astype(np.int32)
+            clamp = np.flatnonzero(zero & ~old_zero).astype(np.int32)
             if len(clamp):
                 h.changeColsBounds(len(clamp), clamp, lower[clamp],
                                    np.minimum(base[clamp], 0.0))
