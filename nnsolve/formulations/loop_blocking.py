@@ -41,8 +41,15 @@ def build_cpsat(problem: LayerProblem, goal: str = "energy", pins: Pins | None =
 
 def build_milp(problem: LayerProblem, goal: str = "energy", pins: Pins | None = None,
                solver: str = "highs"):
-    """The exact loop-blocking model of one layer as a MILP, for HiGHS (default) or CBC."""
+    """The exact loop-blocking model of one layer as a MILP, for HiGHS (default: solved
+    through highspy, order mode by order mode) or CBC (through PuLP)."""
     from .backend import PulpBackend
     from .loop_blocking_milp import MilpLoopBlocking
 
-    return MilpLoopBlocking(problem, PulpBackend(solver, "loop_blocking"), goal, pins)
+    if solver == "highs":
+        from .highs_parts import HighsPartsBackend
+
+        backend = HighsPartsBackend("loop_blocking")
+    else:
+        backend = PulpBackend(solver, "loop_blocking")
+    return MilpLoopBlocking(problem, backend, goal, pins)

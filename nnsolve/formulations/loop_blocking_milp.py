@@ -10,9 +10,18 @@ t0, F1 = t0 if b else t0·t1 (ofmaps 2f - 1), or F1 = F0 when v = 1. (A depthwis
 ifmaps and ofmaps share the unrelated loop I, which runs once: they are fetched once and
 enter the objective as constants, as every category of a local-region layer does.)
 So F0, F1, the residency s_d = Σ_{x: F1 > F0} (x - v) (bypass permitted) and the energy
-are linear in x and v with integer coefficients. Capacities multiply two loops' factors:
-they are linear in a joint indicator over the two factor values whose marginals are the
-value indicators (tight and exact), split by residency for the global buffer.
+are linear in x and v with integer coefficients. Capacities multiply two loops' factors: each
+buffer gets one joint indicator w over the tuples (a value of every loop, and in the global
+buffer a residency of every category that may bypass) that fit, whose marginals are the value
+indicators: the convex hull of the capacity row, exact and no weaker than any linearisation.
+
+The order mode m = (λ0, λ1, which loops are non-trivial at level 1) decides each category's
+level-1 triviality and residency (s_d = ¬triv1(d) ∧ (λ0 = u ∨ (λ1 ≠ u ∧ nt1(u)))), so a
+one-hot z over the valid modes (≤ 40) holds them exactly: each is the sum of the z that imply
+it. Measured on the benchmark layers, the LP relaxation of the whole model is no stronger
+than the optimum without capacities (5-7 % below the optimum), while with one mode fixed it
+is integral; highs_parts.py therefore solves mode by mode (``backend.partition``, each mode
+with the variables its rows force to 0), and CBC solves the same model whole.
 
 Rows, one family each (the comment above each ``be.add`` states its row):
 
@@ -26,11 +35,15 @@ Rows, one family each (the comment above each ``be.add`` states its row):
                  ¬nt1(a) ∧ ¬nt1(b) (a, b: d's own loops) and the AND v ≤ x, v ≤ triv1(d),
                  v ≥ x + triv1(d) - 1, which switches F1 to F0
     residency    s_d = Σ_{x: F1 > F0} (x - v) when d may bypass (else s_d ≡ 1); pins fix s_d
-    capacity     per data d with loops a, b: joint w[va,vb] with Σ_vb w = [a = va] and
-                 Σ_va w = [b = vb] over the value indicators of t2 (regf) or P = t1·t2 (gbuf,
-                 per candidate); in the buffer w is split into kept and bypassed, Σ kept w = s_d;
-                 only pairs that fit get a (kept) w; Σ usize·va·vb·w ≤ words (no rows at all
-                 when even the largest values fit)
+    capacity     per buffer: w over the fitting tuples (values of t2 for the register files,
+                 of P = t1·t2 per candidate for the buffer, with a residency per category that
+                 may bypass); Σ_{w: value(l) = v} w = [value(l) = v], in the buffer over
+                 (value of l, s_{d(l)}) (= Σ of l's x (- v) with that P and residency), and
+                 Σ_{w: s_d = 1} w = s_d ∧ chosen[j] for a category whose own loop is not in
+                 the tuple; no rows at all when even the largest values fit
+    modes        Σ_m z_m = 1; λ_k(l), nt1(l), triv1(d), s_d = Σ of the z_m that imply them
+                 (valid modes only: λ1 = none iff nothing is non-trivial at level 1, λ1 is
+                 non-trivial, λ0(l) ∧ nt1(l) ⇒ λ1(l); pins on λ drop modes)
     time         time ≥ Σ_j proc_j·chosen[j], dram_time, bus_time_d, with dram_time ≥
                  ⌈DRAM words / bandwidth⌉ and bus_time_d ≥ ⌈s_d·F1·buffer words / bus width⌉
                  (integer rows from ceil_row; each only when its rate is finite)
@@ -41,9 +54,12 @@ Rows, one family each (the comment above each ``be.add`` states its row):
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ..model.dims import Data, Loop
 from ..model.loop_order import canonical_positions
@@ -87,8 +103,12 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         self.combos: list[Combo] = []
         self.y: dict[tuple, Any] = {}
         self._stored: dict[int, Terms | None] = {}
+        self._own: dict[int, list] = {}      # candidate -> its split, order and w variables
+        self._modes_of: list[tuple] = []     # (z_m, λ0, λ1, nt1, kept per data)
+        self._w_keep: list[tuple] = []       # (w, candidate, residency per free data)
         for c in self.candidates:
             self.chosen[c.index] = be.bool_var(f"candidate_{c.index}")
+            self._own[c.index] = [self.chosen[c.index]]
             for lp in Loop:
                 for tau in c.triples[lp]:
                     y = be.bool_var(f"y{c.index}_{'iob'[lp]}_{'_'.join(map(str, tau))}")
@@ -103,6 +123,7 @@ class MilpLoopBlocking(LoopBlockingFormulation):
                             f"x{c.index}_{'iob'[lp]}_{'_'.join(map(str, tau))}_{int(a)}{int(b)}")
                         self.combos.append(Combo(x, c.index, lp, tau, a, b))
                         xs.append(x)
+                    self._own[c.index] += [y] + (xs if len(xs) > 1 else [])
                     if len(options) > 1:
                         # Σ_{a,b} x[j,l,τ,a,b] = y[j,l,τ]: the order choices of one split
                         be.add([(1, x) for x in xs] + [(-1, y)], "==", 0)
@@ -121,8 +142,11 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         if conv:
             self._orders()
             self._fetch()
+            self._modes()
         self._capacity()
         self._objective(conv)
+        if conv and hasattr(be, "partition"):
+            self._partition()
 
     def _categories(self, conv: bool) -> None:
         """Which loop's splits fix which category's fetch counts. A category whose unrelated
@@ -236,6 +260,117 @@ class MilpLoopBlocking(LoopBlockingFormulation):
             # pin: s_d = 1 (kept in the global buffer) or 0 (bypassed)
             be.add(terms, "==", 1 if kept else 0)
 
+    def _modes(self) -> None:
+        """The order mode m = (λ0, λ1, nt1 of each loop) as one-hot z_m: λ_k(l), nt1(l),
+        triv1(d) and s_d are each the sum of the z_m that imply them (exact: each is a
+        function of the mode), which holds their joint values to the modes' convex hull."""
+        be = self.backend
+        env = self.problem.env
+        options = list(Loop) + [NONE]
+        rows: dict[tuple, list] = {}
+        zs = []
+        for l0, l1 in itertools.product(options, options):
+            for nu in itertools.product((False, True), repeat=3):
+                if (l1 == NONE) != (not any(nu)) or (l1 != NONE and not nu[l1]):
+                    continue
+                if l0 != NONE and nu[l0] and l1 != l0:
+                    continue             # λ0(l) ∧ nt1(l) ⇒ λ1(l)
+                if any(k in self.pins.innermost and self.pins.innermost[k] != want
+                       for k, want in ((0, l0), (1, l1))):
+                    continue
+                z = be.bool_var(f"mode_{'iobn'[l0]}{'iobn'[l1]}_{''.join(map(str, map(int, nu)))}")
+                zs.append(z)
+                kept = {}
+                for lp in Loop:
+                    if l0 == lp:
+                        rows.setdefault(("lam", 0, lp), []).append(z)
+                    if l1 == lp:
+                        rows.setdefault(("lam", 1, lp), []).append(z)
+                    if nu[lp]:
+                        rows.setdefault(("nt1", lp), []).append(z)
+                for d, u in self.unrelated.items():
+                    triv = not any(nu[lp] for lp in Loop if lp != u)
+                    if triv:
+                        rows.setdefault(("triv", d), []).append(z)
+                    kept[d] = not env.bypass[d] or (not triv and (l0 == u or
+                                                                  (l1 != u and nu[u])))
+                    if env.bypass[d] and kept[d]:
+                        rows.setdefault(("kept", d), []).append(z)
+                self._modes_of.append((z, l0, l1, nu, kept))
+        # Σ_m z_m = 1: one mode
+        be.add([(1, z) for z in zs], "==", 1)
+        for lp in Loop:
+            for k in (0, 1):
+                # λ_k(l) = Σ_{m: λ_k = l} z_m
+                be.add(self.lam[k, lp] + [(-1, z) for z in rows.get(("lam", k, lp), [])],
+                       "==", 0)
+            # nt1(l) = Σ_{m: nt1(l)} z_m
+            be.add(self.nt[1, lp] + [(-1, z) for z in rows.get(("nt1", lp), [])], "==", 0)
+        for d in self.unrelated:
+            # triv1(d) = Σ_{m: d's own loops trivial at level 1} z_m
+            be.add([(1, self.vars["trivial1"][d])] +
+                   [(-1, z) for z in rows.get(("triv", d), [])], "==", 0)
+            terms = self._stored_terms(d)
+            if terms:
+                # s_d = Σ_{m: kept} z_m
+                be.add(terms + [(-1, z) for z in rows.get(("kept", d), [])], "==", 0)
+        self.vars["mode"] = zs
+
+    def _partition(self) -> None:
+        """Hand the modes to a backend that solves mode by mode (highs_parts.py), each with
+        the variables its rows force to 0: the other modes, the combos (and their v) whose
+        orders or level-1 triviality differ from the mode's, the v of a category that is
+        not trivial at level 1 in it, and the buffer joints' w with another residency."""
+        vid = self.backend.var_id
+        xs = self.combos
+        loop = np.asarray([x.loop for x in xs])
+        a = np.asarray([x.a for x in xs])
+        b = np.asarray([x.b for x in xs])
+        nt1 = np.asarray([x.tau[1] > 1 for x in xs])
+        x_id = np.asarray([vid(x.var) for x in xs])
+        v_id = np.asarray([vid(x.triv_var) if x.triv_var is not None else -1 for x in xs])
+        d_of = np.asarray([self.data_of_loop.get(x.loop, -1) for x in xs])
+        y_of = {}
+        for (_, lp, tau), y in self.y.items():
+            y_of.setdefault((lp, tau[1] > 1), []).append(vid(y))
+        z_ids = np.asarray([vid(z) for z, *_ in self._modes_of], dtype=np.int64)
+        w_id = np.asarray([vid(w) for w, _, _ in self._w_keep], dtype=np.int64)
+        # residency of each w per data: 1 kept, 0 bypassed, -1 not in its pattern
+        w_pat = np.full((len(self._w_keep), len(Data)), -1, dtype=np.int8)
+        for i, (_, _, keep) in enumerate(self._w_keep):
+            for d, k in keep.items():
+                w_pat[i, d] = k
+        y_arr = {key: np.asarray(ids, dtype=np.int64) for key, ids in y_of.items()}
+        parts = []
+        for z, l0, l1, nu, kept in self._modes_of:
+            nu_x = np.asarray(nu)[loop]
+            off = (a != (loop == l0)) | (b != (loop == l1)) | (nt1 != nu_x)
+            not_triv = [d for d, u in self.unrelated.items()
+                        if any(nu[lp] for lp in Loop if lp != u)]
+            no_v = np.isin(d_of, not_triv)
+            zero = [x_id[off], v_id[(off | no_v) & (v_id >= 0)], z_ids[z_ids != vid(z)]]
+            zero += [y_arr[lp, not nu[lp]] for lp in Loop if (lp, not nu[lp]) in y_arr]
+            if len(w_id):
+                want = np.asarray([int(kept.get(d, -1)) for d in Data], dtype=np.int8)
+                clash = (w_pat >= 0) & (want >= 0) & (w_pat != want)
+                zero.append(w_id[clash.any(axis=1)])
+            parts.append((vid(z), np.unique(np.concatenate(zero)), l0))
+        self.backend.partition = parts
+
+    def fix_candidate(self, index: int):
+        """Admit only candidate ``index``; a backend that takes them learns that the other
+        candidates' variables are 0 while the row holds."""
+        handle = super().fix_candidate(index)
+        imply = getattr(self.backend, "imply_zero", None)
+        if imply is not None:
+            vid = self.backend.var_id
+            others = [vid(v) for j, vs in self._own.items() if j != index for v in vs]
+            others += [vid(x.triv_var) for x in self.combos
+                       if x.cand != index and x.triv_var is not None]
+            others += [vid(w) for w, j, _ in self._w_keep if j != index]
+            imply(handle, np.asarray(others, dtype=np.int64))
+        return handle
+
     def _state(self, x: Combo, triv: bool) -> tuple[int, int, bool]:
         """(F0, F1, kept in the global buffer) of d(loop) under this combo."""
         d = self.data_of_loop[x.loop]
@@ -284,64 +419,94 @@ class MilpLoopBlocking(LoopBlockingFormulation):
         usize_regf = self.candidates[0].nld.usize_regf
         t2 = {lp: self._values(self.candidates, lp, lambda tau: tau[2], f"t2_{'iob'[lp]}")
               for lp in Loop}
-        self._pair_capacity([(usize_regf[d], dims[d], t2, d) for d in Data],
-                            env.regf_words, "regf", stored=None)
-        groups = []
+        self._joint_capacity(t2, usize_regf, dims, env.regf_words, "regf", None)
+        stored = {d: self._stored_terms(d) for d in Data}
         for c in self.candidates:
             p = {lp: self._values([c], lp, lambda tau: tau[1] * tau[2],
                                   f"p{c.index}_{'iob'[lp]}") for lp in Loop}
-            groups += [(c.nld.usize_gbuf[d], dims[d], p, d) for d in Data]
-        self._pair_capacity(groups, env.gbuf_words, "gbuf",
-                            stored={d: self._stored_terms(d) for d in Data})
+            self._joint_capacity(p, c.nld.usize_gbuf, dims, env.gbuf_words, f"gbuf{c.index}_",
+                                 stored, c)
 
-    def _pair_capacity(self, groups, capacity: int, tag: str, stored) -> None:
-        """Σ_groups usize · [kept] · value(a) · value(b) ≤ capacity, via joint indicators."""
+    def _kept_terms(self, c, lp: int, kept: bool, value=None) -> Terms:
+        """Terms equal to [s_d = kept] ∧ chosen[c] (and P(lp) = value, when given), for
+        d = d(lp) whose residency lp's combos decide: s_d = Σ_{x: F1 > F0} (x - v)."""
+        terms: Terms = []
+        for x in self.combos:
+            if x.cand != c.index or x.loop != lp or \
+                    (value is not None and x.tau[1] * x.tau[2] != value):
+                continue
+            if x.f1 > x.f0:
+                if kept:
+                    terms.append((1, x.var))
+                    if x.triv_var is not None:
+                        terms.append((-1, x.triv_var))
+                elif x.triv_var is not None:
+                    terms.append((1, x.triv_var))
+            elif not kept:
+                terms.append((1, x.var))
+        return terms
+
+    def _joint_capacity(self, ind, usize, dims, capacity: int, tag: str, stored,
+                        cand=None) -> None:
+        """Σ_d usize_d · [kept_d] · value(a_d) · value(b_d) ≤ capacity, as one joint
+        indicator w over the tuples that fit (a value per loop, a residency per data that may
+        bypass), whose marginals are the value indicators, or in the buffer the pairs (value
+        of loop l, residency of d(l)): the convex hull of the capacity's feasible set."""
         be = self.backend
         active = []
-        worst = 0
-        for usize, own, ind, d in groups:
+        free = []
+        for d in Data:
             kept = None if stored is None else stored[d]
-            if usize == 0 or kept == [] or not own:
+            if usize[d] == 0 or kept == [] or not dims[d]:
                 continue
-            a, b = own
-            active.append((usize, a, b, ind, d, kept))
-            worst += usize * max(ind[a]) * max(ind[b])
+            active.append(d)
+            if kept is not None:
+                free.append(d)
+        loops = sorted({lp for d in active for lp in dims[d]})
+        worst = sum(usize[d] * max(ind[dims[d][0]]) * max(ind[dims[d][1]]) for d in active)
         if worst <= capacity:
             return
-        terms: Terms = []
-        kept_parts: dict[int, list] = {}
-        for g, (usize, a, b, ind, d, kept) in enumerate(active):
-            if kept is not None:
-                kept_parts.setdefault(d, [])     # s_d = 0 when no kept pair fits at all
-            rows_a = {va: [] for va in ind[a]}
-            rows_b = {vb: [] for vb in ind[b]}
-            for va in ind[a]:
-                for vb in ind[b]:
-                    size = usize * va * vb
-                    parts = []
-                    if size <= capacity:
-                        w = be.bool_var(f"{tag}{g}_{va}_{vb}")
-                        terms.append((int(size), w))
-                        parts.append(w)
-                        if kept is not None:
-                            kept_parts.setdefault(d, []).append(w)
-                    if kept is not None:
-                        parts.append(be.bool_var(f"{tag}{g}_{va}_{vb}_bypassed"))
-                    for w in parts:
-                        rows_a[va].append(w)
-                        rows_b[vb].append(w)
-            for va, ws in rows_a.items():
-                # Σ_vb w[va,vb] = [value(a) = va]: the joint's marginal over loop a
-                be.add([(1, w) for w in ws] + [(-1, ind[a][va])], "==", 0)
-            for vb, ws in rows_b.items():
-                # Σ_va w[va,vb] = [value(b) = vb]: the joint's marginal over loop b
-                be.add([(1, w) for w in ws] + [(-1, ind[b][vb])], "==", 0)
+        # A free d whose unrelated loop is one of the joint's loops: its residency is
+        # decided by that loop's combos, so the marginal goes over (value, residency).
+        paired = {self.unrelated[d]: d for d in free
+                  if d in self.unrelated and self.unrelated[d] in loops}
+        values = [sorted(ind[lp]) for lp in loops]
+        pos = {lp: i for i, lp in enumerate(loops)}
+        marg: dict[tuple, list] = {}
+        kept_parts: dict[int, list] = {d: [] for d in free if d not in paired.values()}
+        for vals in itertools.product(*values):
+            sizes = {d: usize[d] * vals[pos[dims[d][0]]] * vals[pos[dims[d][1]]] for d in active}
+            base = sum(sizes[d] for d in active if d not in free)
+            if base > capacity:
+                continue
+            for pattern in itertools.product((0, 1), repeat=len(free)):
+                if base + sum(sizes[d] for d, k in zip(free, pattern, strict=True) if k) \
+                        > capacity:
+                    continue
+                w = be.bool_var(f"{tag}" + "_".join(map(str, vals)) + "_" +
+                                "".join(map(str, pattern)))
+                keep = dict(zip(free, pattern, strict=True))
+                if cand is not None:
+                    self._w_keep.append((w, cand.index, keep))
+                for lp, v in zip(loops, vals, strict=True):
+                    marg.setdefault((lp, v, keep.get(paired.get(lp))), []).append(w)
+                for d, k in keep.items():
+                    if k and d in kept_parts:
+                        kept_parts[d].append(w)
+        for lp in loops:
+            for v in ind[lp]:
+                for k in ((0, 1) if lp in paired else (None,)):
+                    ws = marg.get((lp, v, k), [])
+                    # Σ_{w: value(l) = v} w = [value(l) = v]: the marginal over loop l, or
+                    # Σ_{w: value(l) = v, s_d = k} w = [value(l) = v ∧ s_d = k] (d = d(l))
+                    rhs = [(1, ind[lp][v])] if k is None else \
+                        self._kept_terms(cand, lp, bool(k), v)
+                    be.add([(1, w) for w in ws] + [(-c, x) for c, x in rhs], "==", 0)
         for d, ws in kept_parts.items():
-            # Σ kept w (all pairs and candidates) = s_d: d takes buffer room only when kept
-            be.add([(1, w) for w in ws] + [(-c, v) for c, v in stored[d]], "==", 0)
-        if terms:
-            # Σ usize·va·vb·w ≤ capacity words, over the (kept) joint indicators
-            be.add(terms, "<=", capacity)
+            # Σ_{w: s_d = 1} w = [s_d = 1] ∧ chosen[c]: d takes room only when kept
+            be.add([(1, w) for w in ws] + [(-c, v) for c, v in
+                                           self._kept_terms(cand, self.unrelated[d], True)],
+                   "==", 0)
 
     def _objective(self, conv: bool) -> None:
         """Scaled energy, time (cycles) and enumeration rank as linear terms."""
